@@ -1,0 +1,1 @@
+"""Built-in exporters: one sub-package per component, each with a factory.py defining FACTORY."""

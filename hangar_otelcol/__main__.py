@@ -1,0 +1,3 @@
+from hangar_otelcol.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""Config value types and the typed decoder: YAML data -> config dataclasses.
+
+Every component config is a dataclass with defaults. ``decode`` builds one from
+YAML data and returns *every* problem at once, each as ``path.to.key: message``.
+A dataclass may define ``validate(self) -> list[str]`` returning messages of the
+form ``"sub.key: message"`` (relative to the dataclass); they get the full path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import types
+import typing
+from typing import Any, Literal, Union
+
+
+class ConfigError(Exception):
+    """One or more config problems, each ``path: message``."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class Duration(float):
+    """Seconds; written in YAML as ``5s``, ``200ms``, ``1m30s``, ``1h`` or a number."""
+
+    _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+    @classmethod
+    def parse(cls, value: Any) -> Duration:
+        if isinstance(value, bool):
+            raise ValueError("expected a duration such as 5s or 200ms")
+        if isinstance(value, (int, float)):
+            if value < 0:
+                raise ValueError("must not be negative")
+            return cls(value)
+        text = str(value).strip()
+        pos, total = 0, 0.0
+        for m in cls._PART.finditer(text):
+            if m.start() != pos:
+                break
+            total += float(m.group(1)) * cls._UNITS[m.group(2)]
+            pos = m.end()
+        if not text or pos != len(text):
+            raise ValueError(f"invalid duration {text!r} (expected e.g. 5s, 200ms, 1m30s)")
+        return cls(total)
+
+
+class ByteSize(int):
+    """Bytes; written as a number or with a unit: ``512KiB``, ``20MiB``, ``1GB``."""
+
+    _UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2,
+              "gb": 1000**3, "gib": 1024**3}
+
+    @classmethod
+    def parse(cls, value: Any) -> ByteSize:
+        if isinstance(value, bool):
+            raise ValueError("expected a size such as 4MiB")
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError("must not be negative")
+            return cls(value)
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+        if not m or m.group(2).lower() not in cls._UNITS:
+            raise ValueError(f"invalid size {value!r} (expected e.g. 4MiB, 512KiB, 1048576)")
+        return cls(int(float(m.group(1)) * cls._UNITS[m.group(2).lower()]))
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = typing.get_type_hints(cls)
+        _HINTS[cls] = hints
+    return hints
+
+
+def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
+    """Decode ``raw`` as type ``tp``; append problems to ``errors``; never raises."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return raw
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if raw is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1:
+            return decode(non_none[0], raw, path, errors)
+        for arg in non_none:  # first type that decodes cleanly wins
+            trial: list[str] = []
+            value = decode(arg, raw, path, trial)
+            if not trial:
+                return value
+        errors.append(f"{path}: expected {_describe(tp)}, got {_show(raw)}")
+        return None
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if raw not in allowed:
+            errors.append(f"{path}: must be one of {', '.join(map(str, allowed))}; got {_show(raw)}")
+        return raw
+    if origin in (list, tuple, frozenset, set) or tp is list:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            errors.append(f"{path}: expected a list, got {_show(raw)}")
+            return []
+        (item_tp,) = typing.get_args(tp)[:1] or (Any,)
+        return [decode(item_tp, item, join(path, i), errors) for i, item in enumerate(raw)]
+    if origin is dict or tp is dict:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            errors.append(f"{path}: expected a mapping, got {_show(raw)}")
+            return {}
+        key_tp, val_tp = typing.get_args(tp) or (Any, Any)
+        return {str(k): decode(val_tp, v, join(path, str(k)), errors) for k, v in raw.items()}
+    if dataclasses.is_dataclass(tp):
+        return _decode_dataclass(tp, raw, path, errors)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(raw)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in tp)
+            errors.append(f"{path}: must be one of {allowed}; got {_show(raw)}")
+            return None
+    if tp in (Duration, ByteSize):
+        try:
+            return tp.parse(raw)
+        except ValueError as exc:
+            errors.append(f"{path}: {exc}")
+            return tp(0)
+    if tp is bool:
+        if isinstance(raw, bool):
+            return raw
+        errors.append(f"{path}: expected true or false, got {_show(raw)}")
+        return False
+    if tp is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        errors.append(f"{path}: expected an integer, got {_show(raw)}")
+        return 0
+    if tp is float:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+        errors.append(f"{path}: expected a number, got {_show(raw)}")
+        return 0.0
+    if tp is str:
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return str(raw)  # YAML turns 0123 or 1.0 into numbers; a string was meant
+        errors.append(f"{path}: expected a string, got {_show(raw)}")
+        return ""
+    return raw
+
+
+def _decode_dataclass(cls: Any, raw: Any, path: str, errors: list[str]) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        errors.append(f"{path}: expected a mapping, got {_show(raw)}")
+        raw = {}
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    aliases: dict[str, str] = getattr(cls, "__config_aliases__", {})
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = aliases.get(str(key), str(key))
+        if name not in fields:
+            known = ", ".join(sorted(fields))
+            errors.append(f"{join(path, str(key))}: unknown key (known keys: {known})")
+            continue
+        kwargs[name] = decode(hints[name], value, join(path, str(key)), errors)
+    for name, f in fields.items():
+        if name in kwargs:
+            continue
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            errors.append(f"{join(path, name)}: required")
+            kwargs[name] = None
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        for problem in validate() or ():
+            errors.append(f"{path}.{problem}" if path else problem)
+    return obj
+
+
+def _describe(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _show(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def build(cls: type, raw: Any, path: str = "") -> Any:
+    """Decode or raise ConfigError with every problem."""
+    errors: list[str] = []
+    obj = decode(cls, raw, path, errors)
+    if errors:
+        raise ConfigError(errors)
+    return obj

@@ -1,0 +1,180 @@
+"""The unit of data that moves between components.
+
+A ``Batch`` is a list of ``Part``s of one signal. Each part is one OTLP
+``Export*ServiceRequest`` exactly as a receiver decoded it, plus who sent it.
+
+Why parts rather than one merged message:
+- batching is list concatenation: no protobuf copy, and each part keeps the
+  identity of its sender (the OpenTelemetry Collector loses request metadata in
+  its batch processor);
+- a part that nobody mutated still has its original wire bytes, so a pure
+  pass-through serializes nothing, and serialized requests concatenate into one
+  valid request (protobuf merges repeated fields on concatenation);
+- the tool-invocation index (``hangar_otelcol.invocation``) is built once per
+  part and reused by every later consumer.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+if TYPE_CHECKING:
+    from hangar_otelcol.invocation import InvocationIndex
+
+Request = Union[ExportTraceServiceRequest, ExportLogsServiceRequest, ExportMetricsServiceRequest]
+
+
+class Signal(str, enum.Enum):
+    TRACES = "traces"
+    LOGS = "logs"
+    METRICS = "metrics"
+
+    @property
+    def item_name(self) -> str:
+        """The collector's self-metric suffix for one item of this signal."""
+        return _ITEM_NAMES[self]
+
+
+_ITEM_NAMES = {Signal.TRACES: "spans", Signal.LOGS: "log_records", Signal.METRICS: "metric_points"}
+
+REQUEST_TYPES: dict[Signal, type[Any]] = {
+    Signal.TRACES: ExportTraceServiceRequest,
+    Signal.LOGS: ExportLogsServiceRequest,
+    Signal.METRICS: ExportMetricsServiceRequest,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who delivered a request: bound at the receiver, kept through batching.
+
+    ``metadata`` holds request headers / gRPC metadata with lower-case keys.
+    ``principal`` is filled by whatever authenticated the request (if anything).
+    """
+
+    transport: str = ""  # "grpc", "http", "file", "stdin", "internal"
+    peer: str = ""  # remote IP address, without port
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    principal: Mapping[str, str] | None = None
+
+
+UNKNOWN_SENDER = Sender()
+
+
+class Part:
+    """One decoded Export*ServiceRequest, its original bytes and its sender."""
+
+    __slots__ = ("_invocations", "_wire", "item_count", "message", "sender")
+
+    def __init__(
+        self,
+        message: Request,
+        wire: bytes | None = None,
+        sender: Sender = UNKNOWN_SENDER,
+        item_count: int | None = None,
+    ) -> None:
+        self.message = message
+        self._wire = wire
+        self.sender = sender
+        self.item_count = count_items(message) if item_count is None else item_count
+        self._invocations: InvocationIndex | None = None
+
+    def mutable_message(self) -> Request:
+        """The message, for a caller that is about to change it (drops cached bytes)."""
+        self._wire = None
+        return self.message
+
+    def wire(self) -> bytes:
+        """Serialized form: the original bytes when untouched, else serialized once."""
+        if self._wire is None:
+            self._wire = self.message.SerializeToString()
+        return self._wire
+
+    @property
+    def mutated(self) -> bool:
+        return self._wire is None
+
+    def copy(self) -> Part:
+        """An independent copy, for a consumer that mutates shared data."""
+        wire = self.wire()
+        message = type(self.message).FromString(wire)
+        return Part(message, wire, self.sender, self.item_count)
+
+    @property
+    def invocation_cache(self) -> InvocationIndex | None:
+        return self._invocations
+
+    @invocation_cache.setter
+    def invocation_cache(self, index: InvocationIndex | None) -> None:
+        self._invocations = index
+
+
+class Batch:
+    """Data of one signal on its way through a pipeline."""
+
+    __slots__ = ("parts", "signal")
+
+    def __init__(self, signal: Signal, parts: list[Part]) -> None:
+        self.signal = signal
+        self.parts = parts
+
+    @classmethod
+    def of(cls, signal: Signal, message: Request, sender: Sender = UNKNOWN_SENDER) -> Batch:
+        return cls(signal, [Part(message, None, sender)])
+
+    @property
+    def item_count(self) -> int:
+        return sum(p.item_count for p in self.parts)
+
+    def wire(self) -> bytes:
+        """One serialized Export*ServiceRequest holding every part."""
+        if len(self.parts) == 1:
+            return self.parts[0].wire()
+        return b"".join(p.wire() for p in self.parts)
+
+    def copy(self) -> Batch:
+        return Batch(self.signal, [p.copy() for p in self.parts])
+
+    def merged_message(self) -> Request:
+        """Every part as one message (parses; for consumers that need a single object)."""
+        if len(self.parts) == 1:
+            return self.parts[0].message
+        return REQUEST_TYPES[self.signal].FromString(self.wire())
+
+    def __iter__(self) -> Iterator[Part]:
+        return iter(self.parts)
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+
+def count_items(message: Request) -> int:
+    """Spans, log records or metric data points in a request."""
+    if isinstance(message, ExportTraceServiceRequest):
+        return sum(len(ss.spans) for rs in message.resource_spans for ss in rs.scope_spans)
+    if isinstance(message, ExportLogsServiceRequest):
+        return sum(len(sl.log_records) for rl in message.resource_logs for sl in rl.scope_logs)
+    return sum(_metric_points(m) for rm in message.resource_metrics for sm in rm.scope_metrics
+               for m in sm.metrics)
+
+
+def _metric_points(metric: Any) -> int:
+    kind = metric.WhichOneof("data")
+    if kind is None:
+        return 0
+    return len(getattr(metric, kind).data_points)
+
+
+def decode(signal: Signal, wire: bytes, sender: Sender = UNKNOWN_SENDER) -> Part:
+    """Parse protobuf bytes into a Part (raises google.protobuf.message.DecodeError)."""
+    message = REQUEST_TYPES[signal].FromString(wire)
+    return Part(message, wire, sender)

@@ -1,0 +1,187 @@
+"""Self-telemetry: the same counters for every component, in Prometheus format.
+
+Counters are plain dicts keyed by label tuples and turned into metric families
+only at scrape time (``python-performance.md`` §4: 0.24 µs against 6 µs for
+``Counter.labels().inc()``). Names follow the OpenTelemetry Collector
+(``otelcol_receiver_accepted_spans_total`` ...) so existing dashboards work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import CollectorRegistry
+
+from hangar_otelcol.pdata import Signal
+
+
+class FastCounter:
+    """A labelled counter backed by a dict; safe to increment from one event loop."""
+
+    __slots__ = ("description", "labelnames", "name", "values")
+
+    def __init__(self, name: str, description: str, labelnames: Sequence[str]) -> None:
+        self.name = name
+        self.description = description
+        self.labelnames = tuple(labelnames)
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, labels: tuple[str, ...], amount: float = 1) -> None:
+        values = self.values
+        values[labels] = values.get(labels, 0) + amount
+
+    def get(self, labels: tuple[str, ...]) -> float:
+        return self.values.get(labels, 0)
+
+    def family(self) -> CounterMetricFamily:
+        fam = CounterMetricFamily(self.name, self.description, labels=self.labelnames)
+        for labels, value in list(self.values.items()):
+            fam.add_metric(labels, value)
+        return fam
+
+
+class CallbackGauge:
+    """A gauge whose samples are read from callbacks at scrape time."""
+
+    __slots__ = ("callbacks", "description", "labelnames", "name")
+
+    def __init__(self, name: str, description: str, labelnames: Sequence[str]) -> None:
+        self.name = name
+        self.description = description
+        self.labelnames = tuple(labelnames)
+        self.callbacks: dict[tuple[str, ...], Callable[[], float]] = {}
+
+    def set_function(self, labels: tuple[str, ...], fn: Callable[[], float]) -> None:
+        self.callbacks[labels] = fn
+
+    def family(self) -> GaugeMetricFamily:
+        fam = GaugeMetricFamily(self.name, self.description, labels=self.labelnames)
+        for labels, fn in list(self.callbacks.items()):
+            try:
+                fam.add_metric(labels, float(fn()))
+            except Exception:  # a broken callback must not break the scrape
+                continue
+        return fam
+
+
+class Telemetry:
+    """All self-metrics of one gateway process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._metrics: dict[str, FastCounter | CallbackGauge] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)  # type: ignore[arg-type]
+
+    def counter(self, name: str, description: str, labelnames: Sequence[str]) -> FastCounter:
+        with self._lock:
+            existing = self._metrics.get(name)
+            if existing is None:
+                existing = FastCounter(name, description, labelnames)
+                self._metrics[name] = existing
+            assert isinstance(existing, FastCounter), name
+            return existing
+
+    def gauge(self, name: str, description: str, labelnames: Sequence[str]) -> CallbackGauge:
+        with self._lock:
+            existing = self._metrics.get(name)
+            if existing is None:
+                existing = CallbackGauge(name, description, labelnames)
+                self._metrics[name] = existing
+            assert isinstance(existing, CallbackGauge), name
+            return existing
+
+    def collect(self) -> Iterable[Any]:
+        for metric in list(self._metrics.values()):
+            yield metric.family()
+
+    def for_component(self, kind: str, component_id: str) -> ComponentTelemetry:
+        return ComponentTelemetry(self, kind, component_id)
+
+
+class ComponentTelemetry:
+    """The standard counters of one component, with its id bound as a label.
+
+    Receivers: accepted / refused. Processors: incoming / outgoing / dropped.
+    Exporters: sent / send_failed / enqueue_failed, queue_size / queue_capacity.
+    """
+
+    def __init__(self, telemetry: Telemetry, kind: str, component_id: str) -> None:
+        self.telemetry = telemetry
+        self.kind = kind
+        self.id = component_id
+        self._standard: dict[str, FastCounter] = {}
+
+    def _count(self, what: str, signal: Signal, n: int, extra: tuple[str, ...] = ()) -> None:
+        name = f"otelcol_{self.kind}_{what}_{signal.item_name}_total"
+        counter = self._standard.get(name)
+        if counter is None:
+            labels = (self.kind, "transport") if self.kind == "receiver" else (self.kind,)
+            counter = self.telemetry.counter(
+                name, f"{what.replace('_', ' ').capitalize()} {signal.item_name} per {self.kind}",
+                labels)
+            self._standard[name] = counter
+        counter.inc((self.id, *extra), n)
+
+    # receivers
+    def accepted(self, signal: Signal, n: int, transport: str = "") -> None:
+        self._count("accepted", signal, n, (transport,))
+
+    def refused(self, signal: Signal, n: int, transport: str = "") -> None:
+        self._count("refused", signal, n, (transport,))
+
+    # processors
+    def incoming(self, signal: Signal, n: int) -> None:
+        self._count("incoming", signal, n)
+
+    def outgoing(self, signal: Signal, n: int) -> None:
+        self._count("outgoing", signal, n)
+
+    def dropped(self, signal: Signal, n: int) -> None:
+        self._count("dropped", signal, n)
+
+    # exporters
+    def sent(self, signal: Signal, n: int) -> None:
+        self._count("sent", signal, n)
+
+    def send_failed(self, signal: Signal, n: int) -> None:
+        self._count("send_failed", signal, n)
+
+    def enqueue_failed(self, signal: Signal, n: int) -> None:
+        self._count("enqueue_failed", signal, n)
+
+    def queue_gauges(self, size: Callable[[], float], capacity: Callable[[], float]) -> None:
+        labels = (self.id,)
+        self.telemetry.gauge("otelcol_exporter_queue_size", "Items or requests in the sending "
+                             "queue", ("exporter",)).set_function(labels, size)
+        self.telemetry.gauge("otelcol_exporter_queue_capacity", "Capacity of the sending queue",
+                             ("exporter",)).set_function(labels, capacity)
+
+    # component-specific metrics: the component id is always the first label
+    def counter(self, name: str, description: str, labelnames: Sequence[str] = ()
+                ) -> BoundCounter:
+        return BoundCounter(self.telemetry.counter(name, description, (self.kind, *labelnames)),
+                            self.id)
+
+    def gauge(self, name: str, description: str, fn: Callable[[], float],
+              labels: dict[str, str] | None = None) -> None:
+        labels = labels or {}
+        g = self.telemetry.gauge(name, description, (self.kind, *labels))
+        g.set_function((self.id, *labels.values()), fn)
+
+
+class BoundCounter:
+    __slots__ = ("_counter", "_id")
+
+    def __init__(self, counter: FastCounter, component_id: str) -> None:
+        self._counter = counter
+        self._id = component_id
+
+    def inc(self, *labels: str, amount: float = 1) -> None:
+        self._counter.inc((self._id, *labels), amount)
+
+    def get(self, *labels: str) -> float:
+        return self._counter.get((self._id, *labels))

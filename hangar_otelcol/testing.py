@@ -1,0 +1,51 @@
+"""Helpers for tests of components and of whole gateways (used by tests/ and bench/)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from hangar_otelcol.component import ComponentID, CreateSettings, Kind
+from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.telemetry import Telemetry
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(kind: Kind, component_id: str, telemetry: Telemetry | None = None,
+                  pipeline: str = "") -> CreateSettings:
+    cid = ComponentID.parse(component_id)
+    telemetry = telemetry or Telemetry()
+    return CreateSettings(
+        id=cid, kind=kind, telemetry=telemetry.for_component(kind.value, str(cid)),
+        logger=logging.getLogger(f"hangar_otelcol.{kind.value}.{cid}"), pipeline=pipeline)
+
+
+class CollectingConsumer:
+    """A consumer that keeps what it gets (for tests). Not mutating."""
+
+    mutates_data = False
+
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+        self._event = asyncio.Event()
+
+    async def consume(self, batch: Batch) -> None:
+        self.batches.append(batch)
+        self._event.set()
+
+    def items(self, signal: Signal | None = None) -> int:
+        return sum(b.item_count for b in self.batches if signal is None or b.signal == signal)
+
+    async def wait_for_items(self, n: int, timeout: float = 10.0) -> None:
+        async def _wait() -> None:
+            while self.items() < n:
+                self._event.clear()
+                await self._event.wait()
+        await asyncio.wait_for(_wait(), timeout)

@@ -1,0 +1,1 @@
+"""Built-in receivers: one sub-package per component, each with a factory.py defining FACTORY."""
