@@ -13,6 +13,9 @@ invocation, so its spans are never walked from Python.
 from __future__ import annotations
 
 import struct
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +60,16 @@ class InvocationKeys:
     error_type_keys: list[str] = field(default_factory=lambda: ["mcp.error.type", "error.type"])
     state_key: str = "mcp.server.state"
     previous_state_key: str = "mcp.server.previous_state"
+    #: ``execute_tool`` spans from these instrumentation scopes (prefix match) are not
+    #: counted: hangar 1.6+ emits its CLIENT ``execute_tool <tool>`` span inside the
+    #: ``batch.call.<tool>`` span of the same call, which is the one that counts.
+    nested_span_scopes: list[str] = field(default_factory=lambda: ["mcp_hangar."])
+    #: tools whose spans wrap other calls (hangar's ``hangar_call`` batch meta-tool: the MCP
+    #: SDK's ``tools/call hangar_call`` SERVER span holds one ``batch.call.*`` per real call).
+    #: Such spans get caller identity but are neither priced nor counted.
+    wrapper_tools: list[str] = field(default_factory=lambda: ["hangar_call"])
+    #: attribute that marks an audit record the gateway derived from a span (value ``span``)
+    audit_source_key: str = "mcp.audit.source"
 
     def markers(self) -> tuple[bytes, ...]:
         """Byte strings one of which must occur in a part holding an invocation."""
@@ -76,6 +89,8 @@ COST_MODEL = "mcp.cost.model"
 COST_CURRENCY = "mcp.cost.currency"
 COST_INPUT_TOKENS = "mcp.cost.input_tokens"
 COST_OUTPUT_TOKENS = "mcp.cost.output_tokens"
+#: value of ``InvocationKeys.audit_source_key`` on audit records derived from spans
+AUDIT_SOURCE_SPAN = "span"
 
 
 class ToolInvocation:
@@ -87,10 +102,11 @@ class ToolInvocation:
 
     __slots__ = (
         "attr_index", "caller_id", "caller_roles", "caller_type", "cost_cents", "cost_currency",
-        "cost_model", "counted", "duration_ms", "end_unix_nano", "error_type", "event",
-        "from_state", "input_tokens", "is_span", "output_tokens", "part", "record", "resource",
-        "scope_name", "server", "service_name", "service_version", "span_id", "span_kind",
-        "span_name", "status", "time_unix_nano", "to_state", "tool", "trace_id",
+        "cost_model", "counted", "derived", "duration_ms", "end_unix_nano", "error_type",
+        "event", "from_state", "input_tokens", "is_span", "output_tokens", "part", "record",
+        "resource", "scope_name", "server", "service_name", "service_version", "span_id",
+        "span_kind", "span_name", "status", "time_unix_nano", "to_state", "tool", "trace_id",
+        "wrapper",
     )
 
     def __init__(self) -> None:
@@ -125,6 +141,10 @@ class ToolInvocation:
         self.service_version: str | None = None
         #: True if counters count this record (see ``count_policy``)
         self.counted = True
+        #: a span of a wrapper tool (``InvocationKeys.wrapper_tools``): not priced, not counted
+        self.wrapper = False
+        #: an audit record the gateway derived from a span (``mcp.audit.source=span``)
+        self.derived = False
         #: attribute key -> position in record.attributes, for keys this module reads/writes
         self.attr_index: dict[str, int] = {}
 
@@ -216,7 +236,9 @@ def index(part: Part, keys: InvocationKeys = DEFAULT_KEYS) -> InvocationIndex:
                 _index_spans(part, message, keys, result)
             else:
                 _index_logs(part, message, keys, result)
-            count_policy(result)
+            count_policy(result, keys)
+            if isinstance(message, ExportLogsServiceRequest):
+                AUDIT_LEDGER.note(result)
     part.invocation_cache = result
     return result
 
@@ -336,6 +358,9 @@ def _read(record: Any, keys: InvocationKeys, *, is_span: bool) -> ToolInvocation
     inv.cost_cents = cents if isinstance(cents, int) else None
     inv.cost_model = _as_str(found.get(COST_MODEL))
     inv.cost_currency = _as_str(found.get(COST_CURRENCY))
+    if inv.tool is not None and inv.tool in keys.wrapper_tools:
+        inv.wrapper = True
+    inv.derived = found.get(keys.audit_source_key) == AUDIT_SOURCE_SPAN
     return inv
 
 
@@ -351,6 +376,7 @@ def _wanted_keys(keys: InvocationKeys) -> frozenset[str]:
             keys.previous_state_key, CALLER_TYPE, CALLER_ID, CALLER_ROLES, COST_CENTS,
             COST_MODEL, COST_CURRENCY, COST_INPUT_TOKENS, COST_OUTPUT_TOKENS,
             "mcp.user.id", "mcp.agent.id", "enduser.id", "user.id", "user.roles",
+            keys.audit_source_key,
         ])
         _WANTED_CACHE[id(keys)] = cached
     return cached
@@ -372,10 +398,154 @@ def _as_int(value: Any) -> int:
     return 0
 
 
-def count_policy(invocations: InvocationIndex) -> None:
+def count_policy(invocations: InvocationIndex, keys: InvocationKeys = DEFAULT_KEYS) -> None:
     """Decide which records counters count, so each call is counted exactly once.
 
-    Placeholder policy (refined by the caller/cost work): every record counts.
+    Within one signal (stateless, per record; see docs/identity-and-cost.md):
+    - every audit log record counts (hangar writes exactly one per call or state change;
+      records derived from spans carry ``mcp.audit.source=span`` and count too, because the
+      deriving connector only derives calls that no real audit record covers);
+    - a span named ``batch.call.<tool>`` counts (hangar's one span per call, 1.1 to 2.x);
+    - an ``execute_tool`` span counts unless it comes from a ``nested_span_scopes`` scope
+      (hangar's own CLIENT span, always inside the ``batch.call.<tool>`` of the same call);
+    - a span of a ``wrapper_tools`` tool (``tools/call hangar_call``) never counts.
+
+    Across signals (the same call as an audit record AND a counted span) the default
+    pipeline counts audit records only; spans reach the counters only through the
+    spans-to-audit connector, which asks ``AUDIT_LEDGER.claim()`` whether a real audit
+    record already covers the call.
     """
+    prefixes = tuple(keys.span_name_prefixes)
+    nested = tuple(keys.nested_span_scopes)
     for inv in invocations:
-        inv.counted = True
+        if not inv.is_span:
+            inv.counted = True
+        elif inv.wrapper:
+            inv.counted = False
+        elif prefixes and inv.span_name.startswith(prefixes):
+            inv.counted = True
+        else:
+            inv.counted = not (nested and inv.scope_name.startswith(nested))
+
+
+class AuditLedger:
+    """Process-wide, bounded memory of the calls that real audit log records reported.
+
+    Why: hangar 2.x (and a patched 1.1.0) report a call twice, as an audit log record and as
+    a ``batch.call.<tool>`` span, while 1.6.x sends the span only. An audit record carries
+    the trace id of the call's active span (captured: its span id is an ``event.publish.*``
+    span *inside* ``batch.call.<tool>``), so "same trace id and same tool" pairs a record with
+    its span exactly; several calls in one trace (2.x batches) are paired as a multiset.
+
+    ``index()`` notes every real (not derived) ``tool_invocation`` record with a trace id.
+    Whoever turns spans into counted records (the spans-to-audit connector) calls
+    ``claim(span_inv)``: True means a real audit record covers that call, so the span must
+    not be counted again. Both operations are idempotent per record (the same record seen
+    through two pipeline copies is noted once; the same span claimed twice claims once).
+    Entries expire after ``ttl`` seconds and there are at most ``max_entries`` of each kind.
+    """
+
+    def __init__(self, ttl: float = 600.0, max_entries: int = 200_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        # audit record (trace_id, span_id) -> (noted at, trace_id, tool)
+        self._records: OrderedDict[tuple[bytes, bytes], tuple[float, bytes, str]] = \
+            OrderedDict()
+        # (trace_id, tool) -> audit records not yet claimed by a span; and still remembered
+        self._open: dict[tuple[bytes, str], int] = {}
+        self._live: dict[tuple[bytes, str], int] = {}
+        # claimed span (trace_id, span_id) -> (claimed at, answer)
+        self._claims: OrderedDict[tuple[bytes, bytes], tuple[float, bool]] = OrderedDict()
+        # service.name of senders that sent at least one audit record -> last seen
+        self._audit_senders: dict[str, float] = {}
+
+    def note(self, invocations: InvocationIndex) -> None:
+        now = self._clock()
+        self._expire(now)
+        records = self._records
+        for inv in invocations:
+            if inv.is_span or inv.event != TOOL_EVENT or inv.derived or not inv.trace_id:
+                continue
+            key = (inv.trace_id, inv.span_id)
+            if key in records:
+                continue
+            tool = inv.tool or ""
+            records[key] = (now, inv.trace_id, tool)
+            call = (inv.trace_id, tool)
+            self._open[call] = self._open.get(call, 0) + 1
+            self._live[call] = self._live.get(call, 0) + 1
+            if inv.service_name is not None:
+                self._audit_senders[inv.service_name] = now
+            if len(records) > self.max_entries:
+                self._drop_record(*records.popitem(last=False))
+
+    def claim(self, span: ToolInvocation) -> bool:
+        """True if a real audit record covers the call of this (counted) span."""
+        key = (span.trace_id, span.span_id)
+        previous = self._claims.get(key)
+        if previous is not None:
+            return previous[1]
+        now = self._clock()
+        self._expire(now)
+        call = (span.trace_id, span.tool or "")
+        left = self._open.get(call, 0)
+        covered = left > 0
+        if covered:
+            if left == 1:
+                del self._open[call]
+            else:
+                self._open[call] = left - 1
+        self._claims[key] = (now, covered)
+        if len(self._claims) > self.max_entries:
+            self._claims.popitem(last=False)
+        return covered
+
+    def sends_audit(self, service_name: str | None) -> bool:
+        """True if this service sent an audit record within ``ttl`` (a hint for hold times)."""
+        seen = self._audit_senders.get(service_name or "")
+        return seen is not None and self._clock() - seen <= self.ttl
+
+    def clear(self) -> None:
+        self._records.clear()
+        self._open.clear()
+        self._live.clear()
+        self._claims.clear()
+        self._audit_senders.clear()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def _drop_record(self, key: tuple[bytes, bytes], entry: tuple[float, bytes, str]) -> None:
+        # which record of a call a span claimed is unknown (multiset), so keep
+        # "unclaimed <= remembered" rather than guessing
+        call = (entry[1], entry[2])
+        live = self._live.get(call, 0) - 1
+        if live <= 0:
+            self._live.pop(call, None)
+            self._open.pop(call, None)
+        else:
+            self._live[call] = live
+            if self._open.get(call, 0) > live:
+                self._open[call] = live
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.ttl
+        records = self._records
+        while records:
+            key, entry = next(iter(records.items()))
+            if entry[0] >= horizon:
+                break
+            records.popitem(last=False)
+            self._drop_record(key, entry)
+        claims = self._claims
+        while claims:
+            key, centry = next(iter(claims.items()))
+            if centry[0] >= horizon:
+                break
+            claims.popitem(last=False)
+
+
+#: the one ledger of this process (``index()`` feeds it; the connector claims from it)
+AUDIT_LEDGER = AuditLedger()
