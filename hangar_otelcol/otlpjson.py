@@ -283,11 +283,35 @@ def _kvlist_value(v: Any) -> bytes:
         raise
 
 
+# KeyValue.key wire prefix (tag, length, UTF-8) per key string. Attribute keys have
+# low cardinality; the bound keeps a sender of random keys from growing it forever.
+_KEY_PREFIXES: dict[str, bytes] = {}
+_KEY_CACHE_MAX = 4096
+
+
+def _key_prefix(key: Any) -> bytes:
+    if type(key) is not str:
+        raise _Err(f"key: expected a string, got {_describe(key)}")
+    kb = key.encode()
+    n = len(kb)
+    prefix = b"\x0a" + (_SMALL[n] if n < 128 else _varint(n)) + kb
+    if len(_KEY_PREFIXES) < _KEY_CACHE_MAX:
+        _KEY_PREFIXES[key] = prefix
+    return prefix
+
+
 def _key_values(tag: bytes, items: Any) -> bytes:
-    """A repeated KeyValue field (attributes): the hottest path of the decoder."""
+    """A repeated KeyValue field (attributes): the hottest path of the decoder.
+
+    Emits the pieces of every KeyValue into one list joined once; string and int
+    values (nearly all attributes) skip the generic AnyValue code.
+    """
     if type(items) is not list:
         raise _Err(f"expected an array, got {_describe(items)}")
-    out = b""
+    out: list[bytes] = []
+    extend = out.extend
+    prefixes = _KEY_PREFIXES
+    small = _SMALL
     i = 0
     try:
         for i, kv in enumerate(items):  # noqa: B007 - i is read in the except clause
@@ -295,33 +319,50 @@ def _key_values(tag: bytes, items: Any) -> bytes:
                 raise _Err(f"expected an object with key and value, got {_describe(kv)}")
             key = kv.get("key")
             if key is None:
-                body = b""
-            elif type(key) is str:
-                kb = key.encode()
-                n = len(kb)
-                body = b"\x0a" + (_SMALL[n] if n < 128 else _varint(n)) + kb
+                kp = b""
             else:
-                raise _Err(f"key: expected a string, got {_describe(key)}")
+                kp = prefixes.get(key)  # type: ignore[assignment]
+                if kp is None:
+                    kp = _key_prefix(key)
             value = kv.get("value")
-            if value is not None:
-                if type(value) is dict and len(value) == 1:
-                    sv = value.get("stringValue")
-                    if type(sv) is str:  # fast path: the common string attribute
-                        vb = sv.encode()
-                        n = len(vb)
-                        any_body = b"\x0a" + (_SMALL[n] if n < 128 else _varint(n)) + vb
+            if type(value) is dict and len(value) == 1:
+                sv = value.get("stringValue")
+                if type(sv) is str:
+                    vb = sv.encode()
+                    n = len(vb)
+                    if n < 126:
+                        total = len(kp) + n + 4
+                        if total < 128:
+                            extend((tag, small[total], kp, b"\x12", small[n + 2], b"\x0a",
+                                    small[n], vb))
+                            continue
+                    any_body = b"\x0a" + _varint(n) + vb
+                else:
+                    iv = value.get("intValue")
+                    if type(iv) is str or type(iv) is int:
+                        try:
+                            any_body = b"\x18" + _varint(
+                                _int(iv, _I64_MIN, _I64_MAX, "a 64-bit integer") & _U64)
+                        except _Err as e:
+                            e.path.append("intValue")
+                            e.path.append("value")
+                            raise
                     else:
                         any_body = _value_of(value)
-                else:
-                    any_body = _value_of(value)
-                n = len(any_body)
-                body += b"\x12" + (_SMALL[n] if n < 128 else _varint(n)) + any_body
+            elif value is None:
+                n = len(kp)
+                extend((tag, small[n] if n < 128 else _varint(n), kp))
+                continue
+            else:
+                any_body = _value_of(value)
+            n = len(any_body)
+            body = kp + b"\x12" + (small[n] if n < 128 else _varint(n)) + any_body
             n = len(body)
-            out += tag + (_SMALL[n] if n < 128 else _varint(n)) + body
+            extend((tag, small[n] if n < 128 else _varint(n), body))
     except _Err as e:
         e.path.append(f"[{i}]")
         raise
-    return out
+    return b"".join(out)
 
 
 def _value_of(value: Any) -> bytes:
@@ -429,7 +470,7 @@ class _MessageCodec:
         if type(obj) is not dict:
             raise _Err(f"expected an object, got {_describe(obj)}")
         handlers = self.handlers
-        out = b""
+        out: list[bytes] = []
         key = ""
         try:
             for key, value in obj.items():
@@ -437,11 +478,11 @@ class _MessageCodec:
                     continue
                 h = handlers.get(key)
                 if h is not None:
-                    out += h(value)
+                    out.append(h(value))
         except _Err as e:
             e.path.append(key)
             raise
-        return out
+        return b"".join(out)
 
 
 _CODECS: dict[str, _MessageCodec] = {}
@@ -477,23 +518,28 @@ def _field_handler(field: FieldDescriptor, owner: str) -> Handler:
         def repeated_message(v: Any) -> bytes:
             if type(v) is not list:
                 raise _Err(f"expected an array, got {_describe(v)}")
-            out = b""
+            out: list[bytes] = []
+            append = out.append
+            encode = codec.encode
             i = 0
             try:
                 for i, item in enumerate(v):  # noqa: B007 - i is read in the except clause
-                    body = codec.encode(item)
+                    body = encode(item)
                     n = len(body)
-                    out += tag + (_SMALL[n] if n < 128 else _varint(n)) + body
+                    append(tag + (_SMALL[n] if n < 128 else _varint(n)) + body)
             except _Err as e:
                 e.path.append(f"[{i}]")
                 raise
-            return out
+            return b"".join(out)
         return repeated_message
 
     enc = _scalar_encoder(field, owner)
     wire_type = _WIRE_TYPES.get(field.type, 0)
     if not repeated:
         tag = _tag(number, wire_type)
+        fast = _fast_handler(field, owner, tag, enc)
+        if fast is not None:
+            return fast
         return lambda v: tag + enc(v)
     if wire_type == 2:  # repeated string/bytes: one field per item
         tag = _tag(number, 2)
@@ -511,6 +557,51 @@ def _field_handler(field: FieldDescriptor, owner: str) -> Handler:
         body = b"".join(_checked(enc, item, i) for i, item in enumerate(v))
         return _ld(tag, body)
     return packed
+
+
+def _fast_handler(field: FieldDescriptor, owner: str, tag: bytes,
+                  enc: Callable[[Any], bytes]) -> Handler | None:
+    """One-call handlers for the field types every span and log record has.
+
+    The common shape is handled inline; anything else falls back to ``enc``,
+    which validates and produces the error message.
+    """
+    t = field.type
+    if t == _FD.TYPE_STRING:
+        def string(v: Any) -> bytes:
+            if type(v) is str:
+                b = v.encode()
+                n = len(b)
+                return tag + (_SMALL[n] if n < 128 else _varint(n)) + b
+            return tag + enc(v)
+        return string
+    if t == _FD.TYPE_FIXED64:
+        def fixed64(v: Any) -> bytes:
+            if type(v) is str and v.isdigit():
+                n = int(v)
+                if n <= _U64:
+                    return tag + _pack_Q(n)
+            return tag + enc(v)
+        return fixed64
+    if t == _FD.TYPE_BYTES and field.name in _ID_FIELDS and owner not in _OPTIONAL_ID_MESSAGES:
+        size = _ID_FIELDS[field.name]
+        prefix = tag + _SMALL[size]
+
+        def hex_id(v: Any) -> bytes:
+            if type(v) is str and len(v) == 2 * size:
+                try:
+                    return prefix + bytes.fromhex(v)
+                except ValueError:
+                    pass
+            return tag + enc(v)
+        return hex_id
+    if t in (_FD.TYPE_ENUM, _FD.TYPE_UINT32):
+        def small_int(v: Any) -> bytes:
+            if type(v) is int and 0 <= v < 128:
+                return tag + _SMALL[v]
+            return tag + enc(v)
+        return small_int
+    return None
 
 
 def _checked(enc: Callable[[Any], bytes], item: Any, i: int) -> bytes:
