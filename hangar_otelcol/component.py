@@ -118,10 +118,10 @@ class BaseComponent:
 
     mutates_data = False
 
-    async def start(self, host: Host) -> None:  # noqa: B027 - optional hook
+    async def start(self, host: Host) -> None:
         pass
 
-    async def shutdown(self) -> None:  # noqa: B027 - optional hook
+    async def shutdown(self) -> None:
         pass
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 if TYPE_CHECKING:
     from hangar_otelcol.invocation import InvocationIndex
 
-Request = Union[ExportTraceServiceRequest, ExportLogsServiceRequest, ExportMetricsServiceRequest]
+Request = ExportTraceServiceRequest | ExportLogsServiceRequest | ExportMetricsServiceRequest
 
 
 class Signal(str, enum.Enum):

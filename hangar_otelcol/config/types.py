@@ -109,7 +109,8 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
     if origin is Literal:
         allowed = typing.get_args(tp)
         if raw not in allowed:
-            errors.append(f"{path}: must be one of {', '.join(map(str, allowed))}; got {_show(raw)}")
+            choices = ", ".join(map(str, allowed))
+            errors.append(f"{path}: must be one of {choices}; got {_show(raw)}")
         return raw
     if origin in (list, tuple, frozenset, set) or tp is list:
         if raw is None:
@@ -125,7 +126,7 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(raw, dict):
             errors.append(f"{path}: expected a mapping, got {_show(raw)}")
             return {}
-        key_tp, val_tp = typing.get_args(tp) or (Any, Any)
+        _, val_tp = typing.get_args(tp) or (Any, Any)
         return {str(k): decode(val_tp, v, join(path, str(k)), errors) for k, v in raw.items()}
     if dataclasses.is_dataclass(tp):
         return _decode_dataclass(tp, raw, path, errors)

@@ -1,0 +1,126 @@
+"""``hangar-otelcol``: run (default) | validate | components | print-config | --version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from hangar_otelcol import __version__
+from hangar_otelcol.component import Kind
+from hangar_otelcol.config.loader import load
+from hangar_otelcol.config.model import GatewayConfig, validate
+from hangar_otelcol.config.types import ConfigError
+from hangar_otelcol.registry import default_registry
+
+
+def default_config_text() -> str:
+    return resources.files("hangar_otelcol.defaults").joinpath("gateway.yaml").read_text("utf-8")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", action="append", default=[], metavar="URI",
+                        help="config file path, file:PATH, env:VAR or yaml:INLINE; repeat to "
+                             "merge in order (default: the embedded gateway config)")
+    common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value, e.g. processors.batch.timeout=2s")
+    parser = argparse.ArgumentParser(
+        prog="hangar-otelcol", parents=[common],
+        description="OpenTelemetry-Collector-style gateway for MCP tool-call telemetry.")
+    parser.add_argument("--version", action="version", version=f"hangar-otelcol {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", parents=[common], help="run the gateway (the default)")
+    sub.add_parser("validate", parents=[common],
+                   help="check the config and exit 0, or print every error and exit 1")
+    sub.add_parser("print-config", parents=[common],
+                   help="print the config after merging, --set and ${...} expansion")
+    sub.add_parser("components", help="list the available components and their stability")
+    return parser
+
+
+def load_config(sources: list[str], sets: list[str]) -> tuple[dict[str, Any], GatewayConfig]:
+    base = None
+    if not sources:
+        base = yaml.safe_load(default_config_text())
+    data = load(sources, sets, base=base)
+    return data, validate(data, default_registry())
+
+
+def _print_errors(errors: list[str]) -> None:
+    print(f"error: invalid configuration ({len(errors)} problem"
+          f"{'s' if len(errors) != 1 else ''}):", file=sys.stderr)
+    for error in errors:
+        print(f"  {error}", file=sys.stderr)
+
+
+def _components() -> int:
+    registry = default_registry()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind in Kind:
+        entries = []
+        for f in registry.factories(kind):
+            entry: dict[str, Any] = {"type": f.type,
+                                     "stability": {k: v.value for k, v in f.stability.items()}}
+            if f.aliases:
+                entry["aliases"] = list(f.aliases)
+            if f.connects:
+                entry["connects"] = sorted(f"{a.value}->{b.value}" for a, b in f.connects)
+            if f.description:
+                entry["description"] = f.description
+            entries.append(entry)
+        out[kind.section] = entries
+    print(f"# hangar-otelcol {__version__}")
+    print(yaml.safe_dump(out, sort_keys=False, width=100), end="")
+    return 0
+
+
+def _run(config: GatewayConfig) -> int:
+    from hangar_otelcol import logs
+    from hangar_otelcol.service import Service, tune_allocator
+
+    telemetry_logs = config.service.telemetry.logs
+    logs.setup(telemetry_logs.level, telemetry_logs.encoding)
+    if config.service.tune_allocator:
+        tune_allocator()
+
+    async def main() -> int:
+        return await Service(config).run()
+
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # uvloop is optional (not on Windows)
+        runner = asyncio.Runner()
+    with runner:
+        return runner.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    if command == "components":
+        return _components()
+    try:
+        data, config = load_config(args.config, args.set)
+    except ConfigError as exc:
+        _print_errors(exc.errors)
+        return 1
+    if command == "validate":
+        print("configuration is valid", file=sys.stderr)
+        return 0
+    if command == "print-config":
+        print(yaml.safe_dump(data, sort_keys=False, width=100), end="")
+        return 0
+    try:
+        return _run(config)
+    except ConfigError as exc:  # e.g. a connector cycle found while building the graph
+        _print_errors(exc.errors)
+        return 1
+    except KeyboardInterrupt:
+        return 0

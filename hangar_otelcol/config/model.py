@@ -1,0 +1,228 @@
+"""The top-level config: component sections, ``service`` and cross-reference checks.
+
+``validate(data, registry)`` decodes every component config with its factory's
+dataclass and checks the pipelines, returning a ``GatewayConfig`` or raising one
+``ConfigError`` that lists every problem with its path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hangar_otelcol.component import ComponentID, Factory, Kind
+from hangar_otelcol.config.types import ConfigError, Duration, decode
+from hangar_otelcol.pdata import Signal
+from hangar_otelcol.registry import Registry
+
+
+@dataclass
+class PipelineConfig:
+    receivers: list[str] = field(default_factory=list)
+    processors: list[str] = field(default_factory=list)
+    exporters: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MetricsTelemetryConfig:
+    level: Literal["none", "basic", "normal", "detailed"] = "normal"
+    #: where the gateway serves its own metrics in Prometheus format
+    address: str = "127.0.0.1:8888"
+
+
+@dataclass
+class LogsTelemetryConfig:
+    level: Literal["debug", "info", "warn", "warning", "error"] = "info"
+    encoding: Literal["console", "json"] = "console"
+
+
+@dataclass
+class TelemetryConfig:
+    metrics: MetricsTelemetryConfig = field(default_factory=MetricsTelemetryConfig)
+    logs: LogsTelemetryConfig = field(default_factory=LogsTelemetryConfig)
+
+
+@dataclass
+class ServiceConfig:
+    extensions: list[str] = field(default_factory=list)
+    pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    #: how long SIGTERM/SIGINT may take to drain processors and exporter queues
+    shutdown_timeout: Duration = Duration(30)
+    #: raise glibc's mmap/trim thresholds (python-performance.md §5.2) and gc.freeze()
+    tune_allocator: bool = True
+
+
+@dataclass
+class ResolvedPipeline:
+    """A pipeline with every reference resolved to a canonical component id."""
+
+    name: str
+    signal: Signal
+    receivers: list[ComponentID]
+    processors: list[ComponentID]
+    exporters: list[ComponentID]
+
+
+@dataclass
+class ComponentEntry:
+    id: ComponentID
+    factory: Factory
+    config: Any
+
+
+@dataclass
+class GatewayConfig:
+    receivers: dict[ComponentID, ComponentEntry]
+    processors: dict[ComponentID, ComponentEntry]
+    exporters: dict[ComponentID, ComponentEntry]
+    connectors: dict[ComponentID, ComponentEntry]
+    extensions: dict[ComponentID, ComponentEntry]
+    service: ServiceConfig
+    pipelines: dict[str, ResolvedPipeline]
+
+    def section(self, kind: Kind) -> dict[ComponentID, ComponentEntry]:
+        return getattr(self, kind.section)  # type: ignore[no-any-return]
+
+
+_TOP_LEVEL = {"receivers", "processors", "exporters", "connectors", "extensions", "service"}
+
+
+def _decode_section(kind: Kind, raw: Any, registry: Registry, errors: list[str]
+                    ) -> dict[ComponentID, ComponentEntry]:
+    section = kind.section
+    out: dict[ComponentID, ComponentEntry] = {}
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        errors.append(f"{section}: expected a mapping of component ids, got {type(raw).__name__}")
+        return out
+    for key, value in raw.items():
+        path = f"{section}.{key}"
+        try:
+            cid = ComponentID.parse(str(key))
+        except ValueError as exc:
+            errors.append(f"{path}: {exc}")
+            continue
+        factory = registry.get(kind, cid.type)
+        if factory is None:
+            known = ", ".join(registry.types(kind)) or "none"
+            errors.append(f"{path}: unknown {kind.value} type {cid.type!r} (known: {known})")
+            continue
+        config = decode(factory.config_class, value, path, errors)
+        out[ComponentID(factory.type, cid.name)] = ComponentEntry(cid, factory, config)
+    return out
+
+
+def _canonical(ref: str, registry: Registry, kinds: tuple[Kind, ...]) -> ComponentID | None:
+    """A reference as written in a pipeline, with an alias type mapped to its canonical type."""
+    try:
+        cid = ComponentID.parse(ref)
+    except ValueError:
+        return None
+    for kind in kinds:
+        factory = registry.get(kind, cid.type)
+        if factory is not None:
+            return ComponentID(factory.type, cid.name)
+    return cid
+
+
+def validate(data: dict[str, Any], registry: Registry) -> GatewayConfig:
+    errors: list[str] = []
+    for key in data:
+        if key not in _TOP_LEVEL:
+            errors.append(f"{key}: unknown top-level key (known: {', '.join(sorted(_TOP_LEVEL))})")
+    sections = {kind: _decode_section(kind, data.get(kind.section), registry, errors)
+                for kind in Kind}
+    service = decode(ServiceConfig, data.get("service"), "service", errors)
+    pipelines = _check_pipelines(service, sections, registry, errors)
+    _check_extensions(service, sections[Kind.EXTENSION], registry, errors)
+    for cid in sections[Kind.CONNECTOR]:
+        for other in (Kind.RECEIVER, Kind.EXPORTER):
+            if cid in sections[other]:
+                errors.append(f"connectors.{cid}: ambiguous id: also defined in {other.section}")
+    if errors:
+        raise ConfigError(errors)
+    return GatewayConfig(
+        receivers=sections[Kind.RECEIVER], processors=sections[Kind.PROCESSOR],
+        exporters=sections[Kind.EXPORTER], connectors=sections[Kind.CONNECTOR],
+        extensions=sections[Kind.EXTENSION], service=service, pipelines=pipelines)
+
+
+def _check_extensions(service: ServiceConfig, extensions: dict[ComponentID, ComponentEntry],
+                      registry: Registry, errors: list[str]) -> None:
+    for i, ref in enumerate(service.extensions):
+        cid = _canonical(ref, registry, (Kind.EXTENSION,))
+        if cid is None or cid not in extensions:
+            errors.append(f"service.extensions[{i}]: extension {ref!r} is not defined in "
+                          "extensions")
+
+
+def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[ComponentID, Any]],
+                     registry: Registry, errors: list[str]
+                     ) -> dict[str, ResolvedPipeline]:
+    pipelines: dict[str, ResolvedPipeline] = {}
+    if not service.pipelines:
+        errors.append("service.pipelines: at least one pipeline is required")
+    connectors = sections[Kind.CONNECTOR]
+    # connector id -> signals it is used with as exporter / as receiver
+    conn_in: dict[ComponentID, set[Signal]] = {}
+    conn_out: dict[ComponentID, set[Signal]] = {}
+    for name, pipe in service.pipelines.items():
+        path = f"service.pipelines.{name}"
+        signal_name = name.partition("/")[0]
+        try:
+            signal = Signal(signal_name)
+        except ValueError:
+            errors.append(f"{path}: unknown signal {signal_name!r} (expected traces, logs or "
+                          "metrics, optionally followed by /name)")
+            continue
+        resolved = ResolvedPipeline(name, signal, [], [], [])
+        pipelines[name] = resolved
+        if not pipe.receivers:
+            errors.append(f"{path}.receivers: a pipeline needs at least one receiver")
+        if not pipe.exporters:
+            errors.append(f"{path}.exporters: a pipeline needs at least one exporter")
+        for field_name, kind in (("receivers", Kind.RECEIVER), ("processors", Kind.PROCESSOR),
+                                 ("exporters", Kind.EXPORTER)):
+            refs = getattr(pipe, field_name)
+            seen: set[ComponentID] = set()
+            for i, ref in enumerate(refs):
+                ref_path = f"{path}.{field_name}[{i}]"
+                cid = _canonical(ref, registry, (kind, Kind.CONNECTOR))
+                if cid is None:
+                    errors.append(f"{ref_path}: invalid component id {ref!r}")
+                    continue
+                if cid in seen:
+                    errors.append(f"{ref_path}: {ref!r} is listed twice")
+                seen.add(cid)
+                getattr(resolved, field_name).append(cid)
+                if kind != Kind.PROCESSOR and cid in connectors:
+                    (conn_in if kind == Kind.EXPORTER else conn_out).setdefault(
+                        cid, set()).add(signal)
+                    continue
+                entry = sections[kind].get(cid)
+                if entry is None:
+                    where = f"{kind.section} or connectors" if kind != Kind.PROCESSOR else \
+                        "processors"
+                    errors.append(f"{ref_path}: {ref!r} is not defined in {where}")
+                    continue
+                if signal not in entry.factory.signals:
+                    errors.append(f"{ref_path}: {kind.value} {ref!r} does not support "
+                                  f"{signal.value}")
+    for cid, entry in connectors.items():
+        ins, outs = conn_in.get(cid, set()), conn_out.get(cid, set())
+        if not ins and not outs:
+            continue  # defined but unused, like any other component
+        if not ins or not outs:
+            role = "an exporter" if not ins else "a receiver"
+            errors.append(f"connectors.{cid}: used only on one side: a connector must also be "
+                          f"{role} in some pipeline")
+            continue
+        pairs = {(i, o) for i in ins for o in outs}
+        unsupported = sorted(f"{i.value}->{o.value}" for i, o in pairs
+                             if (i, o) not in entry.factory.connects)
+        supported_any = any(p in entry.factory.connects for p in pairs)
+        if not supported_any or (unsupported and len(ins) == 1 and len(outs) == 1):
+            errors.append(f"connectors.{cid}: does not connect {', '.join(unsupported)}")
+    return pipelines
