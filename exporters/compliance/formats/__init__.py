@@ -1,0 +1,17 @@
+"""Record -> line formatters, one module per format (pure functions of the record)."""
+
+from __future__ import annotations
+
+FORMAT_NAMES = ("jsonlines", "leef", "syslog", "cef")
+#: accepted spellings -> canonical name (hangar accepts json-lines too)
+FORMAT_ALIASES = {"jsonlines": "jsonlines", "json-lines": "jsonlines", "leef": "leef",
+                  "syslog": "syslog", "cef": "cef"}
+
+
+def canonical_format(name: str) -> str | None:
+    """The canonical format name for a user's spelling, or None if unknown."""
+    return FORMAT_ALIASES.get(name.strip().lower())
+
+
+def unknown_format_message(name: str) -> str:
+    return (f"unknown format {name!r} (expected jsonlines, json-lines, leef, syslog or cef)")

@@ -1,0 +1,123 @@
+"""CEF (ArcSight Common Event Format), formats.md §2.
+
+``CEF:0|Vendor|Product|Version|EventClassID|Name|Severity|key=value key=value ...``
+
+Escaping differs between header and extension (CEF Implementation Standard):
+header ``\\`` -> ``\\\\``, ``|`` -> ``\\|``, CR/LF -> one space; extension
+``\\`` -> ``\\\\``, ``=`` -> ``\\=``, LF/CR -> ``\\n``/``\\r``, ``|`` and TAB raw.
+CEF defines no escape for other control characters and strict parsers reject
+unknown escapes, so they become U+FFFD. Values are cut to the standard's
+per-key lengths before escaping. ``act`` (a fixed vocabulary) is written last
+because trailing spaces of the final pair are not preserved by CEF parsers.
+"""
+
+from __future__ import annotations
+
+from ..record import EVENT_IDS, EVENT_KEYS, ComplianceRecord
+from .common import Memo, epoch_millis, number_text, truncate
+from .options import FormatOptions
+
+NAMES = {
+    "ToolInvocationRequested": "Tool Invocation Requested",
+    "ToolInvocationCompleted": "Tool Invocation Completed",
+    "ToolInvocationFailed": "Tool Invocation Failed",
+    "ToolInvocationDenied": "Tool Invocation Denied",
+    "McpServerStateChanged": "MCP Server State Changed",
+}
+
+# CEF dictionary lengths (formats.md §2.4)
+_USER = 1023
+_OUTCOME = 63
+_CS = 4000
+_FLEX = 1023
+_REASON = 1023
+_HOST = 100
+
+
+def _ext_table() -> dict[int, str]:
+    table: dict[int, str] = {c: "\ufffd" for c in range(0x20)}
+    table[0x7F] = "\ufffd"
+    table[0x09] = "\t"
+    table[0x0A] = "\\n"
+    table[0x0D] = "\\r"
+    table[ord("\\")] = "\\\\"
+    table[ord("=")] = "\\="
+    return table
+
+
+def _hdr_table() -> dict[int, str]:
+    table: dict[int, str] = {c: "\ufffd" for c in range(0x20)}
+    table[0x7F] = "\ufffd"
+    table[0x0A] = " "
+    table[0x0D] = " "
+    table[0x09] = " "
+    table[ord("\\")] = "\\\\"
+    table[ord("|")] = "\\|"
+    return table
+
+
+EXT_TABLE = _ext_table()
+HDR_TABLE = _hdr_table()
+
+
+def escape_header(value: str, limit: int = 1023) -> str:
+    return truncate(value.replace("\r\n", " "), limit).translate(HDR_TABLE)
+
+
+class CefFormatter:
+    name = "cef"
+    envelope_bom = False  # the CEF: cookie must start MSG (formats.md §2.6)
+
+    def __init__(self, options: FormatOptions | None = None) -> None:
+        o = self.options = options or FormatOptions()
+        self._esc = Memo(lambda v: v.translate(EXT_TABLE))
+        self._version = Memo(lambda v: escape_header(v, 31))
+        self._prefix = f"CEF:0|{escape_header(o.vendor, 63)}|{escape_header(o.product, 63)}|"
+        self._host = f"dvchost={truncate(o.hostname, _HOST).translate(EXT_TABLE)}"
+        # "<id>|<name>|<severity>|" per record type
+        self._event = {t: f"{r_id}|{NAMES[t]}|{o.cef_severity[EVENT_KEYS[t]]}|"
+                       for t, r_id in EVENT_IDS.items()}
+
+    def format(self, r: ComplianceRecord) -> str:
+        o = self.options
+        esc = self._esc
+        version = self._version(o.version or r.service_version or o.fallback_version)
+        ext = [f"rt={epoch_millis(r.time_unix_nano)}", self._host]
+        add = ext.append
+        if r.status is not None:
+            add(f"outcome={esc(truncate(r.status, _OUTCOME))}")
+        if r.caller_id is not None:
+            caller = esc(truncate(r.caller_id, _USER))
+            add(f"suser={caller}")
+            add(f"suid={caller}")
+        if r.caller_roles is not None:
+            add(f"spriv={esc(truncate(r.caller_roles, _USER))}")
+        if r.caller_type is not None:
+            add(f"flexString2={esc(truncate(r.caller_type, _FLEX))} flexString2Label=CallerType")
+        if r.mcp_server_id is not None:
+            add(f"cs1={esc(truncate(r.mcp_server_id, _CS))} cs1Label=McpServerId")
+        if r.tool_name is not None:
+            add(f"cs5={esc(truncate(r.tool_name, _CS))} cs5Label=ToolName")
+        if r.from_state is not None:
+            add(f"cs2={esc(truncate(r.from_state, _CS))} cs2Label=FromState")
+        if r.to_state is not None:
+            add(f"cs3={esc(truncate(r.to_state, _CS))} cs3Label=ToState")
+        if r.duration_ms is not None:
+            add(f"cfp1={number_text(r.duration_ms)} cfp1Label=DurationMs")
+        if r.cost_cents is not None:
+            add(f"cn2={r.cost_cents} cn2Label=CostCents")
+        if r.cost_input_tokens is not None:
+            add(f"cn3={r.cost_input_tokens} cn3Label=CostInputTokens")
+        if r.cost_output_tokens is not None:
+            add(f"flexNumber1={r.cost_output_tokens} flexNumber1Label=CostOutputTokens")
+        if r.cost_model is not None:
+            add(f"cs4={esc(truncate(r.cost_model, _CS))} cs4Label=CostModel")
+        if r.trace_id is not None:
+            add(f"cs6={r.trace_id} cs6Label=TraceId")
+        if r.span_id is not None:
+            add(f"flexString1={r.span_id} flexString1Label=SpanId")
+        if r.error_type is not None:
+            add(f"reason={esc(truncate(r.error_type, _REASON))}")
+        add(f"act={r.event_type}")
+        return f"{self._prefix}{version}|{self._event[r.event_type]}{' '.join(ext)}"
+

@@ -1,0 +1,48 @@
+"""Format options shared by the four formatters (built from the exporter config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# RFC 5424 §6.2.1 severities by name
+SYSLOG_SEVERITIES = {
+    "emerg": 0, "emergency": 0, "alert": 1, "crit": 2, "critical": 2, "err": 3, "error": 3,
+    "warning": 4, "warn": 4, "notice": 5, "info": 6, "informational": 6, "debug": 7,
+}
+# RFC 5424 §6.2.1 facilities by name
+SYSLOG_FACILITIES = {
+    "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
+    "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "ntp": 12, "audit": 13, "alert": 14,
+    "clock": 15, **{f"local{i}": 16 + i for i in range(8)},
+}
+
+#: seed / hangar defaults (hangar-contract.md §8)
+DEFAULT_SYSLOG_SEVERITY = {"completed": "info", "failed": "err", "state_change": "warning",
+                           "denied": "warning", "requested": "info"}
+DEFAULT_CEF_SEVERITY = {"completed": 1, "failed": 7, "state_change": 3, "denied": 5,
+                        "requested": 1}
+
+
+@dataclass
+class FormatOptions:
+    vendor: str = "MCP Hangar"
+    product: str = "MCP Hangar"
+    #: header version; empty = the sender's service.version (else ``fallback_version``)
+    version: str = ""
+    fallback_version: str = "unknown"
+    hostname: str = "mcp-hangar"
+    app_name: str = "mcp-hangar"
+    procid: str = "-"
+    sd_id: str = "mcp@49152"
+    facility: int = 16  # local0
+    #: event key (completed, failed, ...) -> RFC 5424 severity number
+    syslog_severity: dict[str, int] = field(
+        default_factory=lambda: {k: SYSLOG_SEVERITIES[v] for k, v in
+                                 DEFAULT_SYSLOG_SEVERITY.items()})
+    cef_severity: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CEF_SEVERITY))
+    #: LEEF attribute delimiter (one character)
+    leef_delimiter: str = "\t"
+    #: Java SimpleDateFormat written as devTimeFormat, or "epoch_ms"
+    leef_dev_time_format: str = "MMM dd yyyy HH:mm:ss"
+    #: RFC 5424 BOM before free-text MSG: "auto" (only when MSG is not ASCII), "always", "never"
+    syslog_bom: str = "auto"

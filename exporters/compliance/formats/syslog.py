@@ -1,0 +1,142 @@
+"""RFC 5424 syslog (formats.md §3), and the RFC 5424 envelope for other formats.
+
+``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [sd-id params] MSG``
+
+* PRI = facility * 8 + the severity mapped from the record type.
+* HOSTNAME, APP-NAME, PROCID are checked/sanitized once at config load
+  (PRINTUSASCII, 255/48/128 characters); MSGID is the numeric event id.
+* PARAM-VALUE escaping is RFC 5424's ``"``, ``\\``, ``]``. In addition, so that
+  a record can never be split by a line-oriented transport (files, LF framing,
+  receivers that end messages at LF/NUL), LF/CR become ``\\n``/``\\r`` and other
+  controls (except TAB) ``\\xHH``. RFC 5424 receivers keep those escapes as two
+  characters (a backslash followed by anything else is kept, §6.3.3).
+* MSG is free text; it gets the BOM only when it is not pure ASCII (an ASCII MSG
+  is valid MSG-ANY), so the seed's line is reproduced exactly.
+"""
+
+from __future__ import annotations
+
+from ..record import EVENT_KEYS, ComplianceRecord
+from .common import IsoTime, Memo, number_text
+from .options import FormatOptions
+
+BOM = "\ufeff"
+
+
+def _sd_table() -> dict[int, str]:
+    table: dict[int, str] = {c: f"\\x{c:02X}" for c in range(0x20)}
+    table[0x7F] = "\\x7F"
+    table[0x09] = "\t"  # TAB is harmless everywhere; keep it raw
+    table[0x0A] = "\\n"
+    table[0x0D] = "\\r"
+    table[ord("\\")] = "\\\\"
+    table[ord('"')] = '\\"'
+    table[ord("]")] = "\\]"
+    return table
+
+
+def _msg_table() -> dict[int, str]:
+    table: dict[int, str] = {c: f"\\x{c:02X}" for c in range(0x20)}
+    table[0x7F] = "\\x7F"
+    table[0x0A] = "\\n"
+    table[0x0D] = "\\r"
+    table[0x09] = "\\t"
+    table[ord("\\")] = "\\\\"
+    return table
+
+
+SD_TABLE = _sd_table()
+MSG_TABLE = _msg_table()
+
+
+def header_token(value: str, limit: int) -> str:
+    """An RFC 5424 header field: PRINTUSASCII only (others -> '_'), cut to limit, '-' if empty."""
+    text = "".join(c if 33 <= ord(c) <= 126 else "_" for c in value)[:limit]
+    return text or "-"
+
+
+class SyslogHeader:
+    """Builds ``<PRI>1 TIMESTAMP HOST APP PROCID MSGID`` for a record."""
+
+    __slots__ = ("_fixed", "_pri", "_time")
+
+    def __init__(self, o: FormatOptions) -> None:
+        self._time = IsoTime("Z")
+        self._fixed = (f"{header_token(o.hostname, 255)} {header_token(o.app_name, 48)} "
+                       f"{header_token(o.procid, 128)}")
+        self._pri = {k: f"<{o.facility * 8 + sev}>1 " for k, sev in o.syslog_severity.items()}
+
+    def __call__(self, r: ComplianceRecord) -> str:
+        return (f"{self._pri[EVENT_KEYS[r.event_type]]}{self._time(r.time_unix_nano)} "
+                f"{self._fixed} {r.event_id}")
+
+
+def envelope(header: SyslogHeader, r: ComplianceRecord, payload: str, bom: bool) -> str:
+    """An RFC 5424 message carrying another format's line as MSG (no structured data)."""
+    if bom and not payload.isascii():
+        return f"{header(r)} - {BOM}{payload}"
+    return f"{header(r)} - {payload}"
+
+
+class SyslogFormatter:
+    name = "syslog"
+    envelope_bom = False  # syslog lines are complete messages, never wrapped
+
+    def __init__(self, options: FormatOptions | None = None) -> None:
+        o = self.options = options or FormatOptions()
+        self._header = SyslogHeader(o)
+        self._sd_open = f"[{o.sd_id}"
+        self._esc = Memo(lambda v: v.translate(SD_TABLE))
+        self._msg_esc = Memo(lambda v: v.translate(MSG_TABLE))
+        self._bom = o.syslog_bom
+
+    def format(self, r: ComplianceRecord) -> str:
+        esc = self._esc
+        sd = [self._sd_open]
+        add = sd.append
+        if r.mcp_server_id is not None:
+            add(f' mcp_server="{esc(r.mcp_server_id)}"')
+        if r.tool_name is not None:
+            add(f' tool="{esc(r.tool_name)}"')
+        if r.status is not None:
+            add(f' status="{esc(r.status)}"')
+        if r.duration_ms is not None:
+            add(f' duration="{number_text(r.duration_ms)}"')
+        if r.caller_id is not None:
+            add(f' caller="{esc(r.caller_id)}"')
+        if r.caller_type is not None:
+            add(f' caller_type="{esc(r.caller_type)}"')
+        if r.caller_roles is not None:
+            add(f' roles="{esc(r.caller_roles)}"')
+        if r.error_type is not None:
+            add(f' error="{esc(r.error_type)}"')
+        if r.from_state is not None:
+            add(f' from_state="{esc(r.from_state)}"')
+        if r.to_state is not None:
+            add(f' to_state="{esc(r.to_state)}"')
+        if r.cost_cents is not None:
+            add(f' cost_cents="{r.cost_cents}"')
+        if r.cost_model is not None:
+            add(f' cost_model="{esc(r.cost_model)}"')
+        if r.cost_input_tokens is not None:
+            add(f' input_tokens="{r.cost_input_tokens}"')
+        if r.cost_output_tokens is not None:
+            add(f' output_tokens="{r.cost_output_tokens}"')
+        if r.trace_id is not None:
+            add(f' trace_id="{r.trace_id}"')
+        if r.span_id is not None:
+            add(f' span_id="{r.span_id}"')
+        add("]")
+        msg = self._msg_esc(self.message(r))
+        if self._bom == "always" or (self._bom == "auto" and not msg.isascii()):
+            msg = BOM + msg
+        return f"{self._header(r)} {''.join(sd)} {msg}"
+
+    @staticmethod
+    def message(r: ComplianceRecord) -> str:
+        """The human-readable MSG (the seed's wording), before escaping."""
+        server = r.mcp_server_id if r.mcp_server_id is not None else "-"
+        if r.is_state_change:
+            return (f"mcp_server {server} state changed from {r.from_state or '-'} "
+                    f"to {r.to_state or '-'}")
+        return f"Tool {r.tool_name or '-'} on mcp_server {server} {r.status or '-'}"
