@@ -1,0 +1,1 @@
+"""tool_audit connector: tool-invocation spans -> hangar-style audit log records."""

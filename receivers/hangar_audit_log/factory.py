@@ -1,0 +1,32 @@
+"""Factory of the hangar_audit_log receiver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
+from hangar_otelcol.receivers.hangar_audit_log.receiver import HangarAuditLogReceiver
+
+from hangar_otelcol.component import ConsumerError, CreateSettings, Factory, Kind, Stability
+from hangar_otelcol.pdata import Signal
+
+
+def create(settings: CreateSettings, config: HangarAuditLogConfig,
+           consumers: dict[Signal, Any]) -> HangarAuditLogReceiver:
+    consumer = consumers.get(Signal.LOGS)
+    if consumer is None:
+        raise ConsumerError(f"{settings.id}: the hangar_audit_log receiver only produces logs; "
+                            "use it in a logs pipeline", permanent=True)
+    return HangarAuditLogReceiver(settings, config, consumer)
+
+
+FACTORY = Factory(
+    type="hangar_audit_log",
+    kind=Kind.RECEIVER,
+    config_class=HangarAuditLogConfig,
+    create=create,
+    stability={Signal.LOGS.value: Stability.BETA},
+    description="MCP Hangar's structured log lines (a followed file or stdin): each "
+                "\"audit_event\" line becomes an OTLP audit log record like hangar 2.x sends "
+                "(hangar 1.1.0 writes its audit records only there)",
+)
