@@ -1,0 +1,1 @@
+"""The ``mcp_cost`` processor: prices tool invocations with hangar's cost rules."""

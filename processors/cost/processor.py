@@ -1,0 +1,180 @@
+"""The mcp_cost processor: writes mcp.cost.* on every priced tool invocation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from hangar_otelcol.processors.cost.config import CostConfig
+from hangar_otelcol.processors.cost.rules import Rule, RuleError, RuleSet, compile_rules
+from hangar_otelcol.processors.cost.source import (
+    PricingFileError,
+    file_signature,
+    load_pricing_file,
+)
+
+from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings, Host
+from hangar_otelcol.invocation import (
+    COST_CENTS,
+    COST_CURRENCY,
+    COST_INPUT_TOKENS,
+    COST_MODEL,
+    COST_OUTPUT_TOKENS,
+    TOOL_EVENT,
+    ToolInvocation,
+    index,
+)
+from hangar_otelcol.pdata import Batch, Signal
+
+_OUTCOMES = ("priced", "zero", "no_rule", "not_priced_failed", "kept", "wrapper")
+
+
+class CostProcessor(BaseComponent):
+    mutates_data = True
+
+    def __init__(self, settings: CreateSettings, config: CostConfig, signal: Signal,
+                 next_consumer: Consumer) -> None:
+        self._settings = settings
+        self._config = config
+        self._signal = signal
+        self._next = next_consumer
+        self._log: logging.Logger = settings.logger
+        self._keys = config.invocations
+        self._inline = compile_rules(config.rules, config.currency)
+        self._ruleset = RuleSet(list(self._inline), "inline")
+        self._file_sig: tuple[int, int, int] | None = None
+        self._last_error = ""
+        self._watch_task: asyncio.Task[None] | None = None
+        tel = settings.telemetry
+        self._outcomes = tel.counter(
+            "otelcol_processor_mcp_cost_invocations_total",
+            "Tool invocations seen by the cost processor, by outcome", ("outcome",))
+        self._reloads = tel.counter(
+            "otelcol_processor_mcp_cost_reloads_total",
+            "Pricing file (re)loads, by result", ("result",))
+        tel.gauge("otelcol_processor_mcp_cost_rules", "Pricing rules in effect",
+                  lambda: float(len(self._ruleset.rules)))
+        # hundredths of a cent handed out, for a quick sanity check against Prometheus
+        self._cents = tel.counter("otelcol_processor_mcp_cost_cents_total",
+                                  "Cost written on invocations, hundredths of a cent",
+                                  ("currency",))
+        if config.pricing_file:
+            # at create time a bad file is a config error (validate() reported it already)
+            self._file_sig = file_signature(config.pricing_file)
+            self._ruleset = RuleSet(
+                [*self._inline, *load_pricing_file(config.pricing_file, config.currency)],
+                config.pricing_file)
+            self._reloads.inc("loaded")
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self._ruleset.rules
+
+    async def start(self, host: Host) -> None:
+        if self._config.pricing_file and self._config.watch_interval > 0:
+            self._watch_task = asyncio.create_task(self._watch(), name=f"{self._settings.id}"
+                                                   "-pricing-watch")
+
+    async def shutdown(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+            self._watch_task = None
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the pricing file; a bad file keeps the rules in effect."""
+        self._reload_file("SIGHUP")
+
+    def _reload_file(self, why: str) -> bool:
+        path = self._config.pricing_file
+        if not path:
+            return False
+        sig = file_signature(path)
+        try:
+            file_rules = load_pricing_file(path, self._config.currency)
+        except PricingFileError as exc:
+            self._file_sig = sig  # do not retry the same bad content every poll
+            self._reloads.inc("failed")
+            message = str(exc)
+            if message != self._last_error:
+                self._last_error = message
+                self._log.error("%s: pricing reload (%s) failed, keeping the %d rules in "
+                                "effect: %s", self._settings.id, why, len(self.rules), message)
+            return False
+        self._file_sig = sig
+        self._last_error = ""
+        # one reference swap: a batch in flight keeps the RuleSet it started with
+        self._ruleset = RuleSet([*self._inline, *file_rules], path)
+        self._reloads.inc("loaded")
+        self._log.info("%s: pricing reloaded (%s): %d rules from %s", self._settings.id, why,
+                       len(self.rules), path)
+        return True
+
+    async def _watch(self) -> None:
+        interval = float(self._config.watch_interval)
+        path = self._config.pricing_file
+        while True:
+            await asyncio.sleep(interval)
+            sig = file_signature(path)
+            if sig is not None and sig != self._file_sig:
+                try:
+                    self._reload_file("file changed")
+                except Exception as exc:  # the watcher must survive anything
+                    self._log.error("%s: pricing watch: %s", self._settings.id, exc)
+
+    async def consume(self, batch: Batch) -> None:
+        ruleset = self._ruleset
+        keys = self._keys
+        tally = dict.fromkeys(_OUTCOMES, 0)
+        cents_total = 0
+        for part in batch.parts:
+            for inv in index(part, keys):
+                if inv.event != TOOL_EVENT:
+                    continue
+                outcome, cents = self._price(inv, ruleset)
+                tally[outcome] += 1
+                cents_total += cents
+        for outcome, n in tally.items():
+            if n:
+                self._outcomes.inc(outcome, amount=n)
+        if cents_total:
+            self._cents.inc(self._config.currency, amount=cents_total)
+        await self._next.consume(batch)
+
+    def _price(self, inv: ToolInvocation, ruleset: RuleSet) -> tuple[str, int]:
+        config = self._config
+        if inv.wrapper:
+            return "wrapper", 0
+        if inv.cost_cents is not None and not config.overwrite:
+            return "kept", 0
+        if not config.price_failed_calls and inv.status not in (None, "success"):
+            return "not_priced_failed", 0
+        rule = ruleset.match(inv.server, inv.tool)
+        if rule is None:
+            return "no_rule", 0
+        cents = rule.cost(inv.input_tokens, inv.output_tokens, inv.duration_ms)
+        if cents == 0:
+            return "zero", 0
+        values: dict[str, Any] = {COST_CENTS: cents, COST_MODEL: rule.model}
+        if config.write_currency:
+            values[COST_CURRENCY] = rule.currency
+        if inv.input_tokens > 0:
+            values[COST_INPUT_TOKENS] = inv.input_tokens
+        if inv.output_tokens > 0:
+            values[COST_OUTPUT_TOKENS] = inv.output_tokens
+        inv.set_attributes(values)
+        inv.cost_cents = cents
+        inv.cost_model = rule.model
+        inv.cost_currency = rule.currency
+        return "priced", cents
+
+
+def create(settings: CreateSettings, config: CostConfig, signal: Signal,
+           next_consumer: Consumer) -> CostProcessor:
+    try:
+        return CostProcessor(settings, config, signal, next_consumer)
+    except (RuleError, PricingFileError) as exc:
+        raise ValueError(f"{settings.id}: {exc}") from None
