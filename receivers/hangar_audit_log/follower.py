@@ -206,6 +206,8 @@ class FileFollower:
                 end = buf_start + nl + 1
                 if cur.skipping:  # the tail of an over-long line
                     cur.skipping = False
+                elif nl - start > self.max_line:
+                    lines.append(Line(buf[start:start + 200], cur.position(end), too_long=True))
                 else:
                     lines.append(Line(buf[start:nl].rstrip(b"\r"), cur.position(end)))
                 start = nl + 1
