@@ -1,0 +1,186 @@
+"""Config of the ``otlp`` receiver, in the OpenTelemetry Collector's shape.
+
+    receivers:
+      otlp:
+        protocols:
+          grpc:                      # present (even empty) = enabled
+            endpoint: 0.0.0.0:4317
+            max_recv_msg_size_mib: 4
+          http:
+            endpoint: 0.0.0.0:4318
+            max_request_body_size: 20MiB
+        include_metadata: true
+        overload:
+          max_inflight_bytes: 256MiB
+          max_inflight_requests: 512
+          retry_after: 1s
+
+The endpoints default to 0.0.0.0 (every interface), not the Collector's
+localhost: this is a gateway, other hosts send to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hangar_otelcol.config.types import ByteSize, Duration, decode
+
+MiB = 1024 * 1024
+
+
+class _Absent:
+    """Marks a protocol section that is not in the config (so it is off)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass
+class TLSConfig:
+    cert_file: str = ""
+    key_file: str = ""
+    #: when set, clients must present a certificate signed by this CA (mTLS)
+    client_ca_file: str = ""
+
+    def validate(self) -> list[str]:
+        errors = []
+        if bool(self.cert_file) != bool(self.key_file):
+            errors.append("cert_file: cert_file and key_file must be set together")
+        if self.client_ca_file and not self.cert_file:
+            errors.append("client_ca_file: needs cert_file and key_file (mTLS is TLS first)")
+        return errors
+
+
+def _check_endpoint(endpoint: str) -> str | None:
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return f"endpoint: expected host:port, got {endpoint!r}"
+    if host.startswith("[") != host.endswith("]"):
+        return f"endpoint: unbalanced brackets in {endpoint!r}"
+    return None
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """``host:port`` -> (host, port); ``[::1]:4317`` -> ("::1", 4317); empty host = all."""
+    host, _, port = endpoint.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+@dataclass
+class GRPCConfig:
+    endpoint: str = "0.0.0.0:4317"
+    #: largest request accepted (after decompression); larger -> RESOURCE_EXHAUSTED
+    max_recv_msg_size_mib: int = 4
+    #: 0 = grpc's default (unlimited)
+    max_concurrent_streams: int = 0
+    tls: TLSConfig | None = None
+    #: SO_REUSEPORT, for several worker processes on one port
+    reuse_port: bool = False
+
+    def validate(self) -> list[str]:
+        errors = []
+        problem = _check_endpoint(self.endpoint)
+        if problem:
+            errors.append(problem)
+        if not 1 <= self.max_recv_msg_size_mib <= 2047:
+            errors.append("max_recv_msg_size_mib: must be between 1 and 2047")
+        if self.max_concurrent_streams < 0:
+            errors.append("max_concurrent_streams: must not be negative")
+        return errors
+
+
+@dataclass
+class HTTPConfig:
+    endpoint: str = "0.0.0.0:4318"
+    traces_url_path: str = "/v1/traces"
+    logs_url_path: str = "/v1/logs"
+    metrics_url_path: str = "/v1/metrics"
+    #: largest body accepted, applied before and after decompression; larger -> 413
+    max_request_body_size: ByteSize = ByteSize(20 * MiB)
+    tls: TLSConfig | None = None
+    reuse_port: bool = False
+
+    def __post_init__(self) -> None:
+        # the Collector adds a missing leading slash (SanitizedURLPath)
+        for name in ("traces_url_path", "logs_url_path", "metrics_url_path"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.startswith("/"):
+                setattr(self, name, "/" + value)
+
+    def validate(self) -> list[str]:
+        errors = []
+        problem = _check_endpoint(self.endpoint)
+        if problem:
+            errors.append(problem)
+        paths = [self.traces_url_path, self.logs_url_path, self.metrics_url_path]
+        if len(set(paths)) != len(paths):
+            errors.append("traces_url_path: the three url paths must differ")
+        if self.max_request_body_size <= 0:
+            errors.append("max_request_body_size: must be positive")
+        return errors
+
+
+@dataclass
+class ProtocolsConfig:
+    """Which protocols to serve: a section that is present (even empty) is on."""
+
+    grpc: Any = ABSENT
+    http: Any = ABSENT
+
+    def __post_init__(self) -> None:
+        # An empty ``grpc:`` in YAML is null and still means "on with defaults",
+        # which the generic decoder cannot express; the sections are decoded here.
+        self._errors: list[str] = []
+        self.grpc = self._section("grpc", GRPCConfig, self.grpc)
+        self.http = self._section("http", HTTPConfig, self.http)
+
+    def _section(self, name: str, cls: type, raw: Any) -> Any:
+        if raw is ABSENT or isinstance(raw, cls):
+            return None if raw is ABSENT else raw
+        if raw is None:
+            return cls()
+        return decode(cls, raw, name, self._errors)
+
+    def validate(self) -> list[str]:
+        return list(self._errors)
+
+
+@dataclass
+class OverloadConfig:
+    """Refuse (retryably) instead of queueing without bound when too much is in flight.
+
+    Refusals are HTTP 503 + Retry-After and gRPC UNAVAILABLE + RetryInfo.
+    """
+
+    #: decoded request bytes being processed at once (0 = no limit)
+    max_inflight_bytes: ByteSize = ByteSize(256 * MiB)
+    #: requests being processed at once (0 = no limit)
+    max_inflight_requests: int = 512
+    #: the Retry-After hint sent with a refusal
+    retry_after: Duration = Duration(1.0)
+
+    def validate(self) -> list[str]:
+        if self.max_inflight_requests < 0:
+            return ["max_inflight_requests: must not be negative"]
+        return []
+
+
+@dataclass
+class OTLPReceiverConfig:
+    protocols: ProtocolsConfig = field(default_factory=ProtocolsConfig)
+    #: keep request headers / gRPC metadata on each part (the caller processor reads them)
+    include_metadata: bool = True
+    overload: OverloadConfig = field(default_factory=OverloadConfig)
+    #: how long shutdown waits for requests already being processed
+    shutdown_timeout: Duration = Duration(5.0)
+
+    def validate(self) -> list[str]:
+        if self.protocols.grpc is None and self.protocols.http is None:
+            return ["protocols: must specify at least one protocol (grpc or http) "
+                    "when using the otlp receiver"]
+        return []

@@ -1,0 +1,123 @@
+"""OTLP/gRPC: the Trace, Logs and Metrics ``Export`` methods on a grpc.aio server.
+
+The handlers are generic and take raw bytes (no request deserializer), so an
+undecodable request is answered INVALID_ARGUMENT by us, not INTERNAL
+("Exception deserializing request!") by grpcio, and the bytes are kept as the
+part's wire form. A service whose signal has no consumer is not registered, so
+grpc answers UNIMPLEMENTED. gzip-compressed requests are decompressed by grpc,
+and ``max_recv_msg_size_mib`` applies to the decompressed size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.config import GRPCConfig, MiB, TLSConfig
+
+from hangar_otelcol.pdata import Sender, Signal
+
+if TYPE_CHECKING:
+    from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
+
+SERVICES = {
+    Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
+    Signal.LOGS: "opentelemetry.proto.collector.logs.v1.LogsService",
+    Signal.METRICS: "opentelemetry.proto.collector.metrics.v1.MetricsService",
+}
+
+
+def parse_peer(peer: str) -> str:
+    """``ipv4:127.0.0.1:5000`` / ``ipv6:[::1]:5000`` / ``unix:...`` -> the address alone."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rpartition("]")[0].lstrip("[") if "]" in rest else rest
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    return rest or peer
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
+    ca = _read(tls.client_ca_file) if tls.client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(_read(tls.key_file), _read(tls.cert_file))],
+        root_certificates=ca, require_client_auth=ca is not None)
+
+
+class GRPCServer:
+    def __init__(self, receiver: OTLPReceiver, config: GRPCConfig) -> None:
+        self.receiver = receiver
+        self.config = config
+        self.include_metadata = receiver.config.include_metadata
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        cfg = self.config
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", cfg.max_recv_msg_size_mib * MiB),
+            # grpc turns SO_REUSEPORT on by default; then a second gateway on the same
+            # port would start silently and split the traffic. Only when asked.
+            ("grpc.so_reuseport", 1 if cfg.reuse_port else 0),
+        ]
+        if cfg.max_concurrent_streams:
+            options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
+        server = grpc.aio.server(options=options)
+        handlers = []
+        for signal in self.receiver.consumers:
+            method = grpc.unary_unary_rpc_method_handler(
+                self._handler(signal), request_deserializer=None, response_serializer=None)
+            handlers.append(grpc.method_handlers_generic_handler(
+                SERVICES[signal], {"Export": method}))
+        server.add_generic_rpc_handlers(handlers)
+        address = cfg.endpoint
+        try:
+            if cfg.tls is not None and cfg.tls.cert_file:
+                self.port = server.add_secure_port(address, server_credentials(cfg.tls))
+            else:
+                self.port = server.add_insecure_port(address)
+        except (RuntimeError, OSError) as exc:
+            raise OSError(f"otlp receiver {self.receiver.settings.id}: cannot listen for gRPC "
+                          f"on {address} (port in use or address not available): {exc}"
+                          ) from None
+        if not self.port:  # older grpcio returns 0 instead of raising
+            raise OSError(f"otlp receiver {self.receiver.settings.id}: cannot listen for gRPC "
+                          f"on {address} (port in use or address not available)")
+        await server.start()
+        self.server = server
+
+    async def stop(self, grace: float) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            await server.stop(grace)
+
+    def _handler(self, signal: Signal) -> Any:
+        receiver = self.receiver
+        include_metadata = self.include_metadata
+
+        async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            metadata: dict[str, str] = {}
+            if include_metadata:
+                for key, value in context.invocation_metadata() or ():
+                    if not key.endswith("-bin") and isinstance(value, str):
+                        # repeated keys are joined like repeated HTTP headers
+                        metadata[key] = (f"{metadata[key]}, {value}" if key in metadata
+                                         else value)
+            sender = Sender(transport="grpc", peer=parse_peer(context.peer() or ""),
+                            metadata=metadata)
+            outcome = await receiver.deliver(signal, request, sender)
+            if outcome.ok:
+                return status.grpc_success(signal, outcome)
+            trailing: tuple[tuple[str, bytes], ...] = ()
+            if outcome.retry_after is not None:
+                trailing = (("grpc-status-details-bin", status.rpc_status(outcome)),)
+            await context.abort(outcome.code, outcome.message, trailing_metadata=trailing)
+            raise AssertionError("unreachable: abort raises")
+
+        return export

@@ -1,0 +1,240 @@
+"""OTLP/HTTP: ``POST /v1/traces|logs|metrics`` with protobuf or JSON bodies, on aiohttp.
+
+Checks in the Collector's order: method (405), media type (415), signal fed by
+this receiver (404), size before decompression (413), overload (503), read and
+decompress with the limit applied to the *decompressed* size as it grows, so a
+gzip bomb never allocates more than the limit (413), decode (400), pipeline.
+Answers use the request's encoding: an Export*ServiceResponse on success, a
+google.rpc.Status on failure.
+"""
+
+from __future__ import annotations
+
+import ssl
+import zlib
+from typing import TYPE_CHECKING
+
+import grpc
+import zstandard
+from aiohttp import web
+from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.config import HTTPConfig, TLSConfig, split_endpoint
+from hangar_otelcol.receivers.otlp.status import Outcome
+
+from hangar_otelcol import otlpjson
+from hangar_otelcol.pdata import Sender, Signal
+
+if TYPE_CHECKING:
+    from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
+
+JSON = "application/json"
+PROTOBUF = "application/x-protobuf"
+_UNSUPPORTED_MEDIA = f"415 unsupported media type, supported: [{JSON}, {PROTOBUF}]"
+_METHOD_NOT_ALLOWED = "405 method not allowed, supported: [POST]"
+_CHUNK = 1 << 20  # decompression step: bounds the memory a bomb can take beyond the limit
+
+
+class BodyError(Exception):
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+        self.reason = reason
+
+
+def _too_large(limit: int, detail: str) -> BodyError:
+    return BodyError(status.too_large(
+        f"request body{detail} is larger than max_request_body_size ({limit} bytes)"),
+        "too_large")
+
+
+def _inflate(body: bytes, wbits: int, limit: int, name: str) -> bytes:
+    """zlib/gzip/deflate with the output capped at ``limit`` (multi-member gzip too)."""
+    out: list[bytes] = []
+    total = 0
+    data = body
+    while data:
+        d = zlib.decompressobj(wbits)
+        pending = data
+        while not d.eof:
+            chunk = d.decompress(pending, min(_CHUNK, limit + 1 - total))
+            pending = d.unconsumed_tail
+            if chunk:
+                total += len(chunk)
+                if total > limit:
+                    raise _too_large(limit, " after decompression")
+                out.append(chunk)
+            elif not pending:
+                break  # input exhausted before the end of the stream
+        if not d.eof:
+            raise BodyError(status.bad_request(f"the {name} body is truncated"), "bad_encoding")
+        data = d.unused_data
+    return b"".join(out)
+
+
+def _unzstd(body: bytes, limit: int) -> bytes:
+    out: list[bytes] = []
+    total = 0
+    reader = zstandard.ZstdDecompressor().stream_reader(body, read_across_frames=True)
+    while True:
+        chunk = reader.read(min(_CHUNK, limit + 1 - total))
+        if not chunk:
+            return b"".join(out)
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(limit, " after decompression")
+        out.append(chunk)
+
+
+def decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """Undo ``Content-Encoding`` with the decompressed size capped at ``limit``."""
+    if encoding in ("", "identity") or not body:
+        return body
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return _inflate(body, 31, limit, "gzip")
+        if encoding in ("deflate", "zlib"):
+            try:  # HTTP "deflate" is zlib-wrapped; some clients send raw deflate
+                return _inflate(body, 15, limit, encoding)
+            except zlib.error:
+                return _inflate(body, -15, limit, encoding)
+        if encoding == "zstd":
+            return _unzstd(body, limit)
+    except zlib.error as exc:
+        raise BodyError(status.bad_request(f"invalid {encoding} body: {exc}"),
+                        "bad_encoding") from None
+    except zstandard.ZstdError as exc:
+        raise BodyError(status.bad_request(f"invalid zstd body: {exc}"),
+                        "bad_encoding") from None
+    raise BodyError(status.bad_request(
+        f"unsupported Content-Encoding {encoding!r}; supported: gzip, deflate, zstd"),
+        "bad_encoding")
+
+
+def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.client_ca_file:
+        ctx.load_verify_locations(tls.client_ca_file)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class HTTPServer:
+    def __init__(self, receiver: OTLPReceiver, config: HTTPConfig) -> None:
+        self.receiver = receiver
+        self.config = config
+        self.limit = int(config.max_request_body_size)
+        self.include_metadata = receiver.config.include_metadata
+        self.paths = {config.traces_url_path: Signal.TRACES,
+                      config.logs_url_path: Signal.LOGS,
+                      config.metrics_url_path: Signal.METRICS}
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        cfg = self.config
+        # the body is read by hand (with our own limit), so aiohttp's own cap is lifted
+        app = web.Application(client_max_size=self.limit + 1)
+        for path in self.paths:
+            app.router.add_route("*", path, self.handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        host, port = split_endpoint(cfg.endpoint)
+        tls = ssl_context(cfg.tls) if cfg.tls is not None and cfg.tls.cert_file else None
+        site = web.TCPSite(runner, host, port, ssl_context=tls,
+                           reuse_port=cfg.reuse_port or None,
+                           shutdown_timeout=float(self.receiver.config.shutdown_timeout))
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OSError(f"otlp receiver {self.receiver.settings.id}: cannot listen for HTTP "
+                          f"on {cfg.endpoint}: {exc.strerror or exc}") from None
+        self.runner = runner
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or ()
+        self.port = sockets[0].getsockname()[1] if sockets else port
+
+    async def stop(self, grace: float) -> None:
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            await runner.cleanup()  # stops listening, then waits for running handlers
+
+    # ----------------------------------------------------------------- request path
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        receiver = self.receiver
+        signal = self.paths[request.path]
+        if request.method != "POST":
+            receiver.failed_requests.inc("http", "method_not_allowed")
+            return web.Response(status=405, text=_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
+        media = request.content_type  # lower-cased media type, parameters dropped
+        if media == PROTOBUF:
+            is_json = False
+        elif media == JSON:
+            is_json = True
+        else:
+            receiver.failed_requests.inc("http", "unsupported_media_type")
+            return web.Response(status=415, text=_UNSUPPORTED_MEDIA)
+        if signal not in receiver.consumers:
+            outcome = Outcome(grpc.StatusCode.UNIMPLEMENTED,
+                              f"this receiver does not accept {signal.value}")
+            return self._respond(signal, outcome, is_json)
+        if not receiver.admit(0):
+            return self._respond(signal, receiver.overloaded("http"), is_json)
+        try:
+            body = await self._read(request)
+            encoding = request.headers.get("Content-Encoding", "").strip().lower()
+            body = decompress(body, encoding, self.limit)
+        except BodyError as exc:
+            return self._respond(signal, receiver.reject("http", exc.reason, exc.outcome),
+                                 is_json)
+        if not body:  # an empty request is a valid, empty export
+            return self._respond(signal, status.OK, is_json)
+        if is_json:
+            try:
+                body = otlpjson.decode_wire(signal, body)
+            except otlpjson.OtlpJsonError as exc:
+                outcome = status.bad_request(f"invalid OTLP/JSON {signal.value} request: {exc}")
+                return self._respond(signal, receiver.reject("http", "bad_json", outcome),
+                                     is_json)
+        outcome = await receiver.deliver(signal, body, self._sender(request))
+        return self._respond(signal, outcome, is_json)
+
+    async def _read(self, request: web.Request) -> bytes:
+        limit = self.limit
+        length = request.content_length
+        if length is not None and length > limit:
+            raise _too_large(limit, f" ({length} bytes)")
+        chunks: list[bytes] = []
+        total = 0
+        content = request.content
+        while True:  # also reads chunked bodies (no Content-Length)
+            chunk = await content.readany()
+            if not chunk:
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(limit, "")
+            chunks.append(chunk)
+
+    def _sender(self, request: web.Request) -> Sender:
+        metadata: dict[str, str] = {}
+        if self.include_metadata:
+            for key, value in request.headers.items():
+                k = key.lower()
+                metadata[k] = f"{metadata[k]}, {value}" if k in metadata else value
+        return Sender(transport="http", peer=request.remote or "", metadata=metadata)
+
+    @staticmethod
+    def _respond(signal: Signal, outcome: Outcome, is_json: bool) -> web.Response:
+        content_type = JSON if is_json else PROTOBUF
+        if outcome.ok:
+            body = status.success_body(signal, outcome, is_json)
+            return web.Response(status=200, body=body, content_type=content_type)
+        body = status.rpc_status_json(outcome) if is_json else status.rpc_status(outcome)
+        headers = {}
+        if outcome.retry_after is not None and outcome.status in (429, 503):
+            headers["Retry-After"] = status.retry_after_header(outcome.retry_after)
+        return web.Response(status=outcome.status, body=body, content_type=content_type,
+                            headers=headers)

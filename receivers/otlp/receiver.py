@@ -1,0 +1,183 @@
+"""The ``otlp`` receiver: one instance serves gRPC and HTTP for every signal it feeds.
+
+Both servers hand each request to ``OTLPReceiver.deliver`` as protobuf wire bytes;
+it parses them once (``pdata.decode`` keeps the bytes, so a request nobody
+changes is forwarded without being serialized again), checks the overload
+limits, calls the pipeline and turns the result into an ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+
+import grpc
+from google.protobuf.message import DecodeError
+from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.config import OTLPReceiverConfig
+from hangar_otelcol.receivers.otlp.status import Outcome
+
+from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings, Host
+from hangar_otelcol.pdata import Batch, Sender, Signal, decode
+
+
+class ProblemLog:
+    """Logs each distinct problem at most once a minute (never once per request)."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 60.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def warn(self, kind: str, message: str) -> None:
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            return
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[kind] = now
+        self.logger.warning("%s", message)
+
+
+class OTLPReceiver(BaseComponent):
+    def __init__(self, settings: CreateSettings, config: OTLPReceiverConfig,
+                 consumers: Mapping[Signal, Consumer]) -> None:
+        self.settings = settings
+        self.config = config
+        self.consumers = dict(consumers)
+        self.telemetry = settings.telemetry
+        self.problems = ProblemLog(settings.logger)
+        self.failed_requests = settings.telemetry.counter(
+            "otelcol_receiver_failed_requests_total",
+            "Requests answered with an error, by transport and reason",
+            ("transport", "reason"))
+        self.inflight_bytes = 0
+        self.inflight_requests = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._servers: list[object] = []
+        self.grpc_server: object | None = None
+        self.http_server: object | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self, host: Host) -> None:
+        from hangar_otelcol.receivers.otlp.grpc_server import GRPCServer
+        from hangar_otelcol.receivers.otlp.http_server import HTTPServer
+
+        protocols = self.config.protocols
+        try:
+            if protocols.grpc is not None:
+                grpc_server = GRPCServer(self, protocols.grpc)
+                await grpc_server.start()
+                self.grpc_server = grpc_server
+                self._servers.append(grpc_server)
+            if protocols.http is not None:
+                http_server = HTTPServer(self, protocols.http)
+                await http_server.start()
+                self.http_server = http_server
+                self._servers.append(http_server)
+        except BaseException:
+            await self.shutdown()
+            raise
+
+    async def shutdown(self) -> None:
+        """Stop accepting, then wait (bounded) for requests already in the pipeline."""
+        timeout = float(self.config.shutdown_timeout)
+        servers, self._servers = self._servers, []
+        await asyncio.gather(*(s.stop(timeout) for s in servers),  # type: ignore[attr-defined]
+                             return_exceptions=True)
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            self.settings.logger.warning(
+                "otlp receiver %s: %d request(s) still in the pipeline after %.1fs",
+                self.settings.id, self.inflight_requests, timeout)
+
+    # ----------------------------------------------------------------- data path
+
+    def admit(self, size: int) -> bool:
+        """Room for one more request of ``size`` bytes? (One request is always let in.)"""
+        limits = self.config.overload
+        if self.inflight_requests == 0:
+            return True
+        if limits.max_inflight_requests and self.inflight_requests >= limits.max_inflight_requests:
+            return False
+        return not (limits.max_inflight_bytes
+                    and self.inflight_bytes + size > limits.max_inflight_bytes)
+
+    def overloaded(self, transport: str) -> Outcome:
+        self.failed_requests.inc(transport, "overloaded")
+        self.problems.warn("overload", f"otlp receiver {self.settings.id}: refusing requests, "
+                           f"{self.inflight_requests} requests / {self.inflight_bytes} bytes "
+                           "in flight (overload limits)")
+        return status.unavailable("the gateway is overloaded; retry later",
+                                  float(self.config.overload.retry_after))
+
+    def reject(self, transport: str, reason: str, outcome: Outcome) -> Outcome:
+        """Count and (rate-limited) log a request refused before reaching the pipeline."""
+        self.failed_requests.inc(transport, reason)
+        answer = outcome.code.name if transport == "grpc" else outcome.status
+        self.problems.warn(f"{transport}:{reason}", f"otlp receiver {self.settings.id}: "
+                           f"{transport} request refused ({answer}): {outcome.message}")
+        return outcome
+
+    async def deliver(self, signal: Signal, wire: bytes, sender: Sender) -> Outcome:
+        """Parse one serialized Export*ServiceRequest and push it into the pipeline."""
+        transport = sender.transport
+        consumer = self.consumers.get(signal)
+        if consumer is None:  # the servers route only fed signals; kept as a safety net
+            return Outcome(grpc.StatusCode.UNIMPLEMENTED,
+                           f"this receiver does not accept {signal.value}")
+        size = len(wire)
+        if not self.admit(size):
+            return self.overloaded(transport)
+        try:
+            part = decode(signal, wire, sender)
+        except DecodeError as exc:
+            return self.reject(transport, "bad_protobuf", status.bad_request(
+                f"cannot decode the {signal.value} request as protobuf: {exc}"))
+        items = part.item_count
+        if items == 0:  # an empty request is a success (and needs no pipeline work)
+            return status.OK
+        self.inflight_requests += 1
+        self.inflight_bytes += size
+        self._idle.clear()
+        try:
+            await consumer.consume(Batch(signal, [part]))
+        except ConsumerError as exc:
+            return self._consumer_error(signal, items, transport, exc)
+        except Exception as exc:  # a bug downstream: retryable, so no data is lost
+            self.telemetry.refused(signal, items, transport)
+            self.failed_requests.inc(transport, "internal")
+            self.settings.logger.exception("otlp receiver %s: pipeline failed", self.settings.id)
+            return status.unavailable(f"internal error in the pipeline: {exc}",
+                                      float(self.config.overload.retry_after))
+        finally:
+            self.inflight_requests -= 1
+            self.inflight_bytes -= size
+            if self.inflight_requests == 0:
+                self._idle.set()
+        self.telemetry.accepted(signal, items, transport)
+        return status.OK
+
+    def _consumer_error(self, signal: Signal, items: int, transport: str,
+                        exc: ConsumerError) -> Outcome:
+        message = str(exc) or type(exc).__name__
+        if exc.partial:
+            rejected = min(max(exc.rejected, 0), items)
+            self.telemetry.accepted(signal, items - rejected, transport)
+            self.telemetry.refused(signal, rejected, transport)
+            return Outcome(rejected=rejected, message=message)
+        self.telemetry.refused(signal, items, transport)
+        if exc.permanent:
+            self.failed_requests.inc(transport, "refused_permanent")
+            return status.bad_request(message)
+        self.failed_requests.inc(transport, "refused_retryable")
+        retry_after = exc.retry_after
+        if retry_after is None:
+            retry_after = float(self.config.overload.retry_after)
+        return status.unavailable(message, retry_after)
