@@ -153,11 +153,13 @@ class ToolAuditConnector(BaseComponent):
         if not items:
             return
         # one request per sender (processors may read the sender), one resource per resource
-        by_sender: dict[Sender, dict[bytes, list[LogRecord]]] = {}
+        # (Sender holds a dict, so it is not hashable: group by identity; a batch from one
+        # receiver request shares one Sender object)
+        by_sender: dict[int, tuple[Sender, dict[bytes, list[LogRecord]]]] = {}
         for item in items:
-            by_sender.setdefault(item.sender, {}).setdefault(item.resource, []).append(
-                item.record)
-        for sender, resources in by_sender.items():
+            _, resources = by_sender.setdefault(id(item.sender), (item.sender, {}))
+            resources.setdefault(item.resource, []).append(item.record)
+        for sender, resources in by_sender.values():
             request = ExportLogsServiceRequest()
             n = 0
             for resource, records in resources.items():
