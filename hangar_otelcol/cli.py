@@ -39,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="check the config and exit 0, or print every error and exit 1")
     sub.add_parser("print-config", parents=[common],
                    help="print the config after merging, --set and ${...} expansion")
-    sub.add_parser("components", help="list the available components and their stability")
+    components = sub.add_parser("components",
+                                help="list the available components and their stability")
+    components.add_argument("--configs", action="store_true",
+                            help="also print each component's default config")
     return parser
 
 
@@ -58,7 +61,29 @@ def _print_errors(errors: list[str]) -> None:
         print(f"  {error}", file=sys.stderr)
 
 
-def _components() -> int:
+def plain(value: Any) -> Any:
+    """A config value as plain YAML data (durations as ``5s``)."""
+    import dataclasses
+    import enum
+
+    from hangar_otelcol.config.types import ByteSize, Duration
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Duration):
+        return f"{float(value):g}s"
+    if isinstance(value, ByteSize):
+        return int(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    return value
+
+
+def _components(with_configs: bool = False) -> int:
     registry = default_registry()
     out: dict[str, list[dict[str, Any]]] = {}
     for kind in Kind:
@@ -72,6 +97,8 @@ def _components() -> int:
                 entry["connects"] = sorted(f"{a.value}->{b.value}" for a, b in f.connects)
             if f.description:
                 entry["description"] = f.description
+            if with_configs:
+                entry["default_config"] = plain(f.default_config())
             entries.append(entry)
         out[kind.section] = entries
     print(f"# hangar-otelcol {__version__}")
@@ -105,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     if command == "components":
-        return _components()
+        return _components(args.configs)
     try:
         data, config = load_config(args.config, args.set)
     except ConfigError as exc:

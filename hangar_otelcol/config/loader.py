@@ -114,10 +114,13 @@ def _yaml_scalar(text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    # keep the text when YAML turns it into something surprising (dates, None for "~")
-    if value is None or not isinstance(value, (str, int, float, bool, list, dict)):
-        return text
-    return value
+    # numbers and booleans are typed; collections only when written in flow style
+    # ("[a, b]", "{k: v}"): "-" or "a: b" in a variable is meant as text
+    if isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (list, dict)) and text.lstrip()[:1] in ("[", "{"):
+        return value
+    return text
 
 
 def merge(base: Any, overlay: Any) -> Any:

@@ -88,8 +88,8 @@ class GatewayConfig:
 _TOP_LEVEL = {"receivers", "processors", "exporters", "connectors", "extensions", "service"}
 
 
-def _decode_section(kind: Kind, raw: Any, registry: Registry, errors: list[str]
-                    ) -> dict[ComponentID, ComponentEntry]:
+def _decode_section(kind: Kind, raw: Any, registry: Registry, errors: list[str],
+                    broken: set[str]) -> dict[ComponentID, ComponentEntry]:
     section = kind.section
     out: dict[ComponentID, ComponentEntry] = {}
     if raw is None:
@@ -106,6 +106,7 @@ def _decode_section(kind: Kind, raw: Any, registry: Registry, errors: list[str]
             continue
         factory = registry.get(kind, cid.type)
         if factory is None:
+            broken.add(str(cid))  # reported here; not again as "not defined" in pipelines
             known = ", ".join(registry.types(kind)) or "none"
             errors.append(f"{path}: unknown {kind.value} type {cid.type!r} (known: {known})")
             continue
@@ -132,10 +133,11 @@ def validate(data: dict[str, Any], registry: Registry) -> GatewayConfig:
     for key in data:
         if key not in _TOP_LEVEL:
             errors.append(f"{key}: unknown top-level key (known: {', '.join(sorted(_TOP_LEVEL))})")
-    sections = {kind: _decode_section(kind, data.get(kind.section), registry, errors)
+    broken: set[str] = set()
+    sections = {kind: _decode_section(kind, data.get(kind.section), registry, errors, broken)
                 for kind in Kind}
     service = decode(ServiceConfig, data.get("service"), "service", errors)
-    pipelines = _check_pipelines(service, sections, registry, errors)
+    pipelines = _check_pipelines(service, sections, registry, errors, broken)
     _check_extensions(service, sections[Kind.EXTENSION], registry, errors)
     for cid in sections[Kind.CONNECTOR]:
         for other in (Kind.RECEIVER, Kind.EXPORTER):
@@ -159,7 +161,7 @@ def _check_extensions(service: ServiceConfig, extensions: dict[ComponentID, Comp
 
 
 def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[ComponentID, Any]],
-                     registry: Registry, errors: list[str]
+                     registry: Registry, errors: list[str], broken: set[str]
                      ) -> dict[str, ResolvedPipeline]:
     pipelines: dict[str, ResolvedPipeline] = {}
     if not service.pipelines:
@@ -202,6 +204,8 @@ def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[Component
                         cid, set()).add(signal)
                     continue
                 entry = sections[kind].get(cid)
+                if entry is None and ref in broken:
+                    continue
                 if entry is None:
                     where = f"{kind.section} or connectors" if kind != Kind.PROCESSOR else \
                         "processors"

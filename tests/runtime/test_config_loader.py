@@ -69,3 +69,12 @@ def test_yaml_and_io_errors_are_reported_together(tmp_path: Path) -> None:
 
 def test_inline_yaml_source() -> None:
     assert load(["yaml:service: {extensions: []}"]) == {"service": {"extensions": []}}
+
+
+def test_expanded_text_stays_text_unless_flow_style(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIST", "[a, b]")
+    monkeypatch.setenv("MAPPING", "a: b")
+    monkeypatch.delenv("UNSET", raising=False)
+    data = load(["yaml:{dash: '${env:UNSET:--}', flow: '${env:LIST}', text: '${env:MAPPING}', "
+                 "truthy: '${env:UNSET:-true}'}"])
+    assert data == {"dash": "-", "flow": ["a", "b"], "text": "a: b", "truthy": True}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run the gateway from a fresh clone: creates .venv, installs the package, then runs
+# `hangar-otelcol` with any arguments given (none: the embedded default gateway config).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+exec .venv/bin/hangar-otelcol "$@"

@@ -1,0 +1,85 @@
+"""The command line as an operator uses it (real subprocesses)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from hangar_otelcol import __version__
+from hangar_otelcol.cli import default_config_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hangar_otelcol", *args], capture_output=True,
+                          text=True, timeout=60, cwd=REPO)
+
+
+def test_version() -> None:
+    result = cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"hangar-otelcol {__version__}"
+
+
+def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("""
+receivers:
+  otlp: {protocols: {grpc: {endpoint: "0.0.0.0:4317"}}, include_metadata: maybe}
+exporters:
+  otlp/tempo: {tls: {insecure: true}}
+  nosuch: {}
+processors:
+  batch: {timeout: soon}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [batch], exporters: [otlp/tempo, missing]}
+""")
+    result = cli("validate", "--config", str(config))
+    assert result.returncode == 1
+    lines = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert result.stderr.startswith("error: invalid configuration (5 problems):")
+    assert "receivers.otlp.include_metadata: expected true or false, got 'maybe'" in lines
+    assert "exporters.otlp/tempo.endpoint: required" in " ".join(lines)
+    assert any(line.startswith("exporters.nosuch: unknown exporter type 'nosuch'")
+               for line in lines)
+    assert any(line.startswith("processors.batch.timeout: invalid duration 'soon'")
+               for line in lines)
+    assert "service.pipelines.traces.exporters[1]: 'missing' is not defined in exporters or " \
+           "connectors" in lines
+    assert "Traceback" not in result.stderr
+
+
+def test_set_fixes_a_config_on_the_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("""
+receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:0"}}}}
+exporters: {debug: {}}
+service: {pipelines: {logs: {receivers: [otlp], exporters: [debug]}}}
+""")
+    assert cli("validate", "--config", str(config)).returncode == 0
+    broken = cli("validate", "--config", str(config), "--set", "exporters.debug.verbosity=loud")
+    assert broken.returncode == 1 and "exporters.debug.verbosity" in broken.stderr
+
+
+def test_default_config_is_valid_and_shipped_in_config_folder() -> None:
+    assert (REPO / "config" / "gateway.yaml").read_text() == default_config_text()
+    result = cli("validate")
+    assert result.returncode == 0, result.stderr
+
+
+def test_components_lists_every_kind_with_stability() -> None:
+    result = cli("components")
+    assert result.returncode == 0
+    for expected in ("receivers:", "- type: otlp", "- type: batch", "- type: health_check",
+                     "otlp_grpc", "otlphttp"):
+        assert expected in result.stdout
+
+
+def test_unreadable_config_is_one_clear_error(tmp_path: Path) -> None:
+    result = cli("--config", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 1
+    assert "nope.yaml: cannot read config: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
