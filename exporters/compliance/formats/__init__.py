@@ -15,3 +15,18 @@ def canonical_format(name: str) -> str | None:
 
 def unknown_format_message(name: str) -> str:
     return (f"unknown format {name!r} (expected jsonlines, json-lines, leef, syslog or cef)")
+
+
+def formatter_for(name: str, options: object) -> object:
+    """A formatter instance for a canonical or alias format name."""
+    from .cef import CefFormatter
+    from .jsonlines import JsonLinesFormatter
+    from .leef import LeefFormatter
+    from .syslog import SyslogFormatter
+
+    classes = {"jsonlines": JsonLinesFormatter, "leef": LeefFormatter,
+               "syslog": SyslogFormatter, "cef": CefFormatter}
+    canonical = canonical_format(name)
+    if canonical is None:
+        raise ValueError(unknown_format_message(name))
+    return classes[canonical](options)  # type: ignore[arg-type]

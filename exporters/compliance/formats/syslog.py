@@ -90,7 +90,7 @@ class SyslogFormatter:
         self._msg_esc = Memo(lambda v: v.translate(MSG_TABLE))
         self._bom = o.syslog_bom
 
-    def format(self, r: ComplianceRecord) -> str:
+    def format(self, r: ComplianceRecord, with_msg: bool = True) -> str:
         esc = self._esc
         sd = [self._sd_open]
         add = sd.append
@@ -127,6 +127,8 @@ class SyslogFormatter:
         if r.span_id is not None:
             add(f' span_id="{r.span_id}"')
         add("]")
+        if not with_msg:  # MSG is optional; dropped first when a message is too long
+            return f"{self._header(r)} {''.join(sd)}"
         msg = self._msg_esc(self.message(r))
         if self._bom == "always" or (self._bom == "auto" and not msg.isascii()):
             msg = BOM + msg

@@ -1,0 +1,276 @@
+"""Config of the ``compliance`` exporter (see docs/compliance-formats.md for every key).
+
+Minimal (the default gateway config, from MCP_COMPLIANCE_FORMAT/OUTPUT)::
+
+    compliance:
+      format: leef                 # jsonlines | json-lines | leef | syslog | cef; "" = off
+      output: /var/log/mcp/leef.log  # "" / stderr, stdout, a file path,
+                                     # udp://host:514, tcp://host:514, tls://host:6514
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from hangar_otelcol.config.types import ByteSize, Duration
+from hangar_otelcol.invocation import DEFAULT_KEYS, InvocationKeys
+
+from .formats import canonical_format, unknown_format_message
+from .formats.options import (
+    DEFAULT_CEF_SEVERITY,
+    DEFAULT_SYSLOG_SEVERITY,
+    SYSLOG_FACILITIES,
+    SYSLOG_SEVERITIES,
+)
+
+EVENT_KEYS = ("completed", "failed", "denied", "state_change", "requested")
+NETWORK_SCHEMES = ("udp", "tcp", "tls")
+
+
+@dataclass
+class FileConfig:
+    #: rotate when the next write would pass this size; 0 = never rotate
+    rotate_size: ByteSize = ByteSize(0)
+    #: rotated files kept (path.1 ... path.N)
+    keep: int = 5
+    #: reopen the file on SIGHUP (logrotate); a moved/deleted file is also detected per write
+    reopen_on_sighup: bool = True
+    #: permission bits of a newly created file, octal
+    mode: str = "0640"
+
+    def validate(self) -> list[str]:
+        errors = []
+        if self.keep < 0:
+            errors.append(f"keep: must not be negative, got {self.keep}")
+        try:
+            if not 0 <= int(self.mode, 8) <= 0o777:
+                raise ValueError
+        except ValueError:
+            errors.append(f"mode: expected octal permission bits such as 0640, got {self.mode!r}")
+        return errors
+
+
+@dataclass
+class TLSConfig:
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    #: name checked against the server certificate (default: the endpoint host)
+    server_name: str = ""
+    #: false (default) = the server certificate is verified
+    insecure_skip_verify: bool = False
+
+    def validate(self) -> list[str]:
+        errors = []
+        for key in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, key)
+            if path and not os.access(path, os.R_OK):
+                errors.append(f"{key}: cannot read {path!r}")
+        if self.key_file and not self.cert_file:
+            errors.append("cert_file: required when key_file is set")
+        return errors
+
+
+@dataclass
+class NetworkConfig:
+    """Settings of udp:// tcp:// tls:// outputs."""
+
+    #: TCP only: octet_counting (RFC 6587 3.4.1, default) or lf; TLS always counts octets
+    framing: str = "octet_counting"
+    #: largest message; 0 = 2048 for UDP, 8192 for TCP/TLS. A longer syslog record loses its
+    #: free-text MSG first; structured data and LEEF/CEF payloads are never cut
+    max_message_size: ByteSize = ByteSize(0)
+    connect_timeout: Duration = Duration(5.0)
+    write_timeout: Duration = Duration(30.0)
+    initial_backoff: Duration = Duration(0.1)
+    max_backoff: Duration = Duration(30.0)
+    #: records sent this long before a connection broke are sent again (no loss on restart)
+    resend_window: Duration = Duration(2.0)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+
+    def validate(self) -> list[str]:
+        errors = []
+        if self.framing not in ("octet_counting", "lf"):
+            errors.append(f"framing: must be octet_counting or lf, got {self.framing!r}")
+        if self.max_backoff < self.initial_backoff:
+            errors.append("max_backoff: must not be smaller than initial_backoff")
+        return errors
+
+
+@dataclass
+class LeefConfig:
+    #: attribute delimiter: one character (TAB by default), or x09 / 0x5E hex notation
+    delimiter: str = "\t"
+    #: devTimeFormat written with devTime: MMM dd yyyy HH:mm:ss (seed), ...ss.SSS,
+    #: ...ss.SSS z, or epoch_ms (13-digit epoch, no devTimeFormat)
+    dev_time_format: str = "MMM dd yyyy HH:mm:ss"
+
+    def delimiter_char(self) -> str:
+        d = self.delimiter
+        low = d.lower()
+        if len(d) > 1 and (low.startswith("0x") or low.startswith("x")):
+            return chr(int(low.lstrip("0").lstrip("x"), 16))
+        return d
+
+    def validate(self) -> list[str]:
+        try:
+            d = self.delimiter_char()
+        except ValueError:
+            return [f"delimiter: invalid hex delimiter {self.delimiter!r}"]
+        if len(d) != 1:
+            return [f"delimiter: must be one character (or x09 / 0x5E), got {self.delimiter!r}"]
+        if d in "|=\\\n\r":
+            return [f"delimiter: {d!r} cannot be a LEEF delimiter"]
+        if self.dev_time_format not in LEEF_TIME_FORMATS:
+            return [f"dev_time_format: must be one of {', '.join(LEEF_TIME_FORMATS)}"]
+        return []
+
+
+LEEF_TIME_FORMATS = ("MMM dd yyyy HH:mm:ss", "MMM dd yyyy HH:mm:ss.SSS",
+                     "MMM dd yyyy HH:mm:ss z", "MMM dd yyyy HH:mm:ss.SSS z", "epoch_ms")
+
+
+@dataclass
+class ComplianceConfig:
+    #: jsonlines | json-lines | leef | syslog | cef; empty = exporter off (accepts, writes nothing)
+    format: str = ""
+    #: "" or stderr, stdout, a file path, udp://host:port, tcp://host:port, tls://host:port
+    output: str = ""
+    #: records kept in memory while the output cannot write; when full, new ones are dropped
+    buffer_size: int = 100_000
+    file: FileConfig = field(default_factory=FileConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    leef: LeefConfig = field(default_factory=LeefConfig)
+
+    # identity of the source, with the seed's values as defaults
+    vendor: str = "MCP Hangar"
+    product: str = "MCP Hangar"
+    #: header version; empty = the sender's service.version
+    version: str = ""
+    hostname: str = "mcp-hangar"
+    app_name: str = "mcp-hangar"
+    #: RFC 5424 PROCID; empty = the gateway's process id
+    procid: str = ""
+    sd_id: str = "mcp@49152"
+    facility: str = "local0"
+    #: record type -> syslog severity name or number
+    severity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSLOG_SEVERITY))
+    #: record type -> CEF severity 0-10
+    cef_severity: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CEF_SEVERITY))
+    #: RFC 5424 BOM before a free-text MSG: auto (only when not ASCII), always, never
+    bom: str = "auto"
+    invocations: InvocationKeys = field(default_factory=lambda: DEFAULT_KEYS)
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.format.strip())
+
+    @property
+    def canonical_format(self) -> str | None:
+        return canonical_format(self.format) if self.enabled else None
+
+    def output_kind(self) -> tuple[str, str, int]:
+        """(kind, path-or-host, port): kind is stderr, stdout, file, udp, tcp or tls."""
+        out = self.output.strip()
+        if out in ("", "stderr", "-"):
+            return "stderr", "", 0
+        if out == "stdout":
+            return "stdout", "", 0
+        if "://" in out:
+            parts = urlsplit(out)
+            scheme = parts.scheme.lower()
+            if scheme == "file":
+                return "file", parts.path, 0
+            return scheme, parts.hostname or "", parts.port or 0
+        return "file", out, 0
+
+    def facility_number(self) -> int:
+        f = self.facility.strip().lower()
+        return int(f) if f.isdigit() else SYSLOG_FACILITIES.get(f, -1)
+
+    def severity_numbers(self) -> dict[str, int]:
+        out = {}
+        for key in EVENT_KEYS:
+            raw = str(self.severity.get(key, DEFAULT_SYSLOG_SEVERITY[key])).strip().lower()
+            out[key] = int(raw) if raw.isdigit() else SYSLOG_SEVERITIES.get(raw, -1)
+        return out
+
+    def cef_severities(self) -> dict[str, int]:
+        return {k: int(self.cef_severity.get(k, DEFAULT_CEF_SEVERITY[k])) for k in EVENT_KEYS}
+
+    # ------------------------------------------------------------------ validation
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        if self.enabled and canonical_format(self.format) is None:
+            errors.append(f"format: {unknown_format_message(self.format.strip())}")
+        if self.buffer_size < 1:
+            errors.append(f"buffer_size: must be at least 1, got {self.buffer_size}")
+        kind, where, port = self.output_kind()
+        if kind not in ("stderr", "stdout", "file", *NETWORK_SCHEMES):
+            errors.append(f"output: unknown scheme {kind!r} (expected a file path, stderr, "
+                          f"stdout, udp://host:port, tcp://host:port or tls://host:port)")
+        elif kind in NETWORK_SCHEMES and (not where or not port):
+            errors.append(f"output: {self.output!r} needs a host and a port "
+                          f"(e.g. {kind}://siem.example.com:{6514 if kind == 'tls' else 514})")
+        elif kind == "file":
+            parent = os.path.dirname(os.path.abspath(where)) or "."
+            if not os.path.isdir(parent):
+                errors.append(f"output: directory {parent!r} of the output file does not exist")
+        for key in ("vendor", "product", "version"):
+            value = getattr(self, key)
+            bad = [c for c in value if c in "|\\" or ord(c) < 0x20 or ord(c) == 0x7F]
+            if bad:
+                errors.append(f"{key}: must not contain '|', '\\\\' or control characters "
+                              f"(LEEF and CEF headers cannot escape them)")
+        if not self.vendor.strip():
+            errors.append("vendor: must not be empty")
+        if not self.product.strip():
+            errors.append("product: must not be empty")
+        for key, limit in (("hostname", 255), ("app_name", 48), ("procid", 128)):
+            value = getattr(self, key)
+            if any(not 33 <= ord(c) <= 126 for c in value):
+                errors.append(f"{key}: must be printable ASCII without spaces (RFC 5424)")
+            elif len(value) > limit:
+                errors.append(f"{key}: at most {limit} characters (RFC 5424), got {len(value)}")
+        errors += _check_sd_id(self.sd_id)
+        fac = self.facility_number()
+        if not 0 <= fac <= 23:
+            errors.append(f"facility: unknown facility {self.facility!r} "
+                          f"(expected a name such as local0 or a number 0-23)")
+        for key in self.severity:
+            if key not in EVENT_KEYS:
+                errors.append(f"severity.{key}: unknown record type "
+                              f"(expected {', '.join(EVENT_KEYS)})")
+        for key, sev in self.severity_numbers().items():
+            if not 0 <= sev <= 7:
+                errors.append(f"severity.{key}: unknown syslog severity "
+                              f"{self.severity.get(key)!r} (expected e.g. info, warning, err "
+                              f"or 0-7)")
+        for key, value in self.cef_severity.items():
+            if key not in EVENT_KEYS:
+                errors.append(f"cef_severity.{key}: unknown record type "
+                              f"(expected {', '.join(EVENT_KEYS)})")
+            elif not 0 <= int(value) <= 10:
+                errors.append(f"cef_severity.{key}: must be 0-10, got {value}")
+        if self.bom not in ("auto", "always", "never"):
+            errors.append(f"bom: must be auto, always or never, got {self.bom!r}")
+        return errors
+
+
+def _check_sd_id(sd_id: str) -> list[str]:
+    # RFC 5424 §6.3.2: SD-NAME is 1-32 PRINTUSASCII except '=', SP, ']', '"';
+    # an id without '@' is reserved for IANA-registered ids
+    if not sd_id or len(sd_id) > 32:
+        return [f"sd_id: must be 1-32 characters (RFC 5424), got {len(sd_id)}"]
+    if any(not 33 <= ord(c) <= 126 or c in '=]"' for c in sd_id):
+        return ["sd_id: must be printable ASCII without '=', ']', '\"' or spaces (RFC 5424)"]
+    name, at, pen = sd_id.partition("@")
+    if not at or not name or not pen.isdigit() or "@" in pen:
+        return [f"sd_id: expected name@<private enterprise number>, e.g. mcp@49152; "
+                f"got {sd_id!r}"]
+    return []

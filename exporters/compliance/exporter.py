@@ -1,0 +1,216 @@
+"""The ``compliance`` exporter: invocation views -> formatted lines -> one output.
+
+``consume`` formats synchronously (microseconds per record) and hands the lines
+to the output's bounded buffer; it never waits for a disk or a SIEM, so the
+OTLP pipeline is never stalled by compliance export, and a failing OTLP
+exporter never stalls this one (each exporter has its own consume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from hangar_otelcol.component import BaseComponent, CreateSettings, Host
+from hangar_otelcol.invocation import index
+from hangar_otelcol.pdata import Batch
+
+from .config import ComplianceConfig
+from .formats import formatter_for
+from .formats.common import utf8
+from .formats.syslog import SyslogFormatter, SyslogHeader, envelope
+from .options_from_config import format_options
+from .outputs.base import BufferedOutput
+from .outputs.file import FileOutput
+from .outputs.stream import StreamOutput
+from .outputs.syslog_net import (
+    StreamSyslogOutput,
+    UdpOutput,
+    frame_lf,
+    frame_octet_counting,
+    tls_context,
+)
+from .record import ComplianceRecord, from_invocation
+
+_UDP_MAX_DATAGRAM = 65507
+
+
+class ComplianceExporter(BaseComponent):
+    mutates_data = False
+
+    def __init__(self, settings: CreateSettings, config: ComplianceConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.logger: logging.Logger = settings.logger
+        self.enabled = config.enabled
+        self.output: BufferedOutput | None = None
+        self._warned: set[str] = set()
+        if not self.enabled:
+            return
+        fmt = config.canonical_format
+        assert fmt is not None  # validated
+        self.format_name = fmt
+        options = format_options(config)
+        self.formatter: Any = formatter_for(fmt, options)
+        kind, where, port = config.output_kind()
+        self.output_kind = kind
+        labels = (fmt, kind)
+        tel = settings.telemetry
+        counters = {
+            what: tel.counter(f"otelcol_exporter_compliance_records_{what}_total",
+                              desc, ("format", "output"))
+            for what, desc in (
+                ("written", "Compliance records written to the output"),
+                ("failed", "Compliance records in failed write attempts (kept and retried) "
+                           "or that could not be formatted"),
+                ("dropped", "Compliance records lost (buffer full, unsendable, shutdown)"),
+                ("resent", "Compliance records sent again after a connection break"),
+            )
+        }
+        self._counters = counters
+
+        def on_event(what: str, n: int) -> None:
+            counters[what].inc(*labels, amount=n)
+
+        net = config.network
+        common: dict[str, Any] = {"buffer_size": config.buffer_size, "logger": self.logger,
+                                  "on_event": on_event}
+        self._max_size = 0
+        self._frame: Callable[[bytes], bytes]
+        self._envelope: SyslogHeader | None = None
+        if kind in ("stderr", "stdout"):
+            self.output = StreamOutput(kind, **common)
+            self._frame = frame_lf
+        elif kind == "file":
+            self.output = FileOutput(where, rotate_size=int(config.file.rotate_size),
+                                     keep=config.file.keep, mode=int(config.file.mode, 8),
+                                     **common)
+            self._frame = frame_lf
+        else:
+            common.update(initial_backoff=float(net.initial_backoff),
+                          max_backoff=float(net.max_backoff))
+            if fmt != "syslog":  # LEEF/CEF/JSON travel as MSG of an RFC 5424 message
+                self._envelope = SyslogHeader(options)
+            if kind == "udp":
+                self.output = UdpOutput(where, port, **common)
+                self._frame = _identity
+                self._max_size = int(net.max_message_size) or 2048
+            else:
+                tls = None
+                if kind == "tls":
+                    t = net.tls
+                    tls = tls_context(t.ca_file, t.cert_file, t.key_file, t.insecure_skip_verify)
+                self.output = StreamSyslogOutput(
+                    where, port, tls=tls, server_name=net.tls.server_name or None,
+                    connect_timeout=float(net.connect_timeout),
+                    write_timeout=float(net.write_timeout),
+                    resend_window=float(net.resend_window), **common)
+                lf = kind == "tcp" and net.framing == "lf"
+                self._frame = frame_lf if lf else frame_octet_counting
+                self._max_size = int(net.max_message_size) or 8192
+        tel.gauge("otelcol_exporter_compliance_records_buffered",
+                  "Compliance records waiting in the output buffer",
+                  lambda: float(self.output.buffered if self.output else 0),
+                  {"format": fmt, "output": kind})
+
+    # ------------------------------------------------------------------ rendering
+
+    def render(self, record: ComplianceRecord) -> bytes | None:
+        """One framed message for the output, or None if it cannot be sent."""
+        if self._envelope is not None:
+            text = envelope(self._envelope, record, self.formatter.format(record),
+                            bom=self.formatter.envelope_bom and self.config.bom != "never")
+        else:
+            text = self.formatter.format(record)
+        data = utf8(text)
+        if self._max_size and len(data) > self._max_size:
+            data = self._shorten(record, data)
+            if data is None:
+                return None
+        return self._frame(data)
+
+    def _shorten(self, record: ComplianceRecord, data: bytes) -> bytes | None:
+        # RFC 5424 §6.1: shorten by dropping the free-text MSG; never cut fields
+        if isinstance(self.formatter, SyslogFormatter):
+            data = utf8(self.formatter.format(record, with_msg=False))
+        if len(data) > self._max_size:
+            if self.output_kind == "udp" and len(data) > _UDP_MAX_DATAGRAM:
+                self._warn_once("oversize-udp", f"a compliance record of {len(data)} bytes "
+                                "does not fit in one UDP datagram; dropped")
+                self._counters["dropped"].inc(self.format_name, self.output_kind)
+                return None
+            self._warn_once("oversize", f"compliance records longer than max_message_size "
+                            f"({self._max_size}) are sent whole; the receiver may truncate "
+                            "them (raise its maximum message size)")
+        return data
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.logger.warning(message)
+
+    # ------------------------------------------------------------------ pipeline
+
+    async def consume(self, batch: Batch) -> None:
+        if not self.enabled or self.output is None:
+            return
+        keys = self.config.invocations
+        messages: list[bytes] = []
+        for part in batch.parts:
+            for inv in index(part, keys):
+                if not inv.counted:
+                    continue
+                try:
+                    msg = self.render(from_invocation(inv))
+                except Exception as exc:  # a bad record must never fail the batch
+                    self._counters["failed"].inc(self.format_name, self.output_kind)
+                    self._warn_once(f"render:{type(exc).__name__}",
+                                    f"cannot format a compliance record: {exc!r}")
+                    continue
+                if msg is not None:
+                    messages.append(msg)
+        if messages:
+            self.output.submit(messages)  # one write per batch, never blocks
+        self.settings.telemetry.sent(batch.signal, batch.item_count)
+
+    async def start(self, host: Host) -> None:
+        if self.output is None:
+            return
+        await self.output.start()
+        if isinstance(self.output, FileOutput) and self.config.file.reopen_on_sighup:
+            _register_sighup(self.output)
+
+    async def shutdown(self) -> None:
+        if self.output is None:
+            return
+        if isinstance(self.output, FileOutput):
+            _SIGHUP_TARGETS.discard(self.output)
+        await self.output.shutdown()
+
+    async def flush(self, timeout: float = 10.0) -> bool:
+        return True if self.output is None else await self.output.flush(timeout)
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+# one process-wide SIGHUP handler reopens every compliance file (logrotate's postrotate)
+_SIGHUP_TARGETS: set[FileOutput] = set()
+
+
+def _on_sighup() -> None:
+    for target in list(_SIGHUP_TARGETS):
+        target.reopen()
+
+
+def _register_sighup(output: FileOutput) -> None:
+    _SIGHUP_TARGETS.add(output)
+    # not possible off the main thread or on platforms without SIGHUP; the per-write
+    # inode check still notices rotated files there
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _on_sighup)
