@@ -1,0 +1,178 @@
+"""Config of the ``otlp`` (gRPC) and ``otlp_http`` exporters, with the Collector's keys."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from hangar_otelcol.config.types import Duration
+from hangar_otelcol.exporterhelper import HelperConfig
+
+_30S = Duration(30.0)
+_10S = Duration(10.0)
+
+
+@dataclass
+class TLSConfig:
+    """``tls``: on unless ``insecure`` (gRPC) or the URL is ``http://`` (HTTP)."""
+
+    insecure: bool = False
+    #: accept any server certificate (HTTP only; testing only)
+    insecure_skip_verify: bool = False
+    #: CA bundle to verify the server with (default: the system's roots)
+    ca_file: str = ""
+    #: client certificate and key, for mutual TLS
+    cert_file: str = ""
+    key_file: str = ""
+    #: the name to verify the server certificate against, instead of the endpoint's host
+    server_name_override: str = ""
+
+    def validate(self) -> list[str]:
+        errors = []
+        for key in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, key)
+            if path and not os.access(path, os.R_OK):
+                reason = "does not exist" if not os.path.exists(path) else "is not readable"
+                errors.append(f"{key}: {path} {reason}")
+        if bool(self.cert_file) != bool(self.key_file):
+            errors.append("cert_file: cert_file and key_file must be set together")
+        return errors
+
+    def read(self, key: str) -> bytes | None:
+        path = getattr(self, key)
+        if not path:
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+
+
+@dataclass
+class KeepaliveConfig:
+    """``keepalive`` (gRPC client): pings to detect dead connections through proxies."""
+
+    time: Duration = _10S
+    timeout: Duration = _10S
+    permit_without_stream: bool = False
+
+
+GRPC_COMPRESSIONS = ("gzip", "deflate", "none", "")
+
+
+@dataclass
+class OTLPGrpcConfig(HelperConfig):
+    """``exporters.otlp`` (alias ``otlp_grpc``)."""
+
+    #: host:port; an ``https://`` prefix turns TLS on, ``http://`` turns it off
+    endpoint: str = ""
+    #: gRPC metadata sent with every request (API keys: ``api-key``, ``authorization``)
+    headers: dict[str, str] = field(default_factory=dict)
+    compression: str = "gzip"
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    balancer_name: Literal["round_robin", "pick_first"] = "round_robin"
+    #: on a lost connection, wait for it to come back (within ``timeout``) instead of failing
+    wait_for_ready: bool = False
+    keepalive: KeepaliveConfig | None = None
+    #: ``authority`` header override (for a gateway behind a virtual-host proxy)
+    authority: str = ""
+
+    def validate(self) -> list[str]:
+        errors = []
+        if not self.endpoint.strip():
+            errors.append("endpoint: required (host:port of the OTLP/gRPC server, "
+                          "e.g. otel-collector:4317)")
+        else:
+            try:
+                grpc_target(self.endpoint)
+            except ValueError as exc:
+                errors.append(f"endpoint: {exc}")
+        if self.compression not in GRPC_COMPRESSIONS:
+            errors.append(f"compression: {self.compression!r} is not supported by the gRPC "
+                          "client; use gzip, deflate or none")
+        if self.tls.insecure_skip_verify:
+            errors.append("tls.insecure_skip_verify: not supported by the Python gRPC client; "
+                          "set tls.ca_file to the server's certificate instead")
+        for key in self.headers:
+            if not key or key != key.lower() or not key.isascii() or " " in key:
+                errors.append(f"headers.{key}: gRPC metadata keys must be lower-case ASCII "
+                              "without spaces")
+        return errors
+
+
+def grpc_target(endpoint: str) -> tuple[str, bool | None]:
+    """``endpoint`` -> (gRPC target, TLS forced on/off by a URL scheme or None)."""
+    text = endpoint.strip()
+    tls: bool | None = None
+    if text.startswith("https://"):
+        text, tls = text[len("https://"):], True
+    elif text.startswith("http://"):
+        text, tls = text[len("http://"):], False
+    text = text.rstrip("/")
+    if "/" in text and not text.startswith(("dns:", "unix:", "ipv4:", "ipv6:")):
+        raise ValueError(f"{endpoint!r} has a path; the gRPC exporter takes host:port")
+    if not text:
+        raise ValueError(f"{endpoint!r} has no host")
+    return text, tls
+
+
+HTTP_COMPRESSIONS = ("gzip", "zstd", "deflate", "none", "")
+
+
+@dataclass
+class OTLPHttpConfig(HelperConfig):
+    """``exporters.otlp_http`` (alias ``otlphttp``)."""
+
+    #: per attempt; the Collector's otlphttp default is 30s
+    timeout: Duration = _30S
+    #: base URL; ``/v1/traces``, ``/v1/logs``, ``/v1/metrics`` are appended
+    endpoint: str = ""
+    traces_endpoint: str = ""
+    logs_endpoint: str = ""
+    metrics_endpoint: str = ""
+    encoding: Literal["proto", "json"] = "proto"
+    compression: str = "gzip"
+    headers: dict[str, str] = field(default_factory=dict)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+
+    def validate(self) -> list[str]:
+        errors = []
+        per_signal = [self.traces_endpoint, self.logs_endpoint, self.metrics_endpoint]
+        if not self.endpoint and not all(per_signal):
+            errors.append("endpoint: required (base URL such as https://otlp.example.com:4318), "
+                          "unless traces_endpoint, logs_endpoint and metrics_endpoint are all set")
+        for key in ("endpoint", "traces_endpoint", "logs_endpoint", "metrics_endpoint"):
+            url = getattr(self, key)
+            if url:
+                problem = _url_problem(url)
+                if problem:
+                    errors.append(f"{key}: {problem}")
+        if self.compression not in HTTP_COMPRESSIONS:
+            errors.append(f"compression: must be one of gzip, zstd, deflate, none; "
+                          f"got {self.compression!r}")
+        for key, value in self.headers.items():
+            if not key or any(c in key for c in " :\r\n") or "\n" in value or "\r" in value:
+                errors.append(f"headers.{key}: not a valid HTTP header")
+        return errors
+
+    def url_for(self, signal: str) -> str:
+        explicit = getattr(self, f"{signal}_endpoint")
+        if explicit:
+            return str(explicit)
+        return self.endpoint.rstrip("/") + f"/v1/{signal}"
+
+
+def _url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"invalid URL {url!r}: {exc}"
+    if parts.scheme not in ("http", "https"):
+        return f"{url!r} must start with http:// or https://"
+    if not parts.hostname:
+        return f"{url!r} has no host"
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"{url!r} has an invalid port"
+    return None

@@ -1,0 +1,118 @@
+"""The ``otlp`` exporter: OTLP/gRPC with grpc.aio, sending the parts' bytes as they are.
+
+The request is ``batch.wire()`` (serialized requests concatenate into one valid
+request), passed through a raw-bytes method (``request_serializer=None``): a
+batch nobody mutated is never re-serialized.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import grpc.aio
+from google.protobuf.message import DecodeError
+
+from hangar_otelcol.component import CreateSettings, Host
+from hangar_otelcol.exporterhelper import ExporterHelper, ExportError
+from hangar_otelcol.pdata import Batch, Signal
+
+from .config import OTLPGrpcConfig, grpc_target
+from .partial import PartialSuccessLog
+from .status import parse_status
+from .tls import grpc_credentials
+
+METHODS = {
+    Signal.TRACES: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    Signal.LOGS: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    Signal.METRICS: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+}
+
+# the Collector's otlpexporter shouldRetry(); RESOURCE_EXHAUSTED only with RetryInfo
+_RETRYABLE = frozenset({
+    grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED,
+    grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS,
+})
+
+_COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate,
+                "none": grpc.Compression.NoCompression, "": grpc.Compression.NoCompression}
+
+
+class OTLPGrpcExporter(ExporterHelper):
+    def __init__(self, settings: CreateSettings, config: OTLPGrpcConfig) -> None:
+        super().__init__(settings, config)
+        self.config = config
+        self._target, scheme_tls = grpc_target(config.endpoint)
+        # https:// forces TLS; http:// means plain text; otherwise tls.insecure decides
+        self._secure = scheme_tls if scheme_tls is not None else not config.tls.insecure
+        self._metadata = tuple((k.lower(), str(v)) for k, v in config.headers.items())
+        self._channel: grpc.aio.Channel | None = None
+        self._calls: dict[Signal, Any] = {}
+        self._partial = PartialSuccessLog(self.logger, str(settings.id))
+        self._deadline = float(config.timeout) or None
+
+    def _options(self) -> list[tuple[str, Any]]:
+        c = self.config
+        options: list[tuple[str, Any]] = [
+            ("grpc.lb_policy_name", c.balancer_name),
+            ("grpc.primary_user_agent", "hangar-otelcol"),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ]
+        if c.tls.server_name_override:
+            options.append(("grpc.ssl_target_name_override", c.tls.server_name_override))
+        if c.authority:
+            options.append(("grpc.default_authority", c.authority))
+        if c.keepalive is not None:
+            options += [
+                ("grpc.keepalive_time_ms", int(c.keepalive.time * 1000)),
+                ("grpc.keepalive_timeout_ms", int(c.keepalive.timeout * 1000)),
+                ("grpc.keepalive_permit_without_calls", int(c.keepalive.permit_without_stream)),
+            ]
+        return options
+
+    async def open(self, host: Host) -> None:
+        compression = _COMPRESSION[self.config.compression]
+        if self._secure:
+            self._channel = grpc.aio.secure_channel(
+                self._target, grpc_credentials(self.config.tls), self._options(), compression)
+        else:
+            self._channel = grpc.aio.insecure_channel(self._target, self._options(), compression)
+        self._calls = {
+            signal: self._channel.unary_unary(path, request_serializer=None,
+                                              response_deserializer=None)
+            for signal, path in METHODS.items()
+        }
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+            self._channel = None
+
+    async def send(self, batch: Batch) -> None:
+        call = self._calls.get(batch.signal)
+        if call is None:
+            raise ExportError(f"exporter {self.settings.id} is not started", retryable=True)
+        try:
+            response = await call(batch.wire(), metadata=self._metadata, timeout=self._deadline,
+                                  wait_for_ready=self.config.wait_for_ready)
+        except grpc.aio.AioRpcError as exc:
+            raise self._error(exc) from None
+        try:
+            self._partial.from_proto(batch.signal, response)
+        except DecodeError:
+            self._log_once("badresponse", "%s: the server's response is not an OTLP Export "
+                           "response; assuming the data was accepted", self.settings.id)
+
+    def _error(self, exc: grpc.aio.AioRpcError) -> ExportError:
+        code = exc.code()
+        message, retry_after = "", None
+        for key, value in exc.trailing_metadata() or ():
+            if key == "grpc-status-details-bin" and isinstance(value, bytes):
+                message, retry_after = parse_status(value)
+        details = exc.details() or message or "(no details)"
+        text = f"gRPC {code.name} from {self._target}: {details}"
+        if code in _RETRYABLE:
+            return ExportError(text, retryable=True, retry_after=retry_after)
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after is not None:
+            return ExportError(text, retryable=True, retry_after=retry_after)
+        return ExportError(text, retryable=False)
