@@ -137,13 +137,13 @@ class HTTPServer:
         app = web.Application(client_max_size=self.limit + 1)
         for path in self.paths:
             app.router.add_route("*", path, self.handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               shutdown_timeout=float(self.receiver.config.shutdown_timeout))
         await runner.setup()
         host, port = split_endpoint(cfg.endpoint)
         tls = ssl_context(cfg.tls) if cfg.tls is not None and cfg.tls.cert_file else None
         site = web.TCPSite(runner, host, port, ssl_context=tls,
-                           reuse_port=cfg.reuse_port or None,
-                           shutdown_timeout=float(self.receiver.config.shutdown_timeout))
+                           reuse_port=cfg.reuse_port or None)
         try:
             await site.start()
         except OSError as exc:
