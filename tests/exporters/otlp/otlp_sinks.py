@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import gzip
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,12 +175,12 @@ class HttpSink:
                 await asyncio.sleep(step)
                 continue
             return step  # type: ignore[no-any-return]
-        body = gzip.decompress(raw) if request.headers.get("Content-Encoding") == "gzip" else raw
+        body = raw  # aiohttp has already undone Content-Encoding
         signal = Signal(request.path.rsplit("/", 1)[-1]) if request.path.rsplit(
             "/", 1)[-1] in Signal._value2member_map_ else Signal.TRACES
         received = Received(signal, body, {k.lower(): v for k, v in request.headers.items()},
                             request.path)
-        received.metadata["raw-length"] = str(len(raw))
+        received.metadata["raw-length"] = str(request.content_length)  # bytes on the wire
         self.received.append(received)
         self.event.set()
         if self.response is not None:
