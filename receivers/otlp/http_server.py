@@ -137,7 +137,9 @@ class HTTPServer:
         app = web.Application(client_max_size=self.limit + 1)
         for path in self.paths:
             app.router.add_route("*", path, self.handle)
+        # auto_decompress off: aiohttp would inflate without our limit (gzip bombs)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               auto_decompress=False,
                                shutdown_timeout=float(self.receiver.config.shutdown_timeout))
         await runner.setup()
         host, port = split_endpoint(cfg.endpoint)
