@@ -1,0 +1,1 @@
+"""The ``mcp_caller`` processor: attaches caller identity (mcp.caller.*) to tool invocations."""

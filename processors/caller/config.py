@@ -1,0 +1,165 @@
+"""Config of the mcp_caller processor."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+
+from hangar_otelcol.config.types import Duration
+from hangar_otelcol.invocation import InvocationKeys
+
+SOURCES = ("attributes", "jwt", "headers", "static")
+TYPES = ("human", "agent", "service")
+HS_ALGS = frozenset({"HS256", "HS384", "HS512"})
+ASYM_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                       "ES512", "ES256K", "EdDSA"})
+
+
+@dataclass
+class ClaimsConfig:
+    """Which claims hold what; the first claim present wins."""
+
+    id: list[str] = field(default_factory=lambda: ["sub"])
+    type: list[str] = field(default_factory=lambda: ["type", "principal_type"])
+    roles: list[str] = field(default_factory=lambda: ["roles", "groups", "scope"])
+
+
+@dataclass
+class JwtConfig:
+    #: request metadata key (HTTP header / gRPC metadata, lower case) holding the token
+    header: str = "authorization"
+    #: a record attribute holding a token (optional; checked after the header)
+    attribute: str = ""
+    #: HS* secret, from an environment variable or a file
+    secret_env: str = ""
+    secret_file: str = ""
+    #: RS*/PS*/ES*/EdDSA public key (PEM)
+    public_key_file: str = ""
+    #: a JWKS document, from a file or an URL (refreshed every jwks_refresh, and on an
+    #: unknown kid at most every jwks_min_refresh)
+    jwks_file: str = ""
+    jwks_url: str = ""
+    jwks_refresh: Duration = Duration(300.0)
+    jwks_min_refresh: Duration = Duration(30.0)
+    jwks_timeout: Duration = Duration(5.0)
+    #: accepted algorithms: required, never inferred from the token
+    algorithms: list[str] = field(default_factory=list)
+    issuer: str = ""
+    audience: list[str] = field(default_factory=list)
+    leeway: Duration = Duration(0.0)
+    #: the claims that must be present (exp is required unless removed here)
+    require: list[str] = field(default_factory=lambda: ["exp"])
+    claims: ClaimsConfig = field(default_factory=ClaimsConfig)
+    #: type when the token has no type claim (hangar's JWT default principal is a user)
+    default_type: str = "human"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_env or self.secret_file or self.public_key_file
+                    or self.jwks_file or self.jwks_url)
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        if not self.enabled:
+            if self.algorithms:
+                errors.append("algorithms: set, but no key (secret_env, secret_file, "
+                              "public_key_file, jwks_file or jwks_url)")
+            return errors
+        if not self.algorithms:
+            errors.append("algorithms: required (e.g. [HS256] or [RS256]); never taken from "
+                          "the token")
+        for i, alg in enumerate(self.algorithms):
+            if alg not in HS_ALGS | ASYM_ALGS:
+                errors.append(f"algorithms[{i}]: unsupported algorithm {alg!r} (none is never "
+                              f"accepted)")
+        algs = set(self.algorithms)
+        has_secret = bool(self.secret_env or self.secret_file)
+        has_public = bool(self.public_key_file or self.jwks_file or self.jwks_url)
+        if algs & HS_ALGS and not has_secret:
+            errors.append("algorithms: HS* needs secret_env or secret_file")
+        if algs & ASYM_ALGS and not has_public:
+            errors.append("algorithms: RS*/PS*/ES* need public_key_file, jwks_file or jwks_url")
+        if has_secret and not algs & HS_ALGS and algs:
+            errors.append("secret_env: a secret is set but no HS* algorithm is accepted")
+        if self.secret_env and not os.environ.get(self.secret_env):
+            errors.append(f"secret_env: environment variable {self.secret_env} is not set or "
+                          f"empty")
+        for key in ("secret_file", "public_key_file", "jwks_file"):
+            path = getattr(self, key)
+            if path and not os.path.isfile(path):
+                errors.append(f"{key}: no such file: {path}")
+        if self.jwks_url and not self.jwks_url.startswith(("http://", "https://")):
+            errors.append(f"jwks_url: expected an http(s) URL, got {self.jwks_url!r}")
+        if self.default_type not in TYPES:
+            errors.append(f"default_type: must be one of {', '.join(TYPES)}; got "
+                          f"{self.default_type!r}")
+        return errors
+
+
+@dataclass
+class HeadersConfig:
+    """hangar-style identity headers, believed only from trusted senders."""
+
+    trusted_senders: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    user_id: str = "x-user-id"
+    agent_id: str = "x-agent-id"
+    principal_type: str = "x-principal-type"
+    roles: str = "x-caller-roles"
+
+    def validate(self) -> list[str]:
+        errors = []
+        for i, cidr in enumerate(self.trusted_senders):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                errors.append(f"trusted_senders[{i}]: not an IP address or CIDR: {cidr!r}")
+        return errors
+
+
+@dataclass
+class StaticIdentity:
+    #: caller id to set when this entry matched a service.name (default: the service.name)
+    id: str = ""
+    type: str = ""
+    roles: list[str] = field(default_factory=list)
+
+    def validate(self) -> list[str]:
+        if self.type and self.type not in TYPES:
+            return [f"type: must be one of {', '.join(TYPES)}; got {self.type!r}"]
+        return []
+
+
+@dataclass
+class CallerConfig:
+    #: where identity is looked for, in order; the first source that yields an id wins
+    sources: list[str] = field(default_factory=lambda: list(SOURCES))
+    jwt: JwtConfig = field(default_factory=JwtConfig)
+    headers: HeadersConfig = field(default_factory=HeadersConfig)
+    #: caller id or service.name -> type and roles (fills in what the source left out)
+    static: dict[str, StaticIdentity] = field(default_factory=dict)
+    #: identity when no source found one (empty: leave the record without mcp.caller.*)
+    default: StaticIdentity = field(default_factory=StaticIdentity)
+    #: principal types of hangar and others -> human | agent | service
+    type_map: dict[str, str] = field(default_factory=lambda: {
+        "user": "human", "human": "human", "agent": "agent", "service": "service",
+        "service_account": "service", "system": "service"})
+    #: also write the semantic-convention keys enduser.id and user.roles
+    semconv: bool = False
+    invocations: InvocationKeys = field(default_factory=InvocationKeys)
+
+    def validate(self) -> list[str]:
+        errors = []
+        for i, source in enumerate(self.sources):
+            if source not in SOURCES:
+                errors.append(f"sources[{i}]: must be one of {', '.join(SOURCES)}; got "
+                              f"{source!r}")
+        if "jwt" in self.sources and self.jwt.attribute == "" and not self.jwt.enabled:
+            pass  # jwt listed but not configured: simply yields nothing
+        for key, value in self.type_map.items():
+            if value not in TYPES:
+                errors.append(f"type_map.{key}: must be one of {', '.join(TYPES)}; got "
+                              f"{value!r}")
+        if self.default.id and not self.default.type:
+            errors.append("default.type: required when default.id is set")
+        return errors

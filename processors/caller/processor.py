@@ -1,0 +1,281 @@
+"""The mcp_caller processor: writes mcp.caller.{type,id,roles} on every tool invocation."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from typing import Any
+
+from hangar_otelcol.processors.caller.config import CallerConfig
+from hangar_otelcol.processors.caller.identity import (
+    ATTRIBUTE_KEYS,
+    NONE,
+    Identity,
+    TrustedSenders,
+    from_headers,
+    from_values,
+    join_roles,
+    map_type,
+    resource_values,
+)
+from hangar_otelcol.processors.caller.jwtkeys import JwtVerifier, TokenRejected
+
+from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings, Host
+from hangar_otelcol.invocation import (
+    CALLER_ID,
+    CALLER_ROLES,
+    CALLER_TYPE,
+    ToolInvocation,
+    index,
+)
+from hangar_otelcol.pdata import Batch, Sender, Signal
+
+_CACHE_SIZE = 4096
+
+
+class CallerProcessor(BaseComponent):
+    mutates_data = True
+
+    def __init__(self, settings: CreateSettings, config: CallerConfig, signal: Signal,
+                 next_consumer: Consumer) -> None:
+        self._settings = settings
+        self._config = config
+        self._next = next_consumer
+        self._log: logging.Logger = settings.logger
+        self._keys = config.invocations
+        self._sources = list(config.sources)
+        self._type_map = {k.lower(): v for k, v in config.type_map.items()}
+        self._trusted = TrustedSenders(config.headers.trusted_senders)
+        self._jwt = JwtVerifier(config.jwt, settings.logger) if config.jwt.enabled else None
+        # identity from request metadata, per distinct (peer, metadata): resolved once per
+        # sender, not per span; bounded LRU
+        # entries: (identity, valid until as unix time; inf if no token expiry applies)
+        self._sender_cache: OrderedDict[tuple[Any, ...], tuple[Identity, float]] = \
+            OrderedDict()
+        self._token_cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._logged_reasons: set[str] = set()
+        self._static = {k: self._static_identity(k, v) for k, v in config.static.items()}
+        d = config.default
+        self._default = Identity(d.type or None, d.id or None, join_roles(d.roles),
+                                 "default") if (d.id or d.type) else NONE
+        tel = settings.telemetry
+        self._rejected = tel.counter("otelcol_processor_mcp_caller_jwt_rejected_total",
+                                     "Bearer tokens that did not set identity, by reason",
+                                     ("reason",))
+        self._resolved = tel.counter("otelcol_processor_mcp_caller_invocations_total",
+                                     "Tool invocations by the source of their identity",
+                                     ("source",))
+
+    @staticmethod
+    def _static_identity(key: str, entry: Any) -> Identity:
+        return Identity(entry.type or None, entry.id or None, join_roles(entry.roles), "static")
+
+    async def start(self, host: Host) -> None:
+        if self._jwt is not None:
+            await self._jwt.start()
+
+    async def shutdown(self) -> None:
+        if self._jwt is not None:
+            await self._jwt.shutdown()
+
+    async def consume(self, batch: Batch) -> None:
+        keys = self._keys
+        tally: dict[str, int] = {}
+        per_sender: dict[int, Identity] = {}
+        per_resource: dict[int, Identity] = {}
+        for part in batch.parts:
+            invs = index(part, keys)
+            if not invs:
+                continue
+            sender_identity: Identity | None = None
+            for inv in invs:
+                if inv.event != "tool_invocation":
+                    continue
+                identity = NONE
+                for source in self._sources:
+                    if source == "attributes":
+                        identity = self._from_attributes(inv, per_resource)
+                    elif source == "jwt" or source == "headers":
+                        if sender_identity is None:
+                            sid = id(part.sender)
+                            sender_identity = per_sender.get(sid)
+                            if sender_identity is None:
+                                sender_identity = await self._from_sender(part.sender)
+                                per_sender[sid] = sender_identity
+                        identity = sender_identity if sender_identity.source == source \
+                            else NONE
+                        if source == "jwt" and identity is NONE and self._config.jwt.attribute:
+                            identity = await self._from_record_token(inv)
+                    elif source == "static":
+                        identity = self._static_for(inv)
+                    if identity.id:
+                        break
+                if not identity.id:
+                    identity = self._default if self._default is not NONE else identity
+                identity = self._enrich(identity)
+                tally[identity.source or "none"] = tally.get(identity.source or "none", 0) + 1
+                if identity.id or identity.type:
+                    self._write(inv, identity)
+        for source, n in tally.items():
+            self._resolved.inc(source, amount=n)
+        await self._next.consume(batch)
+
+    # --- sources ---------------------------------------------------------------------
+
+    def _from_attributes(self, inv: ToolInvocation, per_resource: dict[int, Identity]
+                         ) -> Identity:
+        positions = inv.attr_index
+        if positions:
+            attrs = inv.record.attributes
+            values: dict[str, Any] = {}
+            for key in ATTRIBUTE_KEYS:
+                pos = positions.get(key)
+                if pos is not None and pos < len(attrs) and attrs[pos].key == key:
+                    v = attrs[pos].value
+                    if v.HasField("array_value"):
+                        values[key] = [x.string_value for x in v.array_value.values]
+                    else:
+                        which = v.WhichOneof("value")
+                        values[key] = getattr(v, which) if which else None
+            if values:
+                found = from_values(values, self._type_map, "attributes")
+                if found.id:
+                    return found
+        if inv.resource is None:
+            return NONE
+        rid = id(inv.resource)
+        found = per_resource.get(rid)
+        if found is None:
+            values = resource_values(inv.resource)
+            found = from_values(values, self._type_map, "resource") if values else NONE
+            per_resource[rid] = found
+        return found
+
+    async def _from_sender(self, sender: Sender) -> Identity:
+        """JWT from request metadata, else trusted identity headers (cached per sender)."""
+        meta = sender.metadata
+        key = (sender.peer, tuple(sorted(meta.items()))) if meta else (sender.peer,)
+        cached = self._sender_cache.get(key)
+        if cached is not None and cached[1] > time.time():
+            self._sender_cache.move_to_end(key)
+            return cached[0]
+        identity, until = NONE, math.inf
+        for source in self._sources:
+            if source == "jwt" and self._jwt is not None:
+                token = _bearer(meta.get(self._config.jwt.header))
+                if token:
+                    identity, until = await self._verify(token)
+            elif source == "headers" and meta and sender.peer in self._trusted:
+                identity = from_headers(meta, self._config.headers, self._type_map)
+            if identity.id:
+                break
+        self._remember(self._sender_cache, key, (identity, until))
+        return identity
+
+    async def _from_record_token(self, inv: ToolInvocation) -> Identity:
+        if self._jwt is None:
+            return NONE
+        name = self._config.jwt.attribute
+        for kv in inv.record.attributes:
+            if kv.key == name:
+                token = _bearer(kv.value.string_value)
+                return (await self._verify(token))[0] if token else NONE
+        return NONE
+
+    async def _verify(self, token: str) -> tuple[Identity, float]:
+        """Identity of a token and until when that answer holds (its exp plus leeway)."""
+        cached = self._token_cache.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached
+        assert self._jwt is not None
+        try:
+            claims = await self._jwt.verify(token)
+        except TokenRejected as exc:
+            self._rejected.inc(exc.reason)
+            if exc.reason not in self._logged_reasons:  # once per reason, not per span
+                self._logged_reasons.add(exc.reason)
+                self._log.warning("%s: bearer token rejected (%s): %s; identity not set "
+                                  "(further %s rejections are only counted in "
+                                  "otelcol_processor_mcp_caller_jwt_rejected_total)",
+                                  self._settings.id, exc.reason, exc, exc.reason)
+            # a rejection is remembered briefly so a flood of one bad token costs one check
+            # per second, and nbf tokens become valid soon enough
+            result = (NONE, time.time() + 1.0)
+            self._remember(self._token_cache, token, result)
+            return result
+        identity = self._from_claims(claims)
+        exp = claims.get("exp")
+        until = float(exp) + float(self._config.jwt.leeway) if isinstance(
+            exp, (int, float)) else math.inf
+        self._remember(self._token_cache, token, (identity, until))
+        return identity, until
+
+    def _from_claims(self, claims: dict[str, Any]) -> Identity:
+        c = self._config.jwt.claims
+        caller_id = next((claims[k] for k in c.id if claims.get(k)), None)
+        if not isinstance(caller_id, (str, int)) or caller_id == "":
+            return NONE
+        raw_type = next((claims[k] for k in c.type if claims.get(k)), None)
+        ctype = map_type(raw_type if isinstance(raw_type, str) else None, self._type_map)
+        roles = next((join_roles(claims[k]) for k in c.roles if claims.get(k)), None)
+        return Identity(ctype or self._config.jwt.default_type, str(caller_id), roles, "jwt")
+
+    def _static_for(self, inv: ToolInvocation) -> Identity:
+        if inv.service_name and inv.service_name in self._static:
+            entry = self._static[inv.service_name]
+            return Identity(entry.type or "service", entry.id or inv.service_name,
+                            entry.roles, "static")
+        return NONE
+
+    def _enrich(self, identity: Identity) -> Identity:
+        """The static map fills in type and roles for a known caller id."""
+        if identity.id and identity.id in self._static and (
+                not identity.type or not identity.roles):
+            entry = self._static[identity.id]
+            return Identity(identity.type or entry.type, identity.id,
+                            identity.roles or entry.roles, identity.source)
+        return identity
+
+    @staticmethod
+    def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        cache[key] = value
+        if len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+
+    # --- output ----------------------------------------------------------------------
+
+    def _write(self, inv: ToolInvocation, identity: Identity) -> None:
+        values: dict[str, str] = {}
+        if identity.type and identity.type != inv.caller_type:
+            values[CALLER_TYPE] = identity.type
+        if identity.id and identity.id != inv.caller_id:
+            values[CALLER_ID] = identity.id
+        if identity.roles and identity.roles != inv.caller_roles:
+            values[CALLER_ROLES] = identity.roles
+        if self._config.semconv:
+            if identity.id:
+                values["enduser.id"] = identity.id
+            if identity.roles:
+                values["user.roles"] = identity.roles
+        if values:
+            inv.set_attributes(values)
+        inv.caller_type = identity.type or inv.caller_type
+        inv.caller_id = identity.id or inv.caller_id
+        inv.caller_roles = identity.roles or inv.caller_roles
+
+
+def _bearer(value: str | None) -> str:
+    if not value:
+        return ""
+    value = value.strip()
+    scheme, _, rest = value.partition(" ")
+    if rest and scheme.lower() == "bearer":
+        return rest.strip()
+    return "" if " " in value else value
+
+
+def create(settings: CreateSettings, config: CallerConfig, signal: Signal,
+           next_consumer: Consumer) -> CallerProcessor:
+    return CallerProcessor(settings, config, signal, next_consumer)
