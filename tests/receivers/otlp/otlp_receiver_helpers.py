@@ -1,0 +1,60 @@
+"""Helpers for the otlp receiver tests (a module with a unique name, so test files can
+import it whatever other conftest.py files the suite has)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hangar_otelcol.receivers.otlp.factory import FACTORY
+from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
+
+from hangar_otelcol.config.types import build
+from hangar_otelcol.pdata import Signal
+from hangar_otelcol.telemetry import Telemetry
+from hangar_otelcol.testing import free_port
+
+
+class Running:
+    """A started receiver, its consumers and where it listens."""
+
+    def __init__(self, receiver: OTLPReceiver, consumers: dict[Signal, Any],
+                 telemetry: Telemetry) -> None:
+        self.receiver = receiver
+        self.consumers = consumers
+        self.telemetry = telemetry
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.receiver.grpc_server.port}"  # type: ignore[union-attr]
+
+    @property
+    def http_base(self) -> str:
+        return f"http://127.0.0.1:{self.receiver.http_server.port}"  # type: ignore[union-attr]
+
+    def url(self, signal: Signal) -> str:
+        return f"{self.http_base}/v1/{signal.value}"
+
+    def metric(self, name: str, *labels: str) -> float:
+        counter = self.telemetry.counter(name, "", ())
+        return counter.get(labels)
+
+
+Starter = Callable[..., Awaitable[Running]]
+
+
+def receiver_config(extra: dict[str, Any] | None = None, grpc: bool = True,
+                    http: bool = True) -> Any:
+    protocols: dict[str, Any] = {}
+    if grpc:
+        protocols["grpc"] = {"endpoint": f"127.0.0.1:{free_port()}"}
+    if http:
+        protocols["http"] = {"endpoint": f"127.0.0.1:{free_port()}"}
+    raw: dict[str, Any] = {"protocols": protocols}
+    for key, value in (extra or {}).items():
+        if key == "protocols":
+            for proto, settings in value.items():
+                protocols.setdefault(proto, {}).update(settings)
+        else:
+            raw[key] = value
+    return build(FACTORY.config_class, raw)
