@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import grpc
 from hangar_otelcol.receivers.otlp.factory import FACTORY
+from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Signal
@@ -58,3 +61,35 @@ def receiver_config(extra: dict[str, Any] | None = None, grpc: bool = True,
         else:
             raw[key] = value
     return build(FACTORY.config_class, raw)
+
+
+MiB = 1024 * 1024
+PB = {"Content-Type": "application/x-protobuf"}
+JS = {"Content-Type": "application/json"}
+TRACE_ID = "5b8efff798038103d269b633813fc60c"
+SPAN_ID = "eee19b7ec3c1b174"
+
+
+def spans_request(n: int = 2, name: str = "tools/call add") -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    for i in range(n):
+        sp = ss.spans.add()
+        sp.name = name
+        sp.trace_id = bytes.fromhex(TRACE_ID)
+        sp.span_id = i.to_bytes(8, "big")
+    return req
+
+
+VALID = spans_request().SerializeToString()
+
+
+async def post(session, url, body, headers):
+    async with session.post(url, data=body, headers=headers) as resp:
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+async def grpc_export(running, body, signal=Signal.TRACES, **kwargs):
+    async with grpc.aio.insecure_channel(running.grpc_target) as channel:
+        return await channel.unary_unary(f"/{SERVICES[signal]}/Export")(body, timeout=10,
+                                                                        **kwargs)

@@ -15,32 +15,21 @@ import grpc
 import pytest
 import zstandard
 from google.rpc import status_pb2
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from otlp_receiver_helpers import receiver_config
+from otlp_receiver_helpers import (
+    JS,
+    PB,
+    SPAN_ID,
+    TRACE_ID,
+    VALID,
+    MiB,
+    grpc_export,
+    post,
+    receiver_config,
+    spans_request,
+)
 
 from hangar_otelcol.pdata import Signal
-
-MiB = 1024 * 1024
-PB = {"Content-Type": "application/x-protobuf"}
-JS = {"Content-Type": "application/json"}
-TRACE_ID = "5b8efff798038103d269b633813fc60c"
-SPAN_ID = "eee19b7ec3c1b174"
-
-
-def spans_request(n: int = 2, name: str = "tools/call add") -> ExportTraceServiceRequest:
-    req = ExportTraceServiceRequest()
-    ss = req.resource_spans.add().scope_spans.add()
-    for i in range(n):
-        sp = ss.spans.add()
-        sp.name = name
-        sp.trace_id = bytes.fromhex(TRACE_ID)
-        sp.span_id = i.to_bytes(8, "big")
-    return req
-
-
-VALID = spans_request().SerializeToString()
 
 
 def bomb(size: int) -> bytes:
@@ -61,11 +50,6 @@ async def running(start_receiver):
 async def session():
     async with aiohttp.ClientSession() as s:
         yield s
-
-
-async def post(session, url, body, headers):
-    async with session.post(url, data=body, headers=headers) as resp:
-        return resp.status, dict(resp.headers), await resp.read()
 
 
 async def still_serves(running, session):
@@ -207,12 +191,6 @@ async def test_json_log_ids_of_wrong_length_mean_no_association(running, session
 
 
 # ----------------------------------------------------------------------------- gRPC
-
-
-async def grpc_export(running, body, signal=Signal.TRACES, **kwargs):
-    async with grpc.aio.insecure_channel(running.grpc_target) as channel:
-        return await channel.unary_unary(f"/{SERVICES[signal]}/Export")(body, timeout=10,
-                                                                        **kwargs)
 
 
 async def grpc_still_serves(running):
