@@ -1,0 +1,1 @@
+"""The ``batch`` processor: groups parts into bigger requests by size or time."""

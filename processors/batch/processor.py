@@ -1,0 +1,210 @@
+"""The ``batch`` processor.
+
+A Batch is a list of Parts, so batching is list concatenation: parts are held
+(never copied, never mutated) until ``send_batch_size`` items are pending or
+``timeout`` has passed since the first one arrived, then handed on as one
+Batch. With ``send_batch_max_size`` the batches sent are at most that big; only
+a single part bigger than that is split (see split.py).
+
+Once the processor has taken data, a downstream failure cannot reach the
+sender any more (its request was answered): such errors are logged once per
+distinct message and the items counted as dropped, as in the Collector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings
+from hangar_otelcol.pdata import Batch, Part, Signal
+
+from .config import BatchConfig
+from .split import split_part
+
+
+class _Shard:
+    """What is held for one metadata value combination (one shard without metadata_keys)."""
+
+    __slots__ = ("items", "parts", "timer")
+
+    def __init__(self) -> None:
+        self.parts: list[Part] = []
+        self.items = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def take_all(self) -> list[Part]:
+        parts, self.parts, self.items = self.parts, [], 0
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        return parts
+
+
+class BatchProcessor(BaseComponent):
+    mutates_data = False
+
+    def __init__(self, settings: CreateSettings, config: BatchConfig, signal: Signal,
+                 next_consumer: Consumer) -> None:
+        self.settings = settings
+        self.config = config
+        self.signal = signal
+        self.next = next_consumer
+        self.logger = settings.logger
+        self.telemetry = settings.telemetry
+        self._size = config.send_batch_size
+        self._max = config.send_batch_max_size
+        self._timeout = float(config.timeout)
+        self._keys = tuple(k.lower() for k in config.metadata_keys)
+        self._shards: dict[tuple[str, ...], _Shard] = {}
+        self._sends: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._logged: set[str] = set()
+        self._size_trigger = self.telemetry.counter(
+            "otelcol_processor_batch_batch_size_trigger_send_total",
+            "Batches sent because send_batch_size was reached")
+        self._timeout_trigger = self.telemetry.counter(
+            "otelcol_processor_batch_timeout_trigger_send_total",
+            "Batches sent because the timeout fired")
+        if self._keys:
+            self.telemetry.gauge("otelcol_processor_batch_metadata_cardinality",
+                                 "Distinct metadata value combinations being batched",
+                                 lambda: len(self._shards))
+
+    # --- consumer --------------------------------------------------------------------
+
+    async def consume(self, batch: Batch) -> None:
+        self.telemetry.incoming(batch.signal, batch.item_count)
+        if self._stopping or self._timeout <= 0:
+            # timeout 0: nothing is held, only split to the max size
+            await self._send_all(list(batch.parts), trigger=None)
+            return
+        if self._keys:
+            for key, parts in self._by_key(batch.parts):
+                await self._add(self._shard(key), parts)
+        else:
+            shard = self._shards.get(())
+            if shard is None:
+                shard = self._shards[()] = _Shard()
+            await self._add(shard, batch.parts)
+
+    def _by_key(self, parts: list[Part]) -> Iterator[tuple[tuple[str, ...], list[Part]]]:
+        groups: dict[tuple[str, ...], list[Part]] = {}
+        for part in parts:
+            meta = part.sender.metadata
+            key = tuple(meta.get(k, "") for k in self._keys)
+            groups.setdefault(key, []).append(part)
+        return iter(groups.items())
+
+    def _shard(self, key: tuple[str, ...]) -> _Shard:
+        shard = self._shards.get(key)
+        if shard is None:
+            if len(self._shards) >= self.config.metadata_cardinality_limit:
+                raise ConsumerError(
+                    f"processor {self.settings.id}: too many distinct values of "
+                    f"{', '.join(self._keys)} (metadata_cardinality_limit "
+                    f"{self.config.metadata_cardinality_limit})", permanent=True)
+            shard = self._shards[key] = _Shard()
+        return shard
+
+    async def _add(self, shard: _Shard, parts: list[Part]) -> None:
+        shard.parts.extend(parts)
+        shard.items += sum(p.item_count for p in parts)
+        if shard.items >= self._size:
+            await self._flush_by_size(shard)
+        if shard.parts and shard.timer is None:
+            loop = asyncio.get_running_loop()
+            shard.timer = loop.call_later(self._timeout, self._on_timer, shard)
+
+    async def _flush_by_size(self, shard: _Shard) -> None:
+        """Send while at least send_batch_size items are held; the rest keeps waiting."""
+        if not self._max:
+            await self._send_all(shard.take_all(), trigger="size")
+            return
+        while shard.items >= self._size and shard.parts:
+            batch_parts = self._cut(shard)
+            await self._send(batch_parts, trigger="size")
+        if not shard.parts and shard.timer is not None:
+            shard.timer.cancel()
+            shard.timer = None
+
+    def _cut(self, shard: _Shard) -> list[Part]:
+        """Take parts from the front of the shard for one batch of at most max items."""
+        parts = shard.parts
+        room = self._max
+        i = 0
+        while i < len(parts):
+            count = parts[i].item_count
+            if count <= room:
+                room -= count
+                i += 1
+                continue
+            if i:
+                break  # a fresh batch for it rather than a copy to fill this one
+            parts[0:1] = split_part(self.signal, parts[0], self._max)
+        taken = parts[:i]
+        del parts[:i]
+        shard.items -= self._max - room
+        return taken
+
+    def _on_timer(self, shard: _Shard) -> None:
+        shard.timer = None
+        parts = shard.take_all()
+        if parts:
+            task = asyncio.create_task(self._send_all(parts, trigger="timeout"))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    # --- sending ---------------------------------------------------------------------
+
+    def _batches(self, parts: list[Part]) -> Iterator[list[Part]]:
+        if not self._max:
+            if parts:
+                yield parts
+            return
+        shard = _Shard()
+        shard.parts = parts
+        shard.items = sum(p.item_count for p in parts)
+        while shard.parts:
+            yield self._cut(shard)
+
+    async def _send_all(self, parts: list[Part], trigger: str | None) -> None:
+        for batch_parts in self._batches(parts):
+            await self._send(batch_parts, trigger)
+
+    async def _send(self, parts: list[Part], trigger: str | None) -> None:
+        if not parts:
+            return
+        batch = Batch(self.signal, parts)
+        items = batch.item_count
+        if trigger == "size":
+            self._size_trigger.inc()
+        elif trigger == "timeout":
+            self._timeout_trigger.inc()
+        try:
+            await self.next.consume(batch)
+        except Exception as exc:
+            # the senders' requests were already answered: nobody to hand this to
+            self.telemetry.dropped(self.signal, items)
+            text = f"{type(exc).__name__}: {exc}"
+            if text not in self._logged:
+                if len(self._logged) > 1000:
+                    self._logged.clear()
+                self._logged.add(text)
+                self.logger.warning("%s: dropped %d %s after batching, the next component "
+                                    "refused them: %s (logged once per distinct error)",
+                                    self.settings.id, items, self.signal.item_name, text)
+            return
+        self.telemetry.outgoing(self.signal, items)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Send everything held (and wait for timer-triggered sends in progress)."""
+        self._stopping = True
+        for shard in list(self._shards.values()):
+            parts = shard.take_all()
+            if parts:
+                await self._send_all(parts, trigger=None)
+        if self._sends:
+            await asyncio.wait(list(self._sends))
