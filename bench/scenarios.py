@@ -1,0 +1,94 @@
+"""The scenarios: which gateway config, which load, what is measured, and the target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Load:
+    """One load-generator process."""
+
+    payload: str = "traces-512"
+    protocol: str = "grpc"  # grpc | http | http-json | sdk
+    concurrency: int = 8
+    connections: int = 2
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    #: gateway config under bench/configs/ (None: the load goes straight to the sink)
+    config: str | None
+    loads: tuple[Load, ...] = (Load(),)
+    #: throughput (closed loop, as fast as the gateway answers) or an open loop at a rate:
+    #: ``rate_spans`` spans/s, or ``rate_of`` = half the wall throughput of that scenario
+    mode: str = "throughput"  # throughput | rate
+    rate_spans: float = 0.0
+    rate_of: str = ""
+    workers: int = 1
+    #: (figure, comparison, value) the issue asks for, checked and printed
+    target: tuple[str, str, float] | None = None
+    #: the scenario whose wall throughput this one is compared with (workers scaling)
+    scale_of: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+GRPC512 = Load()
+SCENARIOS: list[Scenario] = [
+    Scenario("passthrough-grpc-512", "OTLP/gRPC in -> OTLP/gRPC out, no processor",
+             "passthrough.yaml", target=("per_core", ">=", 250_000)),
+    Scenario("enrich-grpc-512", "mcp_caller + mcp_cost -> OTLP/gRPC (hangar mix: 1/8 spans "
+             "priced)", "enrich.yaml", target=("per_core", ">=", 100_000)),
+    Scenario("enrich-all-grpc-512", "as enrich, every span a priced tool call (worst case)",
+             "enrich.yaml", loads=(Load("traces-all-512"),)),
+    Scenario("enrich-http-512", "as enrich, OTLP/HTTP protobuf in", "enrich.yaml",
+             loads=(Load(protocol="http", connections=8),)),
+    Scenario("full-512", "default-like pipeline: caller + cost + OTLP + Prometheus + "
+             "JSON-lines and CEF compliance files; traces and audit logs in",
+             "full.yaml", loads=(Load(concurrency=4), Load("logs-512", concurrency=4)),
+             target=("per_core", ">=", 60_000)),
+    Scenario("json-http-512", "OTLP/JSON over HTTP in -> OTLP/gRPC out (passthrough config)",
+             "passthrough.yaml", loads=(Load(protocol="http-json", connections=8),),
+             target=("per_core", ">=", 50_000)),
+    Scenario("passthrough-grpc-16", "passthrough, 16-span requests over gRPC",
+             "passthrough.yaml", loads=(Load("traces-16", concurrency=32, connections=4),)),
+    Scenario("enrich-grpc-16", "enrich, 16-span requests over gRPC", "enrich.yaml",
+             loads=(Load("traces-16", concurrency=32, connections=4),)),
+    Scenario("enrich-http-16", "enrich, 16-span requests over HTTP", "enrich.yaml",
+             loads=(Load("traces-16", protocol="http", concurrency=32, connections=16),)),
+    Scenario("sdk-exporter", "passthrough fed by the official Python OTLPSpanExporter "
+             "(2 threads)", "passthrough.yaml",
+             loads=(Load(protocol="sdk", concurrency=2),)),
+    Scenario("latency-direct", "baseline: load generator -> sink with no gateway, at the "
+             "rate of the latency scenario", None, mode="rate", rate_of="enrich-grpc-512"),
+    Scenario("latency-enrich", "enrich at half of enrich-grpc-512's max wall throughput "
+             "(open loop; no batch processor, so no batch timeout)", "enrich.yaml",
+             mode="rate", rate_of="enrich-grpc-512", target=("p99_ms", "<", 50)),
+    Scenario("rss-10k", "full pipeline at a steady 10k spans/s", "full.yaml", mode="rate",
+             rate_spans=10_000, target=("peak_rss_mib", "<", 150)),
+    Scenario("workers-1", "enrich, 1 process, load from 2 generator processes (baseline of "
+             "workers-2)", "enrich.yaml",
+             loads=(Load(concurrency=8, connections=4), Load(concurrency=8, connections=4))),
+    Scenario("workers-2", "enrich, workers: 2 (SO_REUSEPORT), same load as workers-1",
+             "enrich.yaml",
+             loads=(Load(concurrency=8, connections=4), Load(concurrency=8, connections=4)),
+             workers=2, scale_of="workers-1", target=("scaling", ">=", 1.8)),
+]
+
+
+def by_name(names: list[str]) -> list[Scenario]:
+    """The scenarios named (plus those their rates/baselines depend on), in suite order."""
+    if not names:
+        return list(SCENARIOS)
+    known = {s.name: s for s in SCENARIOS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}; known: "
+                         f"{', '.join(known)}")
+    wanted = set(names)
+    for n in names:
+        s = known[n]
+        wanted |= {d for d in (s.rate_of, s.scale_of) if d}
+    return [s for s in SCENARIOS if s.name in wanted]

@@ -1,0 +1,203 @@
+"""``workers: N``: run N gateway processes that share the receiver ports (SO_REUSEPORT).
+
+One Python process is bound to one core by the GIL; the gateway scales by process. The
+supervisor (this module) validates the config once, then starts N workers, each a fresh
+``python -m hangar_otelcol run`` with the same ``--config`` sources and ``--set``
+overrides plus a few per-worker ones:
+
+- every ``otlp`` receiver protocol gets ``reuse_port: true``, so all workers bind the same
+  gRPC/HTTP ports and the kernel spreads *connections* over them (gRPC connections are
+  long-lived: clients need several connections, or an L4 balancer in front);
+- listeners that cannot be shared meaningfully stay with worker 0 on their configured
+  address: the gateway's self-metrics (workers 1..N-1 switch them off), and the
+  ``prometheus`` exporter and ``health_check`` extension (workers 1..N-1 bind them to an
+  ephemeral port, so they run but do not clash). Until the prometheus exporter aggregates
+  across processes, its counters on the configured port cover worker 0's share only; the
+  supervisor says so once at start.
+
+Fresh interpreters rather than ``os.fork()``: grpc and uvloop are not fork-safe once used,
+and the config is re-read identically by each worker (same sources, same environment).
+
+Signals: SIGTERM, SIGINT and SIGHUP are forwarded to every worker (workers run in their
+own process group, so a terminal's Ctrl-C reaches them once, through here). If a worker
+exits on its own, the others are stopped too and its exit code is returned, so a
+process manager restarts the whole gateway. The supervisor exits 0 when every worker
+exited 0 after a forwarded stop signal. Workers get ``PR_SET_PDEATHSIG`` (Linux), so a
+killed supervisor leaves no orphans.
+
+Environment of each worker: ``HANGAR_OTELCOL_WORKER`` (0..N-1) and
+``HANGAR_OTELCOL_WORKERS`` (N); the CLI must not start workers again when
+``HANGAR_OTELCOL_WORKER`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+log = logging.getLogger("hangar_otelcol.workers")
+
+WORKER_ENV = "HANGAR_OTELCOL_WORKER"
+WORKERS_ENV = "HANGAR_OTELCOL_WORKERS"
+#: backstop: workers still running this long after their service.shutdown_timeout are killed
+KILL_GRACE_S = 5.0
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _type_of(component_id: str) -> str:
+    return str(component_id).partition("/")[0]
+
+
+def worker_sets(data: dict[str, Any], index: int) -> list[str]:
+    """The extra ``--set`` overrides of worker ``index`` for the merged config ``data``."""
+    sets: list[str] = []
+    for rid, rcfg in (data.get("receivers") or {}).items():
+        if _type_of(rid) != "otlp" or not isinstance(rcfg, dict):
+            continue
+        protocols = rcfg.get("protocols") or {}
+        for proto in ("grpc", "http"):
+            if proto in protocols:
+                sets.append(f"receivers.{rid}.protocols.{proto}.reuse_port=true")
+    if index == 0:
+        return sets
+    sets.append("service.telemetry.metrics.level=none")
+    for section, kind in (("exporters", "prometheus"), ("extensions", "health_check")):
+        for cid, ccfg in (data.get(section) or {}).items():
+            if _type_of(cid) != kind:
+                continue
+            endpoint = str((ccfg or {}).get("endpoint", "")) if isinstance(ccfg, dict) else ""
+            host = endpoint.rpartition(":")[0] or "127.0.0.1"
+            sets.append(f"{section}.{cid}.endpoint={host}:0")
+    return sets
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+    os.setpgid(0, 0)  # own process group: a terminal's SIGINT reaches the worker only via us
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _command(config_sources: Sequence[str], sets: Sequence[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "hangar_otelcol", "run"]
+    for source in config_sources:
+        cmd += ["--config", source]
+    for assignment in sets:
+        cmd += ["--set", assignment]
+    return cmd
+
+
+def run_workers(config_sources: list[str], sets: list[str], workers: int) -> int:
+    """Run ``workers`` gateway processes until a stop signal; return the exit code."""
+    from hangar_otelcol.cli import _print_errors, load_config
+    from hangar_otelcol.config.types import ConfigError
+
+    if workers < 1:
+        print(f"error: workers must be at least 1, got {workers}", file=sys.stderr)
+        return 1
+    try:
+        data, config = load_config(list(config_sources), list(sets))
+    except ConfigError as exc:
+        _print_errors(exc.errors)
+        return 1
+    shared = [cid for cid in (data.get("exporters") or {}) if _type_of(cid) == "prometheus"]
+    if workers > 1 and shared:
+        print(f"warning: workers={workers}: the prometheus exporter(s) {', '.join(shared)} "
+              f"serve worker 0's counters only (the others use ephemeral ports)",
+              file=sys.stderr)
+
+    stop_signal: list[int] = []
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        if signum != signal.SIGHUP:
+            stop_signal.append(signum)
+        for p in procs:
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    p.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    try:
+        for i in range(workers):
+            env = {**os.environ, WORKER_ENV: str(i), WORKERS_ENV: str(workers)}
+            procs.append(subprocess.Popen(
+                _command(config_sources, [*sets, *worker_sets(data, i)]), env=env,
+                preexec_fn=_child_setup))
+        grace = float(config.service.shutdown_timeout) + KILL_GRACE_S
+        return _supervise(procs, stop_signal, grace)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for p in procs:  # never leave a worker behind, whatever happened above
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def _supervise(procs: list[subprocess.Popen[bytes]], stop_signal: list[int], grace: float
+               ) -> int:
+    first_failure: int | None = None
+    deadline: float | None = None
+    while True:
+        codes = [p.poll() for p in procs]
+        if all(c is not None for c in codes):
+            break
+        if not stop_signal and first_failure is None:
+            for p, code in zip(procs, codes, strict=True):
+                if code is not None:
+                    # a worker died by itself: take the others down so that the process
+                    # manager restarts a whole gateway, not a silently smaller one
+                    first_failure = code if code != 0 else 1
+                    print(f"error: worker pid {p.pid} exited with code {code}; stopping "
+                          f"the other workers", file=sys.stderr)
+                    for q in procs:
+                        if q.poll() is None:
+                            q.send_signal(signal.SIGTERM)
+                    break
+        if (stop_signal or first_failure is not None) and deadline is None:
+            deadline = time.monotonic() + grace
+        if deadline is not None and time.monotonic() > deadline:
+            for p in procs:
+                if p.poll() is None:
+                    print(f"error: worker pid {p.pid} did not stop in time; killing it",
+                          file=sys.stderr)
+                    p.kill()
+            deadline = float("inf")
+        time.sleep(0.05)
+    if first_failure is not None:
+        return first_failure
+    codes = [p.returncode for p in procs]
+    bad = [c for c in codes if c != 0]
+    # a worker stopped by the forwarded signal before its handler was installed exits
+    # with -SIGTERM/-SIGINT: that is still a requested, clean stop
+    bad = [c for c in bad if -c not in stop_signal]
+    return bad[0] if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hangar_otelcol.workers --workers N [--config ...] [--set ...]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m hangar_otelcol.workers",
+                                     description="run N gateway processes on shared ports")
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--config", action="append", default=[])
+    parser.add_argument("--set", action="append", default=[])
+    args = parser.parse_args(argv)
+    return run_workers(args.config, args.set, args.workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
