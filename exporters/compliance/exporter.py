@@ -15,6 +15,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from hangar_otelcol import invocation
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
 from hangar_otelcol.invocation import index
 from hangar_otelcol.pdata import Batch
@@ -163,6 +164,11 @@ class ComplianceExporter(BaseComponent):
         for part in batch.parts:
             for inv in index(part, keys):
                 if not inv.counted:
+                    continue
+                # a span whose call a real audit record already reported (hangar 2.x sends
+                # both) is not exported again; claim() is idempotent per span, so asking
+                # here does not disturb the spans-to-audit connector
+                if inv.is_span and invocation.AUDIT_LEDGER.claim(inv):
                     continue
                 try:
                     msg = self.render(from_invocation(inv))

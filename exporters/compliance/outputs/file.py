@@ -67,13 +67,37 @@ class FileOutput(BufferedOutput):
         self._reopen_requested = False
         if self._fd is None:
             self._open()
-        if self.rotate_size and self._size and self._size + len(data) > self.rotate_size:
-            self._rotate()
+        if not self.rotate_size or self._size + len(data) <= self.rotate_size:
+            self._write_group(data, 0)
+            return
+        # rotating: cut the chunk at line ends so no file passes rotate_size
+        # (lines never contain a raw LF, every format escapes it)
+        done = 0
+        group_start = 0
+        pos = 0
+        limit = self.rotate_size
+        while pos < len(data):
+            end = data.index(b"\n", pos) + 1
+            if self._size + (end - group_start) > limit and (self._size or end - group_start
+                                                             > end - pos):
+                if pos > group_start:
+                    self._write_group(data[group_start:pos], done)
+                    done += pos - group_start
+                    group_start = pos
+                if self._size:
+                    self._rotate()
+            pos = end
+        if group_start < len(data):
+            self._write_group(data[group_start:], done)
+
+    def _write_group(self, data: bytes, done: int) -> None:
         assert self._fd is not None
         try:
             write_fd(self._fd, data)
         except OSError as exc:
-            self._size += getattr(exc, "written", 0)
+            written = getattr(exc, "written", 0)
+            self._size += written
+            exc.written = done + written  # type: ignore[attr-defined]
             raise
         self._size += len(data)
 
