@@ -1,0 +1,1 @@
+"""The ``prometheus`` exporter: hangar's tool and cost series on /metrics."""

@@ -1,0 +1,48 @@
+"""Config of the prometheus exporter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hangar_otelcol.invocation import InvocationKeys
+
+
+@dataclass
+class KnownTool:
+    mcp_server: str = ""
+    tool: str = ""
+    cost_model: str = ""
+
+
+@dataclass
+class PrometheusConfig:
+    #: host:port of the /metrics server
+    endpoint: str = "0.0.0.0:8889"
+    path: str = "/metrics"
+    #: per-caller series mcp_hangar_caller_{tool_calls,cost_cents}_total{...,caller_type,
+    #: caller_id}; off by default because caller ids can be many
+    per_caller: bool = False
+    #: distinct caller ids kept per-caller; later ones fold into caller_id="__other__"
+    caller_limit: int = 100
+    #: label sets kept per metric family; later ones fold into "__other__" labels
+    max_series: int = 10_000
+    #: count tool-invocation spans too (those nobody audited, see AuditLedger). The default
+    #: gateway config feeds this exporter audit log records only, which is exact.
+    count_spans: bool = True
+    #: series created at 0 at start (Prometheus docs: "avoid missing metrics"), so that
+    #: increase()/rate() also see the first calls of these tools
+    known_tools: list[KnownTool] = field(default_factory=list)
+    invocations: InvocationKeys = field(default_factory=InvocationKeys)
+
+    def validate(self) -> list[str]:
+        errors = []
+        _host, sep, port = self.endpoint.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+            errors.append(f"endpoint: expected host:port, got {self.endpoint!r}")
+        if not self.path.startswith("/"):
+            errors.append(f"path: must start with /, got {self.path!r}")
+        if self.caller_limit < 1:
+            errors.append("caller_limit: must be at least 1")
+        if self.max_series < 1:
+            errors.append("max_series: must be at least 1")
+        return errors

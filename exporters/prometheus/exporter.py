@@ -1,0 +1,99 @@
+"""The prometheus exporter: counts tool invocations and serves them on /metrics."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from typing import Any
+
+from aiohttp import web
+from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
+from hangar_otelcol.exporters.prometheus.metrics import ToolMetrics
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import CollectorRegistry
+
+from hangar_otelcol.component import BaseComponent, CreateSettings, Host
+from hangar_otelcol.invocation import index
+from hangar_otelcol.pdata import Batch, Signal
+
+
+class _Collector:
+    def __init__(self, metrics: ToolMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Any:
+        return self._metrics.collect()
+
+
+class PrometheusExporter(BaseComponent):
+    mutates_data = False
+
+    def __init__(self, settings: CreateSettings, config: PrometheusConfig) -> None:
+        self._settings = settings
+        self._config = config
+        self._log: logging.Logger = settings.logger
+        self._keys = config.invocations
+        self.metrics = ToolMetrics(config.max_series, config.per_caller, config.caller_limit,
+                                   config.count_spans)
+        for known in config.known_tools:
+            self.metrics.preinit(known.mcp_server, known.tool, known.cost_model)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self.metrics))  # type: ignore[arg-type]
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._counted = settings.telemetry.counter(
+            "otelcol_exporter_prometheus_invocations_total",
+            "Tool invocations counted into the mcp_hangar_* series")
+
+    async def start(self, host: Host) -> None:
+        app = web.Application()
+        app.router.add_get(self._config.path, self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        hostname, _, port = self._config.endpoint.rpartition(":")
+        hostname = hostname.strip("[]") or "0.0.0.0"
+        site = web.TCPSite(self._runner, hostname, int(port))
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise RuntimeError(f"{self._settings.id}: cannot listen on "
+                               f"{self._config.endpoint}: {exc.strerror or exc}") from None
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else int(port)
+        self._log.info("%s: serving %s on %s", self._settings.id, self._config.path,
+                       self._config.endpoint)
+
+    async def shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        body = encoder(self.registry)
+        headers = {"Content-Type": content_type}
+        if "gzip" in request.headers.get("Accept-Encoding", "") and len(body) > 4096:
+            body = gzip.compress(body, 1)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
+
+    async def consume(self, batch: Batch) -> None:
+        if batch.signal == Signal.METRICS:
+            return  # OTLP metrics are not re-exposed (hangar sends none)
+        n = 0
+        record_all = self.metrics.record_all
+        keys = self._keys
+        for part in batch.parts:
+            invs = index(part, keys)
+            if invs:
+                n += record_all(invs)
+        if n:
+            self._counted.inc(amount=n)
+        self._settings.telemetry.sent(batch.signal, batch.item_count)
+
+
+def create(settings: CreateSettings, config: PrometheusConfig) -> PrometheusExporter:
+    return PrometheusExporter(settings, config)
