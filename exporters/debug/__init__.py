@@ -1,0 +1,1 @@
+"""The ``debug`` exporter: what passes through, on stderr (basic / normal / detailed)."""
