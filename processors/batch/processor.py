@@ -74,7 +74,6 @@ class BatchProcessor(BaseComponent):
     # --- consumer --------------------------------------------------------------------
 
     async def consume(self, batch: Batch) -> None:
-        self.telemetry.incoming(batch.signal, batch.item_count)
         if self._stopping or self._timeout <= 0:
             # timeout 0: nothing is held, only split to the max size
             await self._send_all(list(batch.parts), trigger=None)
@@ -195,7 +194,6 @@ class BatchProcessor(BaseComponent):
                                     "refused them: %s (logged once per distinct error)",
                                     self.settings.id, items, self.signal.item_name, text)
             return
-        self.telemetry.outgoing(self.signal, items)
 
     # --- lifecycle -------------------------------------------------------------------
 
