@@ -131,3 +131,17 @@ def test_errors_name_rule_index_and_key() -> None:
 def test_other_currency() -> None:
     (rule,) = compile_rules([{"currency": "EUR", "price_per_call": "0.02"}], "USD")
     assert (rule.currency, rule.cost(0, 0, None)) == ("EUR", 200)
+
+
+def test_example_pricing_file_loads_with_the_seed_prices() -> None:
+    from pathlib import Path
+
+    from hangar_otelcol.processors.cost.source import load_pricing_file
+    path = Path(__file__).parents[2] / "config/pricing.example.yaml"
+    rs = RuleSet(load_pricing_file(str(path)))
+    assert rs.match("openai-tools", "chat").cost(1000, 0, None) == 30     # $0.003
+    assert rs.match("sandbox", "exec").cost(0, 0, 60_000.0) == 100        # $0.01/minute
+    assert rs.match("geo", "geocode").cost(0, 0, 1.0) == 50               # $0.005
+    assert rs.match("llm", "summarize").cost(1000, 0, 9.0) == 40          # 30 + 10
+    assert rs.match("math", "add").cost(0, 0, 1.0) == 25
+    assert rs.match("x", "y").cost(0, 0, 1.0) == 1
