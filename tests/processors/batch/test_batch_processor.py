@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from hangar_otelcol.processors.batch.config import BatchConfig
 from hangar_otelcol.processors.batch.split import split_part
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -233,3 +235,32 @@ async def test_many_concurrent_senders_nothing_lost() -> None:
     assert out.items() == expected
     assert all(b.item_count <= 64 for b in out.batches)
     assert len({n for b in out.batches for n in names(b)}) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.lists(st.integers(0, 6), min_size=1, max_size=3), min_size=1,
+                      max_size=3),
+       max_items=st.integers(1, 8))
+def test_split_then_concatenate_gives_back_the_same_spans(shape: list[list[int]],
+                                                          max_items: int) -> None:
+    req = ExportTraceServiceRequest()
+    k = 0
+    for r, scopes in enumerate(shape):
+        rs = req.resource_spans.add(schema_url=f"r{r}")
+        for s, n in enumerate(scopes):
+            ss = rs.scope_spans.add()
+            ss.scope.name = f"{r}.{s}"
+            for _ in range(n):
+                ss.spans.add(name=f"{r}.{s}.{k}")
+                k += 1
+    part = Part(req)
+    pieces = split_part(Signal.TRACES, part, max_items)
+    assert all(p.item_count <= max_items for p in pieces)
+    assert sum(p.item_count for p in pieces) == part.item_count
+    merged = ExportTraceServiceRequest.FromString(b"".join(p.wire() for p in pieces))
+
+    def flat(m: ExportTraceServiceRequest) -> list[tuple[str, str, str]]:
+        return [(rs.schema_url, ss.scope.name, sp.name) for rs in m.resource_spans
+                for ss in rs.scope_spans for sp in ss.spans]
+
+    assert flat(merged) == flat(req)
