@@ -205,8 +205,23 @@ def _len_delimited(field_no: int, payload: bytes) -> bytes:
 
 
 
+_ENCODED: dict[tuple[int, str, type, str | int | float | bool], bytes] = {}
+
+
 def encode_attribute(field_no: int, key: str, value: str | int | float | bool) -> bytes:
-    """Wire bytes of one KeyValue in field ``field_no`` of a Span/LogRecord."""
+    """Wire bytes of one KeyValue in field ``field_no`` of a Span/LogRecord (memoized:
+    caller ids, roles, models and prices repeat, python-performance.md §8.6)."""
+    memo_key = (field_no, key, type(value), value)
+    cached = _ENCODED.get(memo_key)
+    if cached is None:
+        cached = _encode_attribute(field_no, key, value)
+        if len(_ENCODED) >= 65_536:
+            _ENCODED.clear()  # bounded; refills with the values in use
+        _ENCODED[memo_key] = cached
+    return cached
+
+
+def _encode_attribute(field_no: int, key: str, value: str | int | float | bool) -> bytes:
     if isinstance(value, bool):
         any_value = b"\x10" + (b"\x01" if value else b"\x00")
     elif isinstance(value, int):
