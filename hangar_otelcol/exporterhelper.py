@@ -87,9 +87,17 @@ class RetryConfig:
         return errors
 
 
+class HelperSettings(Protocol):
+    """What the helper reads from an exporter's config (the Collector's key names)."""
+
+    timeout: float
+    sending_queue: QueueConfig
+    retry_on_failure: RetryConfig
+
+
 @dataclass
 class HelperConfig:
-    """The exporterhelper keys; exporter configs inherit them."""
+    """The exporterhelper keys, for exporters that embed nothing else (or inherit them)."""
 
     #: per attempt (0 = no timeout)
     timeout: Duration = _5S
@@ -258,7 +266,7 @@ class ExporterHelper(BaseComponent):
     def __init__(
         self,
         settings: CreateSettings,
-        config: HelperConfig,
+        config: HelperSettings,
         *,
         send: SendFunc | None = None,
         queue: SendingQueue | None = None,

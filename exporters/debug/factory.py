@@ -15,4 +15,4 @@ def _create(settings: CreateSettings, config: DebugConfig) -> DebugExporter:
 FACTORY = Factory(
     type="debug", kind=Kind.EXPORTER, config_class=DebugConfig, create=_create,
     stability={"traces": Stability.BETA, "logs": Stability.BETA, "metrics": Stability.BETA},
-    description="writes what it receives to stderr (basic, normal or detailed)")
+    description="Writes what it receives to stderr (basic, normal or detailed)")

@@ -8,8 +8,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from hangar_otelcol.config.types import Duration
-from hangar_otelcol.exporterhelper import HelperConfig
+from hangar_otelcol.exporterhelper import QueueConfig, RetryConfig
 
+_5S = Duration(5.0)
 _30S = Duration(30.0)
 _10S = Duration(10.0)
 
@@ -61,7 +62,7 @@ GRPC_COMPRESSIONS = ("gzip", "deflate", "none", "")
 
 
 @dataclass
-class OTLPGrpcConfig(HelperConfig):
+class OTLPGrpcConfig:
     """``exporters.otlp`` (alias ``otlp_grpc``)."""
 
     #: host:port; an ``https://`` prefix turns TLS on, ``http://`` turns it off
@@ -76,6 +77,11 @@ class OTLPGrpcConfig(HelperConfig):
     keepalive: KeepaliveConfig | None = None
     #: ``authority`` header override (for a gateway behind a virtual-host proxy)
     authority: str = ""
+    # the exporterhelper keys (see hangar_otelcol.exporterhelper)
+    #: per attempt (0 = no timeout)
+    timeout: Duration = _5S
+    sending_queue: QueueConfig = field(default_factory=QueueConfig)
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
 
     def validate(self) -> list[str]:
         errors = []
@@ -120,11 +126,9 @@ HTTP_COMPRESSIONS = ("gzip", "zstd", "deflate", "none", "")
 
 
 @dataclass
-class OTLPHttpConfig(HelperConfig):
+class OTLPHttpConfig:
     """``exporters.otlp_http`` (alias ``otlphttp``)."""
 
-    #: per attempt; the Collector's otlphttp default is 30s
-    timeout: Duration = _30S
     #: base URL; ``/v1/traces``, ``/v1/logs``, ``/v1/metrics`` are appended
     endpoint: str = ""
     traces_endpoint: str = ""
@@ -134,6 +138,10 @@ class OTLPHttpConfig(HelperConfig):
     compression: str = "gzip"
     headers: dict[str, str] = field(default_factory=dict)
     tls: TLSConfig = field(default_factory=TLSConfig)
+    # the exporterhelper keys; per attempt the Collector's otlphttp default is 30s
+    timeout: Duration = _30S
+    sending_queue: QueueConfig = field(default_factory=QueueConfig)
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
 
     def validate(self) -> list[str]:
         errors = []

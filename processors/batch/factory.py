@@ -17,4 +17,4 @@ def _create(settings: CreateSettings, config: BatchConfig, signal: Signal,
 FACTORY = Factory(
     type="batch", kind=Kind.PROCESSOR, config_class=BatchConfig, create=_create,
     stability={"traces": Stability.BETA, "logs": Stability.BETA, "metrics": Stability.BETA},
-    description="groups requests into bigger batches by size or time (no protobuf copies)")
+    description="Groups requests into bigger batches by size or time (no protobuf copies)")
