@@ -111,10 +111,10 @@ class ToolAuditConnector(BaseComponent):
                 self._held.append(_Held(due, claim, part.sender, resource, record))
                 added += 1
         if added:
-            if float(self.config.hold) <= 0 or len(self._held) > self.config.max_held:
-                self._wake.set()
-            elif self._task is None:  # not started (e.g. driven directly): decide now
+            if self._task is None:  # not started (e.g. driven directly): decide now
                 await self._emit(self._take_due(force=True))
+            else:  # the output task may be asleep with no deadline: let it recompute
+                self._wake.set()
 
     # -- output ----------------------------------------------------------------------------
 

@@ -145,6 +145,20 @@ async def test_spans_wait_for_audit_records_that_arrive_later() -> None:
     assert connector.spans.get("covered") == 6
 
 
+async def test_held_spans_are_emitted_when_their_hold_ends() -> None:
+    connector, consumer = make({"hold": "100ms"})
+    await connector.start(None)
+    await asyncio.sleep(0.05)  # idle first, as in a gateway: nothing held, no deadline
+    try:
+        for part in traces("1.6.3"):
+            await connector.consume(Batch(Signal.TRACES, [part]))
+        assert emitted(consumer) == []  # still held
+        await consumer.wait_for_items(6, timeout=5)  # long before shutdown
+    finally:
+        await connector.shutdown()
+    assert len(emitted(consumer)) == 6
+
+
 async def test_held_spans_are_emitted_at_shutdown() -> None:
     connector, consumer = make({"hold": "10m"})
     await connector.start(None)
