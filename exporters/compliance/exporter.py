@@ -8,10 +8,7 @@ exporter never stalls this one (each exporter has its own consume).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -187,14 +184,15 @@ class ComplianceExporter(BaseComponent):
         if self.output is None:
             return
         await self.output.start()
+
+    async def reload(self) -> None:
+        """Called by the service on SIGHUP: reopen the file (logrotate's postrotate)."""
         if isinstance(self.output, FileOutput) and self.config.file.reopen_on_sighup:
-            _register_sighup(self.output)
+            self.output.reopen()
 
     async def shutdown(self) -> None:
         if self.output is None:
             return
-        if isinstance(self.output, FileOutput):
-            _SIGHUP_TARGETS.discard(self.output)
         await self.output.shutdown()
 
     async def flush(self, timeout: float = 10.0) -> bool:
@@ -204,19 +202,3 @@ class ComplianceExporter(BaseComponent):
 def _identity(data: bytes) -> bytes:
     return data
 
-
-# one process-wide SIGHUP handler reopens every compliance file (logrotate's postrotate)
-_SIGHUP_TARGETS: set[FileOutput] = set()
-
-
-def _on_sighup() -> None:
-    for target in list(_SIGHUP_TARGETS):
-        target.reopen()
-
-
-def _register_sighup(output: FileOutput) -> None:
-    _SIGHUP_TARGETS.add(output)
-    # not possible off the main thread or on platforms without SIGHUP; the per-write
-    # inode check still notices rotated files there
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _on_sighup)
