@@ -1,0 +1,114 @@
+"""Issue 5 "done when": killing (SIGKILL) and restarting the gateway while it follows a real
+hangar 1.1.0 log file neither loses nor repeats an audit record.
+
+hangar 1.1.0 (from PyPI, unmodified) writes its stderr to a file; the gateway follows it with
+a checkpoint and delivers synchronously to a gRPC sink (no batch processor, no sending queue).
+The gateway is killed while the client's calls are running and started again; at the end the
+sink holds each of hangar's audit records exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hangar_otelcol.pdata import Signal, decode
+from hangar_otelcol.testing import free_port
+from tests.e2e.gateway import Sink
+from tests.hangar import hangars
+from tests.hangar.gateway_proc import GatewayProcess, wait_for
+
+pytestmark = [pytest.mark.hangar, pytest.mark.usefixtures("hangar_venvs")]
+
+CONFIG = """
+extensions: {{health_check: {{endpoint: "127.0.0.1:{health}"}}}}
+receivers:
+  hangar_audit_log:
+    path: "{log}"
+    checkpoint_path: "{ckpt}"
+    service_version: "1.1.0"
+exporters:
+  otlp:
+    endpoint: "127.0.0.1:{sink}"
+    tls: {{insecure: true}}
+    sending_queue: {{enabled: false}}
+service:
+  extensions: [health_check]
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    logs: {{receivers: [hangar_audit_log], exporters: [otlp]}}
+"""
+
+
+def _key(attrs: dict, time_unix_nano: int) -> tuple:
+    return (time_unix_nano, attrs.get("mcp.event.name"), attrs.get("mcp.tool.name"),
+            attrs.get("mcp.server.state"))
+
+
+def delivered(sink: Sink) -> Counter:
+    out: Counter = Counter()
+    for wire in sink.requests["logs"]:
+        for rl in decode(Signal.LOGS, wire).message.resource_logs:
+            for sl in rl.scope_logs:
+                for rec in sl.log_records:
+                    attrs = {kv.key: kv.value.string_value for kv in rec.attributes}
+                    out[_key(attrs, rec.time_unix_nano)] += 1
+    return out
+
+
+def written(stderr: Path) -> Counter:
+    """hangar's own audit_event lines, keyed like the delivered records."""
+    from hangar_otelcol.receivers.hangar_audit_log.convert import parse_timestamp
+
+    out: Counter = Counter()
+    for line in stderr.read_text().splitlines():
+        if '"audit_event"' in line:
+            d = json.loads(line)
+            out[_key(d, parse_timestamp(d["timestamp"]))] += 1
+    return out
+
+
+async def test_kill_and_restart_while_following_hangar_110(tmp_path: Path) -> None:
+    sink = Sink(free_port())
+    await sink.start()
+    ports = {k: free_port() for k in ("health", "hangar")}
+    hangar = hangars.HangarProcess("1.1.0", tmp_path / "hangar", ports["hangar"], {
+        # 1.1.0 writes audit_event lines only when an OTLP endpoint is configured
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
+    config = tmp_path / "gateway.yaml"
+    config.write_text(CONFIG.format(health=ports["health"], log=hangar.stderr_path,
+                                     ckpt=tmp_path / "ckpt.json", sink=sink.port))
+    gateway = GatewayProcess(config, ports["health"], tmp_path / "gateway.stderr")
+    try:
+        hangar.start()
+        await asyncio.to_thread(gateway.start)
+        await asyncio.to_thread(hangar.wait_healthy)
+        client = asyncio.create_task(asyncio.to_thread(hangars.drive, ports["hangar"]))
+        # first kill once the cold start was reported, second one while calls go on
+        await asyncio.to_thread(wait_for, lambda: len(delivered(sink)) >= 2, 60,
+                                "the first audit records")
+        await asyncio.to_thread(gateway.kill)
+        await asyncio.sleep(1.0)  # calls made meanwhile only reach the file
+        await asyncio.to_thread(gateway.start)
+        await asyncio.sleep(0.7)
+        await asyncio.to_thread(gateway.kill)
+        await asyncio.to_thread(gateway.start)
+        await client
+        hangar.stop()
+        want = written(hangar.stderr_path)
+        await asyncio.to_thread(wait_for, lambda: len(delivered(sink)) >= len(want), 30,
+                                f"{len(want)} audit records")
+        assert await asyncio.to_thread(gateway.stop) == 0, gateway.stderr()
+    finally:
+        hangar.stop()
+        if gateway.process is not None and gateway.process.poll() is None:
+            gateway.process.kill()
+        await sink.stop()
+    got = delivered(sink)
+    assert sum(want.values()) == 8 and max(want.values()) == 1  # 6 calls + 2 state changes
+    assert got == want, f"delivered {got}\nwritten {want}\n{gateway.stderr()}"
+    assert gateway.stderr().count("resuming") == 2
