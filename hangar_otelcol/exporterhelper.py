@@ -317,7 +317,9 @@ class ExporterHelper(BaseComponent):
         self._sizer = _SIZERS[self._queue_config.sizer]
         self._consumers: list[asyncio.Task[None]] = []
         self._in_flight: set[QueueItem] = set()
-        self._inline: set[asyncio.Task[None]] = set()
+        #: sends running in callers' tasks (queue disabled); shutdown waits for them
+        self._inline = 0
+        self._inline_done = asyncio.Event()
         self._accepting = False
         self._started = False
         self._stopped = False
@@ -355,10 +357,10 @@ class ExporterHelper(BaseComponent):
         try:
             if self._queue is not None:
                 await self._queue.close()
-            # asyncio.wait, not gather: a cancelled gather would cancel the callers' tasks
-            pending = [*self._consumers, *self._inline]
-            if pending:
-                await asyncio.wait(pending)
+            if self._consumers:
+                await asyncio.wait(self._consumers)  # not gather: leaves the tasks alone
+            if self._inline:
+                await self._inline_done.wait()
         except asyncio.CancelledError:
             self._abandon()
             await self._close_quietly()
@@ -413,14 +415,14 @@ class ExporterHelper(BaseComponent):
 
     async def _send_inline(self, batch: Batch) -> None:
         """Queue disabled: the caller's task does the sending and gets the error."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._inline.add(task)
+        self._inline += 1
+        self._inline_done.clear()
         try:
             error = await self._export(batch)
         finally:
-            if task is not None:
-                self._inline.discard(task)
+            self._inline -= 1
+            if not self._inline:
+                self._inline_done.set()
         if error is not None:
             raise error
 

@@ -307,3 +307,20 @@ async def test_unexpected_exception_in_send_is_not_retried_forever(caplog) -> No
     await h.shutdown()
     assert rec.attempts == 1
     assert "unexpected error in send" in caplog.text
+
+
+async def test_shutdown_waits_for_inline_sends_but_not_for_the_callers() -> None:
+    rec = Recorder([0.1])
+    h, tel = helper(rec, fast_config(sending_queue={"enabled": False}))
+    await h.start(None)  # type: ignore[arg-type]
+
+    async def caller() -> None:  # e.g. a receiver's long-lived connection task
+        await h.consume(spans(2))
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(caller())
+    await wait_until(lambda: rec.attempts == 1)
+    await asyncio.wait_for(h.shutdown(), 5)
+    assert metric(tel, "otelcol_exporter_sent_spans_total") == 2  # the send finished first
+    assert not task.done()  # and the caller's own task was left alone
+    task.cancel()
