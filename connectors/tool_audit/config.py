@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from hangar_otelcol.config.types import Duration
 from hangar_otelcol.invocation import InvocationKeys
 
+_7S = Duration(7.0)
+_1S = Duration(1.0)
+
 
 @dataclass
 class ToolAuditConfig:
@@ -16,7 +19,7 @@ class ToolAuditConfig:
     #: is derived from it. Hangar's SDK flushes spans and logs independently every 5 s, so
     #: the real record (2.x) can arrive up to ~5 s after the span. 0 derives at once (only
     #: safe when no sender also sends audit logs).
-    hold: Duration = 7.0
+    hold: Duration = _7S
     #: skip spans whose call a real audit log record already reported (hangar 2.x sends both)
     dedupe_with_audit_logs: bool = True
     #: span attributes copied onto the derived record (prefix match), besides the audit keys
@@ -27,7 +30,7 @@ class ToolAuditConfig:
     #: at most this many spans wait; beyond it the oldest are decided early
     max_held: int = 100_000
     #: wait this long before offering refused (retryable) records again
-    retry_interval: Duration = 1.0
+    retry_interval: Duration = _1S
 
     def validate(self) -> list[str]:
         errors: list[str] = []

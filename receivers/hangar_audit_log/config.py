@@ -7,6 +7,12 @@ from typing import Literal
 
 from hangar_otelcol.config.types import ByteSize, Duration
 
+# module constants: typed defaults (a call in a dataclass default is flagged by ruff RUF009)
+_200MS = Duration(0.2)
+_1S = Duration(1.0)
+_1MIB = ByteSize(1024 * 1024)
+_1KIB = ByteSize(1024)
+
 
 @dataclass
 class HangarAuditLogConfig:
@@ -22,15 +28,15 @@ class HangarAuditLogConfig:
     #: else ~/.local/state/hangar-otelcol, file hangar_audit_log-<id>-<hash of path>.json
     checkpoint_path: str = ""
     #: how often to look for new lines, rotation and truncation
-    poll_interval: Duration = 0.2
+    poll_interval: Duration = _200MS
     #: a batch is sent when it holds this many records ...
     max_batch_lines: int = 512
     #: ... or this long after its first record arrived
-    batch_timeout: Duration = 0.2
+    batch_timeout: Duration = _200MS
     #: longer lines are counted (outcome too_long) and skipped
-    max_line_size: ByteSize = 1024 * 1024
+    max_line_size: ByteSize = _1MIB
     #: bytes at the start of the file that identify it across restarts (with device and inode)
-    fingerprint_size: ByteSize = 1024
+    fingerprint_size: ByteSize = _1KIB
     #: forward lines that are not audit events as plain log records instead of skipping them
     forward_other_lines: bool = False
     #: service.name when the line has no "service" key
@@ -43,7 +49,7 @@ class HangarAuditLogConfig:
     #: mcp.tool.name / mcp.cost.*_tokens, so every hangar line looks the same downstream
     add_genai_keys: bool = True
     #: wait this long before offering a refused (retryable) batch again
-    retry_interval: Duration = 1.0
+    retry_interval: Duration = _1S
 
     @property
     def reads_stdin(self) -> bool:
