@@ -4,5 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e . \
+        > .venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    exit 1
+fi
 exec .venv/bin/hangar-otelcol "$@"

@@ -7,7 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
+        > .venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    exit 1
+fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     bash scripts/install-test-peers.sh
