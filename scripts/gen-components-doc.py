@@ -26,10 +26,10 @@ def render() -> str:
     for kind in Kind:
         lines += [f"## {kind.section.capitalize()}", ""]
         for factory in registry.factories(kind):
-            title = factory.type + (f" (also `{'`, `'.join(factory.aliases)}`)"
-                                    if factory.aliases else "")
+            title = f"`{factory.type}`" + (f" (also `{'`, `'.join(factory.aliases)}`)"
+                                           if factory.aliases else "")
             stability = ", ".join(f"{k}: {v.value}" for k, v in factory.stability.items())
-            lines += [f"### `{title}`", ""]
+            lines += [f"### {title}", ""]
             if factory.description:
                 lines += [factory.description, ""]
             lines += [f"Stability: {stability}."]

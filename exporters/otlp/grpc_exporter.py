@@ -45,7 +45,8 @@ class OTLPGrpcExporter(ExporterHelper):
         self._target, scheme_tls = grpc_target(config.endpoint)
         # https:// forces TLS; http:// means plain text; otherwise tls.insecure decides
         self._secure = scheme_tls if scheme_tls is not None else not config.tls.insecure
-        self._metadata = tuple((k.lower(), str(v)) for k, v in config.headers.items())
+        # an empty value (e.g. an unset ${env:VAR:-}) means "do not send this header"
+        self._metadata = tuple((k.lower(), str(v)) for k, v in config.headers.items() if v)
         self._channel: grpc.aio.Channel | None = None
         self._calls: dict[Signal, Any] = {}
         self._partial = PartialSuccessLog(self.logger, str(settings.id))

@@ -81,7 +81,8 @@ class OTLPHttpExporter(ExporterHelper):
                    else "application/x-protobuf"}
         if self._compress is not None:
             headers["Content-Encoding"] = config.compression
-        headers.update(config.headers)
+        # an empty value (e.g. an unset ${env:VAR:-}) means "do not send this header"
+        headers.update({k: v for k, v in config.headers.items() if v})
         self._headers = headers
         self._session: aiohttp.ClientSession | None = None
         self._partial = PartialSuccessLog(self.logger, str(settings.id))

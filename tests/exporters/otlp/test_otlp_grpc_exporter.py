@@ -111,13 +111,15 @@ async def test_hangar_capture_is_forwarded_byte_for_byte(sink: GrpcSink) -> None
 
 async def test_headers_arrive_as_metadata(sink: GrpcSink) -> None:
     exp = make({"endpoint": f"http://{sink.endpoint}",
-                "headers": {"api-key": "dd-secret", "x-scope-orgid": "tenant-1"}})
+                "headers": {"api-key": "dd-secret", "x-scope-orgid": "tenant-1",
+                            "authorization": ""}})
     await exp.start(None)
     await exp.consume(trace_batch(1))
     await sink.wait_for(1)
     await exp.shutdown()
     meta = sink.received[0].metadata
     assert meta["api-key"] == "dd-secret" and meta["x-scope-orgid"] == "tenant-1"
+    assert "authorization" not in meta  # empty value (an unset ${env:X:-}): not sent
 
 
 class CountingProxy:

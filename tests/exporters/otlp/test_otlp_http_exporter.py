@@ -66,7 +66,8 @@ def test_defaults_and_alias() -> None:
 async def test_proto_gzip_headers_and_paths(sink: HttpSink) -> None:
     tel = Telemetry()
     exp = make({"endpoint": sink.url() + "/", "headers": {"Authorization": "Bearer glc_x",
-                                                         "DD-API-KEY": "k"}}, tel, "otlphttp")
+                                                         "DD-API-KEY": "k", "X-Empty": ""}},
+               tel, "otlphttp")
     await exp.start(None)
     batches = [trace_batch(40), log_batch(2), metric_batch(3)]
     for b in batches:
@@ -82,6 +83,7 @@ async def test_proto_gzip_headers_and_paths(sink: HttpSink) -> None:
         assert r.metadata["content-encoding"] == "gzip"
         assert r.metadata["authorization"] == "Bearer glc_x"
         assert r.metadata["dd-api-key"] == "k"
+        assert "x-empty" not in r.metadata  # empty value: not sent
     assert int(by_path["/v1/traces"].metadata["raw-length"]) < len(batches[0].wire())
     assert sample(tel, "otelcol_exporter_sent_metric_points_total") == 3
 
