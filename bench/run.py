@@ -363,8 +363,10 @@ def _start_profiler(pid: int, settings: Settings, workdir: Path
     if not Path(exe).exists():
         print("  (py-spy not installed: pip install py-spy; no profile taken)", file=sys.stderr)
         return None
-    out = BENCH_DIR / "profiles" / f"{settings.profile}.txt"
-    out.parent.mkdir(exist_ok=True)
+    # raw collapsed stacks are large: kept under bench/results/ (not committed); the
+    # summary that _finish_profiler writes goes to bench/profiles/
+    out = BENCH_DIR / "results" / "profiles" / f"{settings.profile}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen([exe, "record", "--pid", str(pid), "--subprocesses", "--format",
                              "raw", "--duration", str(int(settings.profile_seconds)),
                              "--rate", "200", "--nonblocking", "--output", str(out)],
@@ -378,6 +380,13 @@ def _finish_profiler(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    raw = Path(proc.args[proc.args.index("--output") + 1])  # type: ignore[union-attr,index]
+    if raw.exists():
+        from bench.profile_summary import summarize
+
+        summary = BENCH_DIR / "profiles" / raw.name.replace(".txt", ".summary.txt")
+        summary.parent.mkdir(exist_ok=True)
+        summary.write_text(summarize(raw.read_text(errors="replace"), 25))
 
 
 # -- output --------------------------------------------------------------------------------
