@@ -87,14 +87,26 @@ async def test_kill_and_restart_while_following_hangar_110(tmp_path: Path) -> No
         hangar.start()
         await asyncio.to_thread(gateway.start)
         await asyncio.to_thread(hangar.wait_healthy)
+        ckpt = tmp_path / "ckpt.json"
+
+        def idle(records: int) -> bool:
+            """``records`` delivered and the checkpoint at the end of the file: a kill now
+            tests the checkpoint, not the milliseconds between delivery and checkpoint (a
+            kill there repeats that batch: at-least-once, see test_kill_restart.py)."""
+            try:
+                offset = json.loads(ckpt.read_text())["offset"]
+            except (OSError, ValueError, KeyError):
+                return False
+            return (sum(delivered(sink).values()) >= records
+                    and offset == hangar.stderr_path.stat().st_size)
+
         client = asyncio.create_task(asyncio.to_thread(hangars.drive, ports["hangar"]))
         # first kill once the cold start was reported, second one while calls go on
-        await asyncio.to_thread(wait_for, lambda: len(delivered(sink)) >= 2, 60,
-                                "the first audit records")
+        await asyncio.to_thread(wait_for, lambda: idle(2), 60, "the first audit records")
         await asyncio.to_thread(gateway.kill)
         await asyncio.sleep(1.0)  # calls made meanwhile only reach the file
         await asyncio.to_thread(gateway.start)
-        await asyncio.sleep(0.7)
+        await asyncio.to_thread(wait_for, lambda: idle(4), 60, "more audit records")
         await asyncio.to_thread(gateway.kill)
         await asyncio.to_thread(gateway.start)
         await client
