@@ -56,6 +56,9 @@ class Sink(Recorder):
     async def consume(self, batch: Batch) -> None:
         self.batches.append(batch)
 
+    async def reload(self) -> None:
+        EVENTS.append(f"reload {self.settings.kind.value} {self.settings.id}")
+
 
 class Bridge(Recorder):
     """traces -> logs connector: one log record per span, body = span name."""

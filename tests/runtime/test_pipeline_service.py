@@ -202,3 +202,31 @@ service:
 
     os.kill(os.getpid(), signal.SIGTERM)
     assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_sighup_reloads_components_that_can() -> None:
+    import os
+    import signal
+
+    fakes.EVENTS.clear()
+    svc = service("""
+receivers: {src: {}}
+exporters: {sink: {}}
+service:
+  telemetry: {metrics: {level: none}}
+  pipelines: {traces: {receivers: [src], exporters: [sink]}}
+""")
+    task = asyncio.create_task(svc.run())
+    for _ in range(100):
+        if svc.host.ready:
+            break
+        await asyncio.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGHUP)
+    for _ in range(100):
+        if "reload exporter sink" in fakes.EVENTS:
+            break
+        await asyncio.sleep(0.01)
+    svc.request_stop()
+    assert await asyncio.wait_for(task, 10) == 0
+    assert fakes.EVENTS.count("reload exporter sink") == 1
+    assert svc.host.ready is False
