@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from importlib import resources
 from typing import Any
@@ -15,7 +16,8 @@ from hangar_otelcol.component import Kind
 from hangar_otelcol.config.loader import load
 from hangar_otelcol.config.model import GatewayConfig, validate
 from hangar_otelcol.config.types import ConfigError
-from hangar_otelcol.registry import default_registry
+from hangar_otelcol.registry import ComponentLoadError, default_registry
+from hangar_otelcol.workers import WORKER_ENV, run_workers
 
 
 def default_config_text() -> str:
@@ -29,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
                              "merge in order (default: the embedded gateway config)")
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. processors.batch.timeout=2s")
+    common.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run N gateway processes sharing the ports (default: "
+                             "service.workers, 1)")
     parser = argparse.ArgumentParser(
         prog="hangar-otelcol", parents=[common],
         description="OpenTelemetry-Collector-style gateway for MCP tool-call telemetry.")
@@ -131,12 +136,15 @@ def _run(config: GatewayConfig) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
-    if command == "components":
-        return _components(args.configs)
     try:
+        if command == "components":
+            return _components(args.configs)
         data, config = load_config(args.config, args.set)
     except ConfigError as exc:
         _print_errors(exc.errors)
+        return 1
+    except ComponentLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     if command == "validate":
         print("configuration is valid", file=sys.stderr)
@@ -144,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "print-config":
         print(yaml.safe_dump(data, sort_keys=False, width=100), end="")
         return 0
+    if not os.environ.get(WORKER_ENV):  # a worker never starts workers of its own
+        workers = args.workers or config.service.workers
+        if workers > 1:
+            return run_workers(args.config, args.set, workers)
     try:
         return _run(config)
     except ConfigError as exc:  # e.g. a connector cycle found while building the graph

@@ -19,6 +19,10 @@ from hangar_otelcol.component import Factory, Kind
 _PACKAGES = {kind: f"hangar_otelcol.{kind.section}" for kind in Kind}
 
 
+class ComponentLoadError(Exception):
+    """A component package could not be imported (one line for the operator)."""
+
+
 class Registry:
     def __init__(self, factories: Iterable[Factory] = ()) -> None:
         self._by_kind: dict[Kind, dict[str, Factory]] = {kind: {} for kind in Kind}
@@ -50,12 +54,16 @@ def _builtin_factories() -> Iterable[Factory]:
         for info in pkgutil.iter_modules(package.__path__):
             if not info.ispkg or info.name.startswith("_"):
                 continue
+            name = f"{package_name}.{info.name}.factory"
             try:
-                module = importlib.import_module(f"{package_name}.{info.name}.factory")
+                module = importlib.import_module(name)
             except ModuleNotFoundError as exc:
-                if exc.name == f"{package_name}.{info.name}.factory":
+                if exc.name == name:
                     continue  # a helper package without a factory
-                raise
+                raise ComponentLoadError(f"cannot load component {name}: {exc}") from exc
+            except Exception as exc:
+                raise ComponentLoadError(
+                    f"cannot load component {name}: {type(exc).__name__}: {exc}") from exc
             yield from getattr(module, "FACTORIES", ())
             if hasattr(module, "FACTORY"):
                 yield module.FACTORY

@@ -19,13 +19,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
-from hangar_otelcol.connectors.tool_audit.derive import AUDIT_SCOPE, audit_record
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from hangar_otelcol import invocation
 from hangar_otelcol.component import BaseComponent, ConsumerError, CreateSettings, Host
+from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
+from hangar_otelcol.connectors.tool_audit.derive import AUDIT_SCOPE, audit_record
 from hangar_otelcol.invocation import TOOL_EVENT, ToolInvocation
 from hangar_otelcol.pdata import Batch, Sender, Signal
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hangar_otelcol.component import ConsumerError, CreateSettings, Factory, Kind, Stability
 from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.connector import ToolAuditConnector
-
-from hangar_otelcol.component import ConsumerError, CreateSettings, Factory, Kind, Stability
 from hangar_otelcol.pdata import Signal
 
 

@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
-from hangar_otelcol.exporters.prometheus.metrics import ToolMetrics
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
+from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
+from hangar_otelcol.exporters.prometheus.metrics import ToolMetrics
 from hangar_otelcol.invocation import index
 from hangar_otelcol.pdata import Batch, Signal
 

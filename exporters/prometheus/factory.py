@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from hangar_otelcol.component import Factory, Kind, Stability
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
 from hangar_otelcol.exporters.prometheus.exporter import create
-
-from hangar_otelcol.component import Factory, Kind, Stability
 
 FACTORY = Factory(
     type="prometheus",

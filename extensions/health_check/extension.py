@@ -4,9 +4,9 @@ import time
 
 import orjson
 from aiohttp import web
-from hangar_otelcol.extensions.health_check.config import HealthCheckConfig
 
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
+from hangar_otelcol.extensions.health_check.config import HealthCheckConfig
 from hangar_otelcol.service import split_endpoint
 
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+from hangar_otelcol.component import CreateSettings, Factory, Kind, Stability
 from hangar_otelcol.extensions.health_check.config import HealthCheckConfig
 from hangar_otelcol.extensions.health_check.extension import HealthCheck
-
-from hangar_otelcol.component import CreateSettings, Factory, Kind, Stability
 
 
 def create(settings: CreateSettings, config: HealthCheckConfig) -> HealthCheck:

@@ -51,6 +51,11 @@ class ServiceConfig:
     shutdown_timeout: Duration = Duration(30)
     #: raise glibc's mmap/trim thresholds (python-performance.md §5.2) and gc.freeze()
     tune_allocator: bool = True
+    #: gateway processes sharing the listening ports (SO_REUSEPORT); see workers.py
+    workers: int = 1
+
+    def validate(self) -> list[str]:
+        return ["workers: must be at least 1"] if self.workers < 1 else []
 
 
 @dataclass

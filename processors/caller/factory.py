@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from hangar_otelcol.component import Factory, Kind, Stability
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.processor import create
-
-from hangar_otelcol.component import Factory, Kind, Stability
 
 FACTORY = Factory(
     type="mcp_caller",

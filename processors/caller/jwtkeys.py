@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import jwt
+
 from hangar_otelcol.processors.caller.config import HS_ALGS, JwtConfig
 
 

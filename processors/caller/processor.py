@@ -8,6 +8,15 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings, Host
+from hangar_otelcol.invocation import (
+    CALLER_ID,
+    CALLER_ROLES,
+    CALLER_TYPE,
+    ToolInvocation,
+    index,
+)
+from hangar_otelcol.pdata import Batch, Sender, Signal
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.identity import (
     ATTRIBUTE_KEYS,
@@ -21,16 +30,6 @@ from hangar_otelcol.processors.caller.identity import (
     resource_values,
 )
 from hangar_otelcol.processors.caller.jwtkeys import JwtVerifier, TokenRejected
-
-from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings, Host
-from hangar_otelcol.invocation import (
-    CALLER_ID,
-    CALLER_ROLES,
-    CALLER_TYPE,
-    ToolInvocation,
-    index,
-)
-from hangar_otelcol.pdata import Batch, Sender, Signal
 
 _CACHE_SIZE = 4096
 

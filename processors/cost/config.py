@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hangar_otelcol.processors.cost.rules import RuleError, compile_rules
-from hangar_otelcol.processors.cost.source import PricingFileError, load_pricing_file
-
 from hangar_otelcol.config.types import Duration
 from hangar_otelcol.invocation import InvocationKeys
+from hangar_otelcol.processors.cost.rules import RuleError, compile_rules
+from hangar_otelcol.processors.cost.source import PricingFileError, load_pricing_file
 
 
 @dataclass

@@ -7,14 +7,6 @@ import contextlib
 import logging
 from typing import Any
 
-from hangar_otelcol.processors.cost.config import CostConfig
-from hangar_otelcol.processors.cost.rules import Rule, RuleError, RuleSet, compile_rules
-from hangar_otelcol.processors.cost.source import (
-    PricingFileError,
-    file_signature,
-    load_pricing_file,
-)
-
 from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings, Host
 from hangar_otelcol.invocation import (
     COST_CENTS,
@@ -27,6 +19,13 @@ from hangar_otelcol.invocation import (
     index,
 )
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.processors.cost.config import CostConfig
+from hangar_otelcol.processors.cost.rules import Rule, RuleError, RuleSet, compile_rules
+from hangar_otelcol.processors.cost.source import (
+    PricingFileError,
+    file_signature,
+    load_pricing_file,
+)
 
 _OUTCOMES = ("priced", "zero", "no_rule", "not_priced_failed", "kept", "wrapper")
 

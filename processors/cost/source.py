@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import yaml
+
 from hangar_otelcol.processors.cost.rules import Rule, RuleError, compile_rules
 
 

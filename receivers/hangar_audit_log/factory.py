@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
-from hangar_otelcol.receivers.hangar_audit_log.receiver import HangarAuditLogReceiver
-
 from hangar_otelcol.component import ConsumerError, CreateSettings, Factory, Kind, Stability
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
+from hangar_otelcol.receivers.hangar_audit_log.receiver import HangarAuditLogReceiver
 
 
 def create(settings: CreateSettings, config: HangarAuditLogConfig,

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from hangar_otelcol.component import BaseComponent, ConsumerError, CreateSettings, Host
+from hangar_otelcol.pdata import Batch, Sender, Signal
 from hangar_otelcol.receivers.hangar_audit_log import checkpoint
 from hangar_otelcol.receivers.hangar_audit_log.checkpoint import Position
 from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
@@ -24,9 +26,6 @@ from hangar_otelcol.receivers.hangar_audit_log.convert import (
     service_of,
 )
 from hangar_otelcol.receivers.hangar_audit_log.follower import FileFollower
-
-from hangar_otelcol.component import BaseComponent, ConsumerError, CreateSettings, Host
-from hangar_otelcol.pdata import Batch, Sender, Signal
 
 LINES_METRIC = "otelcol_receiver_hangar_audit_log_lines_total"
 _EOF = object()

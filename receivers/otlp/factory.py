@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hangar_otelcol.receivers.otlp.config import OTLPReceiverConfig
-from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
-
 from hangar_otelcol.component import Consumer, CreateSettings, Factory, Kind, Stability
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.receivers.otlp.config import OTLPReceiverConfig
+from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 
 
 def create(settings: CreateSettings, config: OTLPReceiverConfig,

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from hangar_otelcol.receivers.otlp import status
-from hangar_otelcol.receivers.otlp.config import GRPCConfig, MiB, TLSConfig
 
 from hangar_otelcol.pdata import Sender, Signal
+from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.config import GRPCConfig, MiB, TLSConfig
 
 if TYPE_CHECKING:
     from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver

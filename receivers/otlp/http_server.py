@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import grpc
 import zstandard
 from aiohttp import web
-from hangar_otelcol.receivers.otlp import status
-from hangar_otelcol.receivers.otlp.config import HTTPConfig, TLSConfig, split_endpoint
-from hangar_otelcol.receivers.otlp.status import Outcome
 
 from hangar_otelcol import otlpjson
 from hangar_otelcol.pdata import Sender, Signal
+from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.config import HTTPConfig, TLSConfig, split_endpoint
+from hangar_otelcol.receivers.otlp.status import Outcome
 
 if TYPE_CHECKING:
     from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver

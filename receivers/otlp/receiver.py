@@ -15,12 +15,12 @@ from collections.abc import Mapping
 
 import grpc
 from google.protobuf.message import DecodeError
-from hangar_otelcol.receivers.otlp import status
-from hangar_otelcol.receivers.otlp.config import OTLPReceiverConfig
-from hangar_otelcol.receivers.otlp.status import Outcome
 
 from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.pdata import Batch, Sender, Signal, decode
+from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.config import OTLPReceiverConfig
+from hangar_otelcol.receivers.otlp.status import Outcome
 
 
 class ProblemLog:

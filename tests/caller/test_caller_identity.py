@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hangar_captures as hc
 import pytest
-from hangar_otelcol.processors.caller.config import CallerConfig
-from hangar_otelcol.processors.caller.factory import FACTORY
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.invocation import TOOL_EVENT, index
 from hangar_otelcol.pdata import Batch, Sender
+from hangar_otelcol.processors.caller.config import CallerConfig
+from hangar_otelcol.processors.caller.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 

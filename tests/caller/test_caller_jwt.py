@@ -15,13 +15,13 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from hangar_otelcol.processors.caller.config import CallerConfig
-from hangar_otelcol.processors.caller.factory import FACTORY
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
 from hangar_otelcol.invocation import TOOL_EVENT, index
 from hangar_otelcol.pdata import Batch, Sender
+from hangar_otelcol.processors.caller.config import CallerConfig
+from hangar_otelcol.processors.caller.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, free_port, make_settings
 

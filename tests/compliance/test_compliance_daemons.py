@@ -23,12 +23,12 @@ from compliance_daemons import (
     wait_for,
 )
 from compliance_parsers import parse_cef, parse_leef
-from hangar_otelcol.exporters.compliance.config import ComplianceConfig
-from hangar_otelcol.exporters.compliance.factory import FACTORY
-from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
+from hangar_otelcol.exporters.compliance.config import ComplianceConfig
+from hangar_otelcol.exporters.compliance.factory import FACTORY
+from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port, make_settings
 

@@ -11,12 +11,12 @@ import orjson
 import pytest
 from compliance_captures import CALLS_2X, ROOT, batches
 from compliance_parsers import parse_cef, parse_leef, parse_syslog
-from hangar_otelcol.exporters.compliance.config import ComplianceConfig
-from hangar_otelcol.exporters.compliance.factory import FACTORY
 
 from hangar_otelcol import invocation
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.exporters.compliance.config import ComplianceConfig
+from hangar_otelcol.exporters.compliance.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port, make_settings
 

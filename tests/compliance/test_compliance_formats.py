@@ -10,6 +10,9 @@ import io
 import orjson
 import pytest
 from compliance_parsers import ParseError, parse_cef, parse_leef, parse_syslog
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hangar_otelcol.exporters.compliance.api import Compliance, export_tool_invocation
 from hangar_otelcol.exporters.compliance.formats.cef import CefFormatter
 from hangar_otelcol.exporters.compliance.formats.jsonlines import JsonLinesFormatter
@@ -17,8 +20,6 @@ from hangar_otelcol.exporters.compliance.formats.leef import LeefFormatter
 from hangar_otelcol.exporters.compliance.formats.options import FormatOptions
 from hangar_otelcol.exporters.compliance.formats.syslog import SyslogFormatter
 from hangar_otelcol.exporters.compliance.record import ComplianceRecord
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SEED_TIME = dt.datetime(2026, 5, 10, 12, 0, 0, tzinfo=dt.timezone.utc)
 SEED_OPTIONS = FormatOptions(procid="1234")  # hangar's pid in the seed's syslog line

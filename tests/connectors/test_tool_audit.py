@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
-from hangar_otelcol.connectors.tool_audit.factory import FACTORY
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from hangar_otelcol import invocation
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
+from hangar_otelcol.connectors.tool_audit.factory import FACTORY
 from hangar_otelcol.pdata import Batch, Part, Sender, Signal
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings

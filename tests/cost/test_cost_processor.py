@@ -9,13 +9,13 @@ from pathlib import Path
 
 import hangar_captures as hc
 import pytest
-from hangar_otelcol.processors.cost.config import CostConfig
-from hangar_otelcol.processors.cost.factory import FACTORY
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.invocation import TOOL_EVENT, index
 from hangar_otelcol.pdata import Batch
+from hangar_otelcol.processors.cost.config import CostConfig
+from hangar_otelcol.processors.cost.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 

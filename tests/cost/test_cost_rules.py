@@ -6,6 +6,7 @@ import json
 
 import hangar_captures as hc
 import pytest
+
 from hangar_otelcol.processors.cost.rules import RuleError, RuleSet, compile_rules
 
 # hangar-contract.md §7, in this order

@@ -6,17 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import hangar_captures as hc
+
+from hangar_otelcol.component import Kind
+from hangar_otelcol.config.types import build
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
 from hangar_otelcol.exporters.prometheus.factory import FACTORY as PROM
+from hangar_otelcol.invocation import AUDIT_LEDGER
+from hangar_otelcol.pdata import Batch, Sender
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.factory import FACTORY as CALLER
 from hangar_otelcol.processors.cost.config import CostConfig
 from hangar_otelcol.processors.cost.factory import FACTORY as COST
-
-from hangar_otelcol.component import Kind
-from hangar_otelcol.config.types import build
-from hangar_otelcol.invocation import AUDIT_LEDGER
-from hangar_otelcol.pdata import Batch, Sender
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import make_settings
 

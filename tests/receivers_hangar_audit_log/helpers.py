@@ -8,12 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
-from hangar_otelcol.receivers.hangar_audit_log.factory import FACTORY
-
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
+from hangar_otelcol.receivers.hangar_audit_log.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+
 from hangar_otelcol.receivers.hangar_audit_log.convert import (
     AUDIT_SCOPE,
     LineKind,
@@ -13,7 +14,6 @@ from hangar_otelcol.receivers.hangar_audit_log.convert import (
     other_record,
     parse_timestamp,
 )
-
 from tests.receivers_hangar_audit_log.helpers import DATA
 
 CAPTURED = (DATA / "v1.1.0-audit_event.jsonl").read_bytes().splitlines()

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
 
 from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
 from tests.receivers_hangar_audit_log.helpers import (
     DATA,
     FlakyConsumer,

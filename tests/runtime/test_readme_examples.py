@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from hangar_otelcol.processors.cost.rules import RuleSet, compile_rules
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from hangar_otelcol.exporters.debug.exporter import _Sampler
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -15,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.exporters.debug.exporter import _Sampler
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry

@@ -13,8 +13,6 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration as PbDuration
 from google.rpc import error_details_pb2, status_pb2
-from hangar_otelcol.exporters.otlp.config import OTLPGrpcConfig
-from hangar_otelcol.exporters.otlp.factory import FACTORIES
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -23,6 +21,8 @@ from otlp_sinks import GrpcSink, log_batch, metric_batch, self_signed, trace_bat
 
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.exporters.otlp.config import OTLPGrpcConfig
+from hangar_otelcol.exporters.otlp.factory import FACTORIES
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry

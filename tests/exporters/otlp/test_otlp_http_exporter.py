@@ -13,13 +13,13 @@ import orjson
 import pytest
 from aiohttp import web
 from google.rpc import status_pb2
-from hangar_otelcol.exporters.otlp.config import OTLPHttpConfig
-from hangar_otelcol.exporters.otlp.http_exporter import parse_retry_after
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from otlp_sinks import HttpSink, log_batch, metric_batch, self_signed, trace_batch
 
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.exporters.otlp.config import OTLPHttpConfig
+from hangar_otelcol.exporters.otlp.http_exporter import parse_retry_after
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry

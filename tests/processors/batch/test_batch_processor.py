@@ -8,8 +8,6 @@ import logging
 from typing import Any
 
 import pytest
-from hangar_otelcol.processors.batch.config import BatchConfig
-from hangar_otelcol.processors.batch.split import split_part
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -21,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.pdata import Batch, Part, Sender, Signal, decode
+from hangar_otelcol.processors.batch.config import BatchConfig
+from hangar_otelcol.processors.batch.split import split_part
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings

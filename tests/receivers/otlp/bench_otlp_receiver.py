@@ -20,12 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "otlpjson"))
 
 from bench_decode import build_request
-from hangar_otelcol.receivers.otlp.factory import FACTORY
 
 from hangar_otelcol import otlpjson
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.receivers.otlp.factory import FACTORY
 from hangar_otelcol.testing import free_port, make_settings
 
 REQUESTS = 300

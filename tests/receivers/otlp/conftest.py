@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from hangar_otelcol.receivers.otlp.factory import FACTORY
-from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 from otlp_receiver_helpers import Running, Starter, receiver_config
 
 from hangar_otelcol.component import Consumer, Kind
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.receivers.otlp.factory import FACTORY
+from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 

@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from hangar_otelcol.receivers.otlp.factory import FACTORY
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
-from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.receivers.otlp.factory import FACTORY
+from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
+from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 
 from hangar_otelcol import otlpjson
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 
 CAPTURES = Path("/work/shared/reference/hangar-captures")
 FILES = sorted(CAPTURES.glob("**/otlp*/*.json"))

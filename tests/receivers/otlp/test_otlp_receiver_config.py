@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hangar_otelcol.receivers.otlp.factory import FACTORY
 
 from hangar_otelcol.component import Kind, Stability
 from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.receivers.otlp.factory import FACTORY
 from hangar_otelcol.registry import Registry
 
 
