@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 import aiohttp
@@ -184,43 +186,36 @@ service:
     await svc.shutdown()
 
 
-async def test_run_exits_zero_on_sigterm() -> None:
-    svc = service("""
+MINIMAL = """
 receivers: {src: {}}
 exporters: {sink: {}}
 service:
   telemetry: {metrics: {level: none}}
   pipelines: {traces: {receivers: [src], exporters: [sink]}}
-""")
+"""
+
+
+async def _running(svc: Service) -> asyncio.Task[int]:
+    """Start ``svc.run()`` and return once it is ready (bounded: 1 s)."""
     task = asyncio.create_task(svc.run())
     for _ in range(100):
         if svc.host.ready:
             break
         await asyncio.sleep(0.01)
-    import os
-    import signal
+    assert svc.host.ready
+    return task
 
+
+async def test_run_exits_zero_on_sigterm() -> None:
+    task = await _running(service(MINIMAL))
     os.kill(os.getpid(), signal.SIGTERM)
     assert await asyncio.wait_for(task, 10) == 0
 
 
 async def test_sighup_reloads_components_that_can() -> None:
-    import os
-    import signal
-
     fakes.EVENTS.clear()
-    svc = service("""
-receivers: {src: {}}
-exporters: {sink: {}}
-service:
-  telemetry: {metrics: {level: none}}
-  pipelines: {traces: {receivers: [src], exporters: [sink]}}
-""")
-    task = asyncio.create_task(svc.run())
-    for _ in range(100):
-        if svc.host.ready:
-            break
-        await asyncio.sleep(0.01)
+    svc = service(MINIMAL)
+    task = await _running(svc)
     os.kill(os.getpid(), signal.SIGHUP)
     for _ in range(100):
         if "reload exporter sink" in fakes.EVENTS:
