@@ -31,17 +31,22 @@ class Gateway:
     stderr_path: Path
 
     def stop(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-            raise
+        return terminate(self.process, timeout)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """SIGTERM, wait for the exit code; SIGKILL (and re-raise) if it does not stop in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+        raise
 
 
 def wait_healthy(port: int, process: subprocess.Popen[bytes], stderr: Path,

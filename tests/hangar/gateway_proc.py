@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from tests.e2e.gateway import REPO, wait_healthy
+from tests.e2e.gateway import REPO, terminate, wait_healthy
 
 
 class GatewayProcess:
@@ -44,14 +44,7 @@ class GatewayProcess:
         """SIGTERM and wait; returns the exit code."""
         if self.process is None:
             return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-            raise
+        return terminate(self.process, timeout)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")

@@ -83,3 +83,19 @@ def test_unreadable_config_is_one_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "nope.yaml: cannot read config: No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+RECIPE_ENV = {"DOWNSTREAM_OTLP_ENDPOINT": "127.0.0.1:4317", "QRADAR_ENDPOINT": "127.0.0.1:6514",
+              "SPLUNK_SYSLOG_ENDPOINT": "127.0.0.1:6514", "ARCSIGHT_ENDPOINT": "127.0.0.1:514"}
+
+
+def test_every_recipe_validates_on_top_of_the_default_config(tmp_path: Path) -> None:
+    import os
+
+    for recipe in sorted((REPO / "config" / "recipes").glob("*.yaml")):
+        result = subprocess.run(
+            [sys.executable, "-m", "hangar_otelcol", "validate", "--config",
+             "config/gateway.yaml", "--config", str(recipe)],
+            capture_output=True, text=True, timeout=60, cwd=REPO,
+            env={**os.environ, **RECIPE_ENV, "COMPLIANCE_FILE": str(tmp_path / "c.jsonl")})
+        assert result.returncode == 0, f"{recipe.name}: {result.stderr}"
