@@ -89,6 +89,10 @@ COST_MODEL = "mcp.cost.model"
 COST_CURRENCY = "mcp.cost.currency"
 COST_INPUT_TOKENS = "mcp.cost.input_tokens"
 COST_OUTPUT_TOKENS = "mcp.cost.output_tokens"
+#: record attributes the caller processor takes identity from (read by position, so the
+#: index keeps their positions)
+IDENTITY_KEYS = frozenset({CALLER_TYPE, CALLER_ID, CALLER_ROLES, "mcp.user.id", "enduser.id",
+                           "user.id", "mcp.agent.id", "user.roles"})
 #: value of ``InvocationKeys.audit_source_key`` on audit records derived from spans
 AUDIT_SOURCE_SPAN = "span"
 
@@ -98,53 +102,56 @@ class ToolInvocation:
 
     ``record`` is the protobuf Span/LogRecord itself (mutate it only through
     ``set_attributes`` so the view and the wire bytes stay consistent).
+
+    Fields default to class attributes and only the ones a record carries are set on
+    the instance: an invocation is built per tool call, so construction is on the hot
+    path (python-performance.md: per-span Python work dominates).
     """
 
-    __slots__ = (
-        "attr_index", "caller_id", "caller_roles", "caller_type", "cost_cents", "cost_currency",
-        "cost_model", "counted", "derived", "duration_ms", "end_unix_nano", "error_type",
-        "event", "from_state", "input_tokens", "is_span", "output_tokens", "part", "record",
-        "resource", "scope_name", "server", "service_name", "service_version", "span_id",
-        "span_kind", "span_name", "status", "time_unix_nano", "to_state", "tool", "trace_id",
-        "wrapper",
-    )
+    event = TOOL_EVENT
+    is_span = False
+    record: Any = None
+    resource: Any = None
+    part: Part | None = None
+    scope_name = ""
+    span_name = ""
+    span_kind = 0
+    server: str | None = None
+    tool: str | None = None
+    status: str | None = None  # "success" | "error" | "denied" | other
+    duration_ms: float | None = None
+    input_tokens = 0
+    output_tokens = 0
+    error_type: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    caller_type: str | None = None
+    caller_id: str | None = None
+    caller_roles: str | None = None
+    cost_cents: int | None = None
+    cost_model: str | None = None
+    cost_currency: str | None = None
+    time_unix_nano = 0
+    end_unix_nano = 0
+    trace_id = b""
+    span_id = b""
+    service_name: str | None = None
+    service_version: str | None = None
+    #: True if counters count this record (see ``count_policy``)
+    counted = True
+    #: a span of a wrapper tool (``InvocationKeys.wrapper_tools``): not priced, not counted
+    wrapper = False
+    #: an audit record the gateway derived from a span (``mcp.audit.source=span``)
+    derived = False
+    #: views that read-only consumers derive from this invocation, shared between
+    #: instances of a consumer (e.g. the compliance record two compliance exporters format)
+    views: dict[str, Any] | None = None
+    #: the record's event name attribute as read (``mcp.event.name``), before mapping
+    event_name: str | None = None
 
-    def __init__(self) -> None:
-        self.event = TOOL_EVENT
-        self.is_span = False
-        self.record: Any = None
-        self.resource: Any = None
-        self.part: Part | None = None
-        self.scope_name = ""
-        self.span_name = ""
-        self.span_kind = 0
-        self.server: str | None = None
-        self.tool: str | None = None
-        self.status: str | None = None  # "success" | "error" | "denied" | other
-        self.duration_ms: float | None = None
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.error_type: str | None = None
-        self.from_state: str | None = None
-        self.to_state: str | None = None
-        self.caller_type: str | None = None
-        self.caller_id: str | None = None
-        self.caller_roles: str | None = None
-        self.cost_cents: int | None = None
-        self.cost_model: str | None = None
-        self.cost_currency: str | None = None
-        self.time_unix_nano = 0
-        self.end_unix_nano = 0
-        self.trace_id = b""
-        self.span_id = b""
-        self.service_name: str | None = None
-        self.service_version: str | None = None
-        #: True if counters count this record (see ``count_policy``)
-        self.counted = True
-        #: a span of a wrapper tool (``InvocationKeys.wrapper_tools``): not priced, not counted
-        self.wrapper = False
-        #: an audit record the gateway derived from a span (``mcp.audit.source=span``)
-        self.derived = False
+    def __init__(self, record: Any = None, is_span: bool = False) -> None:
+        self.record = record
+        self.is_span = is_span
         #: attribute key -> position in record.attributes, for keys this module reads/writes
         self.attr_index: dict[str, int] = {}
 
@@ -270,63 +277,67 @@ def _resource_service(resource: Any) -> tuple[str | None, str | None]:
 
 
 def _index_spans(part: Part, message: Any, keys: InvocationKeys, out: InvocationIndex) -> None:
+    reader = _reader(keys)
     prefixes = tuple(keys.span_name_prefixes)
     op_key = keys.span_operation_key
     op_values = set(keys.span_operation_values)
     for rs in message.resource_spans:
         service: tuple[str | None, str | None] | None = None
         for ss in rs.scope_spans:
+            scope_name: str | None = None
             for span in ss.spans:
-                inv = None
-                if prefixes and span.name.startswith(prefixes):
-                    inv = _read(span, keys, is_span=True)
-                else:
+                name = span.name
+                if not (prefixes and name.startswith(prefixes)):
+                    # most spans are not tool calls: compare keys only, read nothing else
                     for kv in span.attributes:
                         if kv.key == op_key and kv.value.string_value in op_values:
-                            inv = _read(span, keys, is_span=True)
                             break
-                if inv is None:
-                    continue
+                    else:
+                        continue
+                inv = reader.read(span, True)
                 if service is None:
                     service = _resource_service(rs.resource)
+                if scope_name is None:
+                    scope_name = ss.scope.name
                 inv.part = part
                 inv.resource = rs.resource
-                inv.scope_name = ss.scope.name
+                inv.scope_name = scope_name
                 inv.service_name, inv.service_version = service
-                inv.span_name = span.name
+                inv.span_name = name
                 inv.span_kind = span.kind
-                inv.time_unix_nano = span.start_time_unix_nano
-                inv.end_unix_nano = span.end_time_unix_nano
+                start = inv.time_unix_nano = span.start_time_unix_nano
+                end = inv.end_unix_nano = span.end_time_unix_nano
                 inv.trace_id = span.trace_id
                 inv.span_id = span.span_id
-                if inv.duration_ms is None and span.end_time_unix_nano:
-                    inv.duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
+                if inv.duration_ms is None and end:
+                    inv.duration_ms = (end - start) / 1e6
                 if inv.status is None:
                     inv.status = "error" if span.status.code == 2 else "success"
                 out.append(inv)
 
 
 def _index_logs(part: Part, message: Any, keys: InvocationKeys, out: InvocationIndex) -> None:
-    event_key = keys.event_name_key
+    reader = _reader(keys)
     wanted = {keys.tool_event: TOOL_EVENT, keys.state_event: STATE_EVENT}
     for rl in message.resource_logs:
         service: tuple[str | None, str | None] | None = None
         for sl in rl.scope_logs:
+            scope_name: str | None = None
             for rec in sl.log_records:
-                event = None
-                for kv in rec.attributes:
-                    if kv.key == event_key:
-                        event = wanted.get(kv.value.string_value)
-                        break
+                # one pass reads the event name and every known key (audit records are
+                # nearly all invocations, so reading before knowing is the cheaper bet)
+                inv = reader.read(rec, False)
+                event = wanted.get(inv.event_name)  # type: ignore[arg-type]
                 if event is None:
                     continue
-                inv = _read(rec, keys, is_span=False)
                 if service is None:
                     service = _resource_service(rl.resource)
+                if scope_name is None:
+                    scope_name = sl.scope.name
                 inv.event = event
                 inv.part = part
                 inv.resource = rl.resource
-                inv.scope_name = sl.scope.name
+                inv.scope_name = scope_name
                 inv.service_name, inv.service_version = service
                 inv.time_unix_nano = rec.time_unix_nano or rec.observed_time_unix_nano
                 inv.trace_id = rec.trace_id
@@ -334,73 +345,128 @@ def _index_logs(part: Part, message: Any, keys: InvocationKeys, out: InvocationI
                 out.append(inv)
 
 
-def _first(found: dict[str, Any], names: list[str]) -> Any:
-    for name in names:
-        if name in found:
-            return found[name]
-    return None
+# how a known attribute's value is read (each kind reads its typed field directly and
+# falls back to the general oneof lookup only when that field is empty)
+_STR, _INT, _NUM, _CENTS, _SOURCE, _EVENT, _POSITION = range(7)
 
 
-def _read(record: Any, keys: InvocationKeys, *, is_span: bool) -> ToolInvocation:
-    """One pass over the record's attributes, keeping only the keys we know."""
-    wanted = _wanted_keys(keys)
-    found: dict[str, Any] = {}
-    inv = ToolInvocation()
-    inv.is_span = is_span
-    inv.record = record
-    positions = inv.attr_index
-    for i, kv in enumerate(record.attributes):
-        k = kv.key
-        if k in wanted:
+class _Reader:
+    """Reads the known attributes of a span/log record in one pass (per InvocationKeys).
+
+    ``table`` maps an attribute key to (ToolInvocation field, rank, kind). Where several
+    keys feed one field (``tool_keys`` ...), the key listed first wins whatever the order
+    of the attributes (rank >= 0); single-key fields have rank -1.
+    """
+
+    def __init__(self, keys: InvocationKeys) -> None:
+        table: dict[str, tuple[str, int, int, bool]] = {}
+        # keys processors overwrite in place or read by position (set_attributes and the
+        # caller processor rely on attr_index being complete for these)
+        positional = {CALLER_TYPE, CALLER_ID, CALLER_ROLES, COST_CENTS, COST_MODEL,
+                      COST_CURRENCY, COST_INPUT_TOKENS, COST_OUTPUT_TOKENS, *IDENTITY_KEYS}
+
+        def add(names: list[str], field_name: str, kind: int) -> None:
+            ranked = len(names) > 1
+            for rank, name in enumerate(names):
+                table.setdefault(name, (field_name, rank if ranked else -1, kind,
+                                        name in positional))
+
+        add([keys.event_name_key], "event_name", _EVENT)
+        add(keys.tool_keys, "tool", _STR)
+        add(keys.server_keys, "server", _STR)
+        add(keys.input_token_keys, "input_tokens", _INT)
+        add(keys.output_token_keys, "output_tokens", _INT)
+        add(keys.duration_keys, "duration_ms", _NUM)
+        add(keys.status_keys, "status", _STR)
+        add(keys.error_type_keys, "error_type", _STR)
+        add([keys.state_key], "to_state", _STR)
+        add([keys.previous_state_key], "from_state", _STR)
+        add([CALLER_TYPE], "caller_type", _STR)
+        add([CALLER_ID], "caller_id", _STR)
+        add([CALLER_ROLES], "caller_roles", _STR)
+        add([COST_CENTS], "cost_cents", _CENTS)
+        add([COST_MODEL], "cost_model", _STR)
+        add([COST_CURRENCY], "cost_currency", _STR)
+        add([keys.audit_source_key], "derived", _SOURCE)
+        # keys whose position the processors need (to overwrite or read in place)
+        for name in positional:
+            table.setdefault(name, ("", -1, _POSITION, True))
+        self.table = table
+        self.wrapper_tools = frozenset(keys.wrapper_tools)
+
+    def read(self, record: Any, is_span: bool) -> ToolInvocation:
+        table = self.table
+        inv = ToolInvocation(record, is_span)
+        positions = inv.attr_index
+        best: dict[str, int] | None = None
+        i = -1
+        for kv in record.attributes:
+            i += 1
+            k = kv.key
+            entry = table.get(k)
+            if entry is None:
+                continue
+            field_name, rank, kind, keep_position = entry
+            if keep_position:
+                positions[k] = i
+            if rank >= 0:  # several keys feed this field: keep the first-listed one
+                if best is None:
+                    best = {}
+                elif best.get(field_name, rank + 1) <= rank:
+                    continue
+                best[field_name] = rank
             v = kv.value
-            which = v.WhichOneof("value")
-            found[k] = getattr(v, which) if which else None
-            positions[k] = i
-    inv.tool = _as_str(_first(found, keys.tool_keys))
-    inv.server = _as_str(_first(found, keys.server_keys))
-    inv.input_tokens = _as_int(_first(found, keys.input_token_keys))
-    inv.output_tokens = _as_int(_first(found, keys.output_token_keys))
-    duration = _first(found, keys.duration_keys)
-    inv.duration_ms = float(duration) if isinstance(duration, (int, float)) else None
-    inv.status = _as_str(_first(found, keys.status_keys))
-    inv.error_type = _as_str(_first(found, keys.error_type_keys))
-    inv.to_state = _as_str(found.get(keys.state_key))
-    inv.from_state = _as_str(found.get(keys.previous_state_key))
-    inv.caller_type = _as_str(found.get(CALLER_TYPE))
-    inv.caller_id = _as_str(found.get(CALLER_ID))
-    inv.caller_roles = _as_str(found.get(CALLER_ROLES))
-    cents = found.get(COST_CENTS)
-    inv.cost_cents = cents if isinstance(cents, int) else None
-    inv.cost_model = _as_str(found.get(COST_MODEL))
-    inv.cost_currency = _as_str(found.get(COST_CURRENCY))
-    if inv.tool is not None and inv.tool in keys.wrapper_tools:
-        inv.wrapper = True
-    inv.derived = found.get(keys.audit_source_key) == AUDIT_SOURCE_SPAN
-    return inv
+            value: Any
+            if kind == _STR:
+                value = v.string_value or _as_str(_any(v))
+            elif kind == _INT:
+                value = v.int_value or _as_int(_any(v))
+            elif kind == _NUM:
+                value = v.double_value or _as_float(_any(v))
+            elif kind == _EVENT:
+                value = v.string_value
+            elif kind == _CENTS:
+                value = v.int_value or _as_cents(_any(v))
+            elif kind == _SOURCE:
+                value = v.string_value == AUDIT_SOURCE_SPAN
+            else:
+                continue
+            setattr(inv, field_name, value)
+        tool = inv.tool
+        if tool is not None and tool in self.wrapper_tools:
+            inv.wrapper = True
+        return inv
 
 
-_WANTED_CACHE: dict[int, frozenset[str]] = {}
+_READERS: dict[int, tuple[InvocationKeys, _Reader]] = {}
 
 
-def _wanted_keys(keys: InvocationKeys) -> frozenset[str]:
-    cached = _WANTED_CACHE.get(id(keys))
-    if cached is None:
-        cached = frozenset([
-            *keys.tool_keys, *keys.server_keys, *keys.input_token_keys, *keys.output_token_keys,
-            *keys.duration_keys, *keys.status_keys, *keys.error_type_keys, keys.state_key,
-            keys.previous_state_key, CALLER_TYPE, CALLER_ID, CALLER_ROLES, COST_CENTS,
-            COST_MODEL, COST_CURRENCY, COST_INPUT_TOKENS, COST_OUTPUT_TOKENS,
-            "mcp.user.id", "mcp.agent.id", "enduser.id", "user.id", "user.roles",
-            keys.audit_source_key,
-        ])
-        _WANTED_CACHE[id(keys)] = cached
-    return cached
+def _reader(keys: InvocationKeys) -> _Reader:
+    cached = _READERS.get(id(keys))
+    if cached is None or cached[0] is not keys:
+        cached = (keys, _Reader(keys))
+        _READERS[id(keys)] = cached
+    return cached[1]
+
+
+def _any(value: Any) -> Any:
+    """The value of an AnyValue whichever field is set (None if none is)."""
+    which = value.WhichOneof("value")
+    return getattr(value, which) if which else None
 
 
 def _as_str(value: Any) -> str | None:
     if value is None or isinstance(value, (bytes, bytearray)):
         return None
     return value if isinstance(value, str) else str(value)
+
+
+def _as_float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _as_cents(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 def _as_int(value: Any) -> int:

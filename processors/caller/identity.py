@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hangar_otelcol.invocation import IDENTITY_KEYS
 from hangar_otelcol.processors.caller.config import HeadersConfig
 
 # keys read from a record or its resource, in order of preference for the id
@@ -70,8 +71,9 @@ def from_values(values: Mapping[str, Any], type_map: Mapping[str, str], source: 
     return Identity(ctype, str(caller_id) if caller_id else None, roles, source)
 
 
-ATTRIBUTE_KEYS = frozenset({"mcp.caller.type", "mcp.caller.id", "mcp.caller.roles",
-                            *USER_KEYS, AGENT_KEY, *ROLES_KEYS})
+#: the invocation index keeps the positions of exactly these keys (a test checks that
+#: USER_KEYS, AGENT_KEY, ROLES_KEYS and the mcp.caller.* keys are all in it)
+ATTRIBUTE_KEYS = IDENTITY_KEYS
 
 
 def resource_values(resource: Any) -> dict[str, Any]:
