@@ -33,7 +33,7 @@ from hangar_otelcol.config.loader import load
 from hangar_otelcol.config.model import validate
 from hangar_otelcol.pdata import Batch, Sender, decode
 from hangar_otelcol.registry import default_registry
-from hangar_otelcol.service import Service
+from hangar_otelcol.service import GC_THRESHOLDS, Service
 from hangar_otelcol.testing import free_port
 
 #: what the bench load generator sends as hangar's identity headers
@@ -49,11 +49,12 @@ async def _measure(config_name: str, payloads: list[Payload], seconds: float, ru
         "BENCH_GRPC_PORT": str(free_port()), "BENCH_HTTP_PORT": str(free_port()),
         "BENCH_METRICS_PORT": str(free_port()), "BENCH_PROM_PORT": str(free_port()),
         "BENCH_SINK_GRPC_PORT": str(sink.grpc_port), "BENCH_OUT_DIR": str(workdir),
-        "BENCH_TUNE_ALLOCATOR": "false",
     })
     try:
-        config = validate(load([str(BENCH_DIR / "configs" / config_name)]),
-                          default_registry())
+        path = Path(config_name)
+        if not path.exists():
+            path = BENCH_DIR / "configs" / config_name
+        config = validate(load([str(path)]), default_registry())
         service = Service(config)
         await service.start()
         consumers = service.graph.receivers[ComponentID.parse("otlp")].consumers
@@ -63,7 +64,12 @@ async def _measure(config_name: str, payloads: list[Payload], seconds: float, ru
             for p in payloads:
                 await consumers[p.signal].consume(Batch(p.signal, [decode(p.signal, p.proto,
                                                                           SENDER)]))
+                # as between two requests of a real receiver: writers and senders run
+                await asyncio.sleep(0)
 
+        if config.service.tune_allocator:  # as Service.run does after start-up
+            gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
         for _ in range(20):  # warm-up: caches, connections
             await one_round()
         rates = []
@@ -90,7 +96,7 @@ async def _measure(config_name: str, payloads: list[Payload], seconds: float, ru
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.inproc", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="enrich.yaml", help="a file in bench/configs/")
+    ap.add_argument("--config", default="enrich.yaml", help="a file in bench/configs/, or a path")
     ap.add_argument("--payload", action="append", help="traces-512, traces-all-512, logs-512")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of one run")
     ap.add_argument("--runs", type=int, default=5)

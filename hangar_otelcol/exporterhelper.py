@@ -293,6 +293,8 @@ class ExporterHelper(BaseComponent):
     """
 
     mutates_data = False
+    #: ``send`` only uses ``batch.wire()``: queue batches as bytes (``Batch.compact``)
+    queues_bytes = False
 
     def __init__(
         self,
@@ -402,6 +404,8 @@ class ExporterHelper(BaseComponent):
             return
         qc = self._queue_config
         done = asyncio.get_running_loop().create_future() if qc.wait_for_result else None
+        if self.queues_bytes:
+            batch = batch.compact()
         item = QueueItem(batch, self._sizer(batch), done)
         try:
             await self._queue.put(item, block=qc.block_on_overflow)

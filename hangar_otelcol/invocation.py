@@ -146,6 +146,8 @@ class ToolInvocation:
     #: views that read-only consumers derive from this invocation, shared between
     #: instances of a consumer (e.g. the compliance record two compliance exporters format)
     views: dict[str, Any] | None = None
+    #: len(record.attributes), kept by the reader and set_attributes (appending needs it)
+    attr_count = 0
     #: the record's event name attribute as read (``mcp.event.name``), before mapping
     event_name: str | None = None
 
@@ -157,26 +159,27 @@ class ToolInvocation:
 
     def set_attributes(self, values: dict[str, str | int | float | bool]) -> None:
         """Set attributes on the record: replace known keys in place, append the rest."""
-        assert self.part is not None
-        self.part.mutable_message()
-        attrs = self.record.attributes
-        extra = bytearray()
-        next_pos = len(attrs)
+        part = self.part
+        assert part is not None
+        part.mutable_message()
+        index = self.attr_index
+        field_no = 9 if self.is_span else 6  # Span.attributes = 9, LogRecord.attributes = 6
+        extra: list[bytes] = []
+        attrs = None
         for key, value in values.items():
-            pos = self.attr_index.get(key)
-            if pos is not None and pos < len(attrs) and attrs[pos].key == key:
-                _assign(attrs[pos].value, value)
-            else:
-                self.attr_index[key] = next_pos
-                next_pos += 1
-                extra += encode_attribute(self._attr_field, key, value)
+            pos = index.get(key)
+            if pos is not None:
+                if attrs is None:
+                    attrs = self.record.attributes
+                if pos < len(attrs) and attrs[pos].key == key:
+                    _assign(attrs[pos].value, value)
+                    continue
+            index[key] = self.attr_count
+            self.attr_count += 1
+            extra.append(encode_attribute(field_no, key, value))
         if extra:
             # appending pre-encoded wire bytes is ~2x faster than building KeyValues
-            self.record.MergeFromString(bytes(extra))
-
-    @property
-    def _attr_field(self) -> int:
-        return 9 if self.is_span else 6  # Span.attributes = 9, LogRecord.attributes = 6
+            self.record.MergeFromString(extra[0] if len(extra) == 1 else b"".join(extra))
 
     def __repr__(self) -> str:
         return (f"ToolInvocation({self.event} {'span' if self.is_span else 'log'} "
@@ -196,6 +199,10 @@ def _assign(any_value: Any, value: str | int | float | bool) -> None:
 
 
 def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _BYTE[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -207,17 +214,32 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
+_BYTE = [bytes((i,)) for i in range(256)]
+
+
 def _len_delimited(field_no: int, payload: bytes) -> bytes:
     return _varint(field_no << 3 | 2) + _varint(len(payload)) + payload
 
 
-
 _ENCODED: dict[tuple[int, str, type, str | int | float | bool], bytes] = {}
+# (field_no, key) -> for each varint length n (1..10), the bytes of an int KeyValue up to
+# its varint: field tag, KeyValue length, key, AnyValue length and the int_value tag
+_INT_PREFIXES: dict[tuple[int, str], list[bytes]] = {}
 
 
 def encode_attribute(field_no: int, key: str, value: str | int | float | bool) -> bytes:
-    """Wire bytes of one KeyValue in field ``field_no`` of a Span/LogRecord (memoized:
-    caller ids, roles, models and prices repeat, python-performance.md §8.6)."""
+    """Wire bytes of one KeyValue in field ``field_no`` of a Span/LogRecord.
+
+    Strings, booleans and floats are memoized (caller ids, roles, models repeat,
+    python-performance.md §8.6); integers (token counts, costs) rarely repeat and are
+    written as a per-key prefix plus the varint.
+    """
+    if type(value) is int:
+        prefixes = _INT_PREFIXES.get((field_no, key))
+        if prefixes is None:
+            prefixes = _INT_PREFIXES[(field_no, key)] = _int_prefixes(field_no, key)
+        number = _varint(value & 0xFFFFFFFFFFFFFFFF)
+        return prefixes[len(number)] + number
     memo_key = (field_no, key, type(value), value)
     cached = _ENCODED.get(memo_key)
     if cached is None:
@@ -226,6 +248,16 @@ def encode_attribute(field_no: int, key: str, value: str | int | float | bool) -
             _ENCODED.clear()  # bounded; refills with the values in use
         _ENCODED[memo_key] = cached
     return cached
+
+
+def _int_prefixes(field_no: int, key: str) -> list[bytes]:
+    key_part = _len_delimited(1, key.encode("utf-8"))
+    out = [b""]
+    for n in range(1, 11):
+        value_part = b"\x12" + _varint(1 + n) + b"\x18"
+        out.append(_varint(field_no << 3 | 2) + _varint(len(key_part) + len(value_part) + n)
+                   + key_part + value_part)
+    return out
 
 
 def _encode_attribute(field_no: int, key: str, value: str | int | float | bool) -> bytes:
@@ -432,6 +464,7 @@ class _Reader:
             else:
                 continue
             setattr(inv, field_name, value)
+        inv.attr_count = i + 1
         tool = inv.tool
         if tool is not None and tool in self.wrapper_tools:
             inv.wrapper = True
@@ -500,7 +533,8 @@ def count_policy(invocations: InvocationIndex, keys: InvocationKeys = DEFAULT_KE
     nested = tuple(keys.nested_span_scopes)
     for inv in invocations:
         if not inv.is_span:
-            inv.counted = True
+            if not inv.counted:
+                inv.counted = True
         elif inv.wrapper:
             inv.counted = False
         elif prefixes and inv.span_name.startswith(prefixes):

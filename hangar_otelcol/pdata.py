@@ -71,9 +71,13 @@ UNKNOWN_SENDER = Sender()
 
 
 class Part:
-    """One decoded Export*ServiceRequest, its original bytes and its sender."""
+    """One decoded Export*ServiceRequest, its original bytes and its sender.
 
-    __slots__ = ("_invocations", "_wire", "item_count", "message", "sender")
+    A part made by ``from_wire`` holds bytes only and decodes them the first time
+    ``message`` is read (queues of exporters that only send bytes keep parts this way).
+    """
+
+    __slots__ = ("_invocations", "_message", "_type", "_wire", "item_count", "sender")
 
     def __init__(
         self,
@@ -82,11 +86,33 @@ class Part:
         sender: Sender = UNKNOWN_SENDER,
         item_count: int | None = None,
     ) -> None:
-        self.message = message
+        self._message: Request | None = message
+        self._type: type[Any] = type(message)
         self._wire = wire
         self.sender = sender
         self.item_count = count_items(message) if item_count is None else item_count
         self._invocations: InvocationIndex | None = None
+
+    @classmethod
+    def from_wire(cls, signal: Signal, wire: bytes, item_count: int,
+                  sender: Sender = UNKNOWN_SENDER) -> Part:
+        """A part of serialized bytes, decoded lazily (the bytes must be valid)."""
+        part = cls.__new__(cls)
+        part._message = None
+        part._type = REQUEST_TYPES[signal]
+        part._wire = wire
+        part.sender = sender
+        part.item_count = item_count
+        part._invocations = None
+        return part
+
+    @property
+    def message(self) -> Request:
+        message = self._message
+        if message is None:
+            assert self._wire is not None
+            message = self._message = self._type.FromString(self._wire)
+        return message
 
     def mutable_message(self) -> Request:
         """The message, for a caller that is about to change it (drops cached bytes)."""
@@ -143,6 +169,20 @@ class Batch:
 
     def copy(self) -> Batch:
         return Batch(self.signal, [p.copy() for p in self.parts])
+
+    def compact(self) -> Batch:
+        """The same data as one part of serialized bytes only.
+
+        For queues of exporters that send bytes: a queued request then costs its wire
+        size, not its decoded messages and invocation views (fewer live objects is also
+        less work for every full garbage collection).
+        """
+        if len(self.parts) == 1 and self.parts[0]._message is None:
+            return self
+        senders = {id(p.sender): p.sender for p in self.parts}
+        sender = next(iter(senders.values())) if len(senders) == 1 else UNKNOWN_SENDER
+        return Batch(self.signal, [Part.from_wire(self.signal, self.wire(), self.item_count,
+                                                  sender)])
 
     def merged_message(self) -> Request:
         """Every part as one message (parses; for consumers that need a single object)."""

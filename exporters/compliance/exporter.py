@@ -110,6 +110,12 @@ class ComplianceExporter(BaseComponent):
                 lf = kind == "tcp" and net.framing == "lf"
                 self._frame = frame_lf if lf else frame_octet_counting
                 self._max_size = int(net.max_message_size) or 8192
+        # files and streams take plain LF-terminated lines of any length: let the formatter
+        # write the terminator itself (JSON-lines: orjson appends it, no copy)
+        self._plain_lines = self._envelope is None and not self._max_size and \
+            self._frame is frame_lf
+        self._format_line: Callable[[ComplianceRecord], bytes] = getattr(
+            self.formatter, "format_line", None) or self._format_then_frame
         tel.gauge("otelcol_exporter_compliance_records_buffered",
                   "Compliance records waiting in the output buffer",
                   lambda: float(self.output.buffered if self.output else 0),
@@ -119,6 +125,8 @@ class ComplianceExporter(BaseComponent):
 
     def render(self, record: ComplianceRecord) -> bytes | None:
         """One framed message for the output, or None if it cannot be sent."""
+        if self._plain_lines:
+            return self._format_line(record)
         if self._envelope is not None:
             text = envelope(self._envelope, record, self.formatter.format(record),
                             bom=self.formatter.envelope_bom and self.config.bom != "never")
@@ -130,6 +138,9 @@ class ComplianceExporter(BaseComponent):
             if data is None:
                 return None
         return self._frame(data)
+
+    def _format_then_frame(self, record: ComplianceRecord) -> bytes:
+        return frame_lf(utf8(self.formatter.format(record)))
 
     def _shorten(self, record: ComplianceRecord, data: bytes) -> bytes | None:
         # RFC 5424 §6.1: shorten by dropping the free-text MSG; never cut fields
@@ -168,7 +179,7 @@ class ComplianceExporter(BaseComponent):
                 if inv.is_span and invocation.AUDIT_LEDGER.claim(inv):
                     continue
                 try:
-                    msg = self.render(from_invocation(inv))
+                    msg = self.render(_record_of(inv))
                 except Exception as exc:  # a bad record must never fail the batch
                     self._counters["failed"].inc(self.format_name, self.output_kind)
                     self._warn_once(f"render:{type(exc).__name__}",
@@ -197,6 +208,21 @@ class ComplianceExporter(BaseComponent):
 
     async def flush(self, timeout: float = 10.0) -> bool:
         return True if self.output is None else await self.output.flush(timeout)
+
+
+def _record_of(inv: invocation.ToolInvocation) -> ComplianceRecord:
+    """The invocation's compliance record, built once for all compliance exporters.
+
+    Exporters run after every processor and do not mutate, so the record cannot change
+    between two of them (a mutating consumer would get its own copy of the data).
+    """
+    views = inv.views
+    if views is None:
+        views = inv.views = {}
+    record = views.get("compliance")
+    if record is None:
+        record = views["compliance"] = from_invocation(inv)
+    return record  # type: ignore[no-any-return]
 
 
 def _identity(data: bytes) -> bytes:

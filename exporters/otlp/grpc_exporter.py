@@ -39,6 +39,7 @@ _COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Defla
 
 
 class OTLPGrpcExporter(ExporterHelper):
+    queues_bytes = True
     def __init__(self, settings: CreateSettings, config: OTLPGrpcConfig) -> None:
         super().__init__(settings, config)
         self.config = config

@@ -70,6 +70,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 class OTLPHttpExporter(ExporterHelper):
+    queues_bytes = True
     def __init__(self, settings: CreateSettings, config: OTLPHttpConfig) -> None:
         super().__init__(settings, config)
         self.config = config

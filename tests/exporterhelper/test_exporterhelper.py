@@ -324,3 +324,31 @@ async def test_shutdown_waits_for_inline_sends_but_not_for_the_callers() -> None
     assert metric(tel, "otelcol_exporter_sent_spans_total") == 2  # the send finished first
     assert not task.done()  # and the caller's own task was left alone
     task.cancel()
+
+
+async def test_exporters_that_send_bytes_queue_bytes_only() -> None:
+    """queues_bytes: a queued request keeps its wire bytes, not decoded messages and
+    invocation views, and what is sent is the same data (several parts become one)."""
+    rec = Recorder()
+    rec.gate = asyncio.Event()  # hold the sender so requests stay queued
+    h, tel = helper(rec, fast_config(sending_queue={"num_consumers": 1}))
+    h.queues_bytes = True
+    await h.start(None)  # type: ignore[arg-type]
+    first, second = spans(2, "a"), spans(3, "b")
+    two_parts = Batch(Signal.TRACES, [*first.parts, *second.parts])
+    expected = two_parts.wire()
+    await h.consume(two_parts)
+    await h.consume(spans(1, "c"))
+    await wait_until(lambda: rec.attempts == 1)  # one request in flight, one queued
+    held = [*h._in_flight, *h.queue._items]  # type: ignore[union-attr]
+    assert len(held) == 2
+    for item in held:
+        assert len(item.batch.parts) == 1
+        assert item.batch.parts[0]._message is None  # bytes only until someone reads it
+    rec.gate.set()
+    await wait_until(lambda: len(rec.sent) == 2)
+    await h.shutdown()
+    assert rec.sent[0].wire() == expected
+    assert rec.sent[0].item_count == 5
+    assert rec.names() == ["a0", "c0"]  # the message is decoded on demand
+    assert metric(tel, "otelcol_exporter_sent_spans_total") == 6

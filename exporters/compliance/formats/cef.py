@@ -14,7 +14,7 @@ because trailing spaces of the final pair are not preserved by CEF parsers.
 from __future__ import annotations
 
 from ..record import EVENT_IDS, EVENT_KEYS, ComplianceRecord
-from .common import Memo, epoch_millis, number_text, truncate
+from .common import Memo, epoch_millis, number_text, truncate, utf8
 from .options import FormatOptions
 
 NAMES = {
@@ -78,7 +78,11 @@ class CefFormatter:
         self._event = {t: f"{r_id}|{NAMES[t]}|{o.cef_severity[EVENT_KEYS[t]]}|"
                        for t, r_id in EVENT_IDS.items()}
 
-    def format(self, r: ComplianceRecord) -> str:
+    def format_line(self, r: ComplianceRecord) -> bytes:
+        """The record as one LF-terminated UTF-8 line (files and streams)."""
+        return utf8(self.format(r, "\n"))
+
+    def format(self, r: ComplianceRecord, end: str = "") -> str:
         o = self.options
         esc = self._esc
         version = self._version(o.version or r.service_version or o.fallback_version)
@@ -119,5 +123,5 @@ class CefFormatter:
         if r.error_type is not None:
             add(f"reason={esc(truncate(r.error_type, _REASON))}")
         add(f"act={r.event_type}")
-        return f"{self._prefix}{version}|{self._event[r.event_type]}{' '.join(ext)}"
+        return f"{self._prefix}{version}|{self._event[r.event_type]}{' '.join(ext)}{end}"
 

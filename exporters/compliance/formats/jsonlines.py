@@ -28,7 +28,11 @@ class JsonLinesFormatter:
         self.options = options or FormatOptions()
         self._time = IsoTime("+00:00")
 
-    def format_bytes(self, r: ComplianceRecord) -> bytes:
+    def format_line(self, r: ComplianceRecord) -> bytes:
+        """The record as one LF-terminated line (files and streams)."""
+        return self.format_bytes(r, orjson.OPT_APPEND_NEWLINE)
+
+    def format_bytes(self, r: ComplianceRecord, option: int = 0) -> bytes:
         d: dict[str, Any] = {"timestamp": self._time(r.time_unix_nano),
                              "event_type": r.event_type}
         if r.mcp_server_id is not None:
@@ -64,10 +68,10 @@ class JsonLinesFormatter:
         if r.span_id is not None:
             d["span_id"] = r.span_id
         try:
-            out = orjson.dumps(d)
+            out = orjson.dumps(d, option=option)
         except TypeError:
             # lone UTF-16 surrogates cannot be UTF-8: replace them by U+FFFD (formats.md §4)
-            out = orjson.dumps({k: _fix_surrogates(v) for k, v in d.items()})
+            out = orjson.dumps({k: _fix_surrogates(v) for k, v in d.items()}, option=option)
         # JS-style line splitters treat U+2028/2029 as line ends; they only occur in strings
         if _LS in out or _PS in out:
             out = out.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
