@@ -33,7 +33,7 @@ from hangar_otelcol.config.loader import load
 from hangar_otelcol.config.model import validate
 from hangar_otelcol.pdata import Batch, Sender, decode
 from hangar_otelcol.registry import default_registry
-from hangar_otelcol.service import GC_THRESHOLDS, Service
+from hangar_otelcol.service import Service
 from hangar_otelcol.testing import free_port
 
 #: what the bench load generator sends as hangar's identity headers
@@ -69,7 +69,6 @@ async def _measure(config_name: str, payloads: list[Payload], seconds: float, ru
 
         if config.service.tune_allocator:  # as Service.run does after start-up
             gc.freeze()
-            gc.set_threshold(*GC_THRESHOLDS)
         for _ in range(20):  # warm-up: caches, connections
             await one_round()
         rates = []

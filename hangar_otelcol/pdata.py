@@ -77,7 +77,8 @@ class Part:
     ``message`` is read (queues of exporters that only send bytes keep parts this way).
     """
 
-    __slots__ = ("_invocations", "_message", "_type", "_wire", "item_count", "sender")
+    __slots__ = ("__weakref__", "_invocations", "_message", "_type", "_wire", "item_count",
+                 "sender")
 
     def __init__(
         self,

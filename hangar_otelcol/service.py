@@ -123,10 +123,6 @@ class Service:
         installed.append(signal.SIGHUP)
         if self.config.service.tune_allocator:
             gc.freeze()  # start-up objects never need collecting again
-            # the data path allocates many short-lived containers that reference counting
-            # frees; with the default gen-0 threshold (700) the collector runs thousands of
-            # times a second for almost nothing to find (bench/README.md: 10-15% of CPU)
-            gc.set_threshold(*GC_THRESHOLDS)
         try:
             await self._stop.wait()
         finally:
@@ -190,10 +186,6 @@ def split_endpoint(endpoint: str, path: str = "endpoint") -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{path}: expected host:port, got {endpoint!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
-
-
-#: gen-0/1/2 thresholds of the cyclic garbage collector when ``tune_allocator`` is on
-GC_THRESHOLDS = (50_000, 50, 100)
 
 
 def tune_allocator() -> None:

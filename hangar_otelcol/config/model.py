@@ -49,8 +49,7 @@ class ServiceConfig:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     #: how long SIGTERM/SIGINT may take to drain processors and exporter queues
     shutdown_timeout: Duration = Duration(30)
-    #: raise glibc's mmap/trim thresholds (python-performance.md §5.2), gc.freeze() after
-    #: start-up and raise the garbage collector's thresholds (service.GC_THRESHOLDS)
+    #: raise glibc's mmap/trim thresholds (python-performance.md §5.2) and gc.freeze()
     tune_allocator: bool = True
     #: gateway processes sharing the listening ports (SO_REUSEPORT); see workers.py
     workers: int = 1
