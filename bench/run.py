@@ -79,6 +79,8 @@ class Result:
     late: int = 0
     exit_code: int | None = None
     scaling: float | None = None
+    #: items the gateway accepted in the windows, by kind (full-pipeline scenarios)
+    accepted: dict[str, int] = field(default_factory=dict)
     note: str = ""
 
     @property
@@ -120,6 +122,7 @@ class Result:
             "acked_items": self.acked, "delivered_items": self.delivered,
             "client_errors": self.client_errors, "late_sends": self.late,
             "gateway_exit_code": self.exit_code, "scaling": self.scaling,
+            "accepted_items": self.accepted,
             "target": list(s.target) if s.target else None, "verdict": self.verdict(),
             "note": self.note,
         }
@@ -221,16 +224,16 @@ class Gateway:
                 time.sleep(0.05)
             time.sleep(1.0)
 
-    def accepted(self) -> int:
-        """Spans + log records the otlp receiver accepted (self-metrics)."""
+    def accepted(self) -> dict[str, int]:
+        """Spans and log records the otlp receiver accepted (self-metrics)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as r:
             text = r.read().decode()
-        total = 0.0
-        for m in re.finditer(r"^otelcol_receiver_accepted_(?:spans|log_records)_total"
+        out = {"spans": 0, "log_records": 0}
+        for m in re.finditer(r"^otelcol_receiver_accepted_(spans|log_records)_total"
                              r"\{[^}]*receiver=\"otlp\"[^}]*\} ([0-9.e+]+)$", text, re.M):
-            total += float(m.group(1))
-        return int(total)
+            out[m.group(1)] += int(float(m.group(2)))
+        return out
 
     def stop(self) -> int:
         code = _stop(self.proc, 45)
@@ -299,14 +302,21 @@ def run_scenario(s: Scenario, sink: Sink, settings: Settings, floors: dict[str, 
         if s.name == settings.profile and gateway:
             profiler = _start_profiler(gateway.proc.pid, settings, workdir)
         sink.reset()
+        def items_now() -> dict[str, int]:
+            if use_accepted and gateway:
+                return gateway.accepted()
+            return {"items": sink.items()}
+
         for _ in range(settings.runs):
             pid = gateway.proc.pid if gateway else sink.proc.pid
-            c0, i0, t0 = procstat.sample(pid), (gateway.accepted() if use_accepted and gateway
-                                                else sink.items()), time.monotonic()
+            c0, i0, t0 = procstat.sample(pid), items_now(), time.monotonic()
             time.sleep(settings.window)
-            c1, i1, t1 = procstat.sample(pid), (gateway.accepted() if use_accepted and gateway
-                                                else sink.items()), time.monotonic()
-            cpu, items, wall = procstat.cpu_between(c0, c1), i1 - i0, t1 - t0
+            c1, i1, t1 = procstat.sample(pid), items_now(), time.monotonic()
+            delta = {k: i1[k] - i0[k] for k in i1}
+            if use_accepted:
+                for k, v in delta.items():
+                    res.accepted[k] = res.accepted.get(k, 0) + v
+            cpu, items, wall = procstat.cpu_between(c0, c1), sum(delta.values()), t1 - t0
             res.per_core.append(items / cpu if cpu > 0 else 0.0)
             res.wall.append(items / wall)
             res.cores.append(cpu / wall)
@@ -417,6 +427,10 @@ def table(results: list[Result], floors: dict[str, float]) -> str:
             f"{r.p99_ms if r.p99_ms is not None else '-':>7} {tgt:>14} {r.verdict():>6}")
     extra = []
     for r in results:
+        if r.accepted and sum(r.accepted.values()):
+            total = sum(r.accepted.values())
+            extra.append(f"{r.scenario.name}: accepted " + ", ".join(
+                f"{100 * v / total:.0f}% {k.replace('_', ' ')}" for k, v in r.accepted.items()))
         if r.scaling is not None:
             extra.append(f"{r.scenario.name}: wall throughput {r.scaling:.2f}x of "
                          f"{r.scenario.scale_of} ({r.processes - 1} workers)")

@@ -49,6 +49,9 @@ SCENARIOS: list[Scenario] = [
              "JSON-lines and CEF compliance files; traces and audit logs in",
              "full.yaml", loads=(Load(concurrency=4), Load("logs-512", concurrency=4)),
              target=("per_core", ">=", 60_000)),
+    Scenario("full-spans-only-512", "full pipeline fed as hangar 1.6 feeds it: spans only, so "
+             "the tool_audit connector derives an audit record for every counted span",
+             "full.yaml", loads=(Load(concurrency=8),)),
     Scenario("json-http-512", "OTLP/JSON over HTTP in -> OTLP/gRPC out (passthrough config)",
              "passthrough.yaml", loads=(Load(protocol="http-json", connections=8),),
              target=("per_core", ">=", 50_000)),
