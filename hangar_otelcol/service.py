@@ -10,6 +10,7 @@ queues, extensions stop -- all within ``service.shutdown_timeout``. SIGHUP calls
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import logging
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from hangar_otelcol.component import ComponentID, Kind
 from hangar_otelcol.config.model import GatewayConfig
+from hangar_otelcol.multiprocess import SeriesFiles, merged, shared_dir, worker_index
 from hangar_otelcol.pipeline import Graph, build
 from hangar_otelcol.telemetry import Telemetry
 
@@ -50,6 +52,23 @@ class _Host:
         return dict(self._statuses)
 
 
+#: how often a worker writes its self-metrics for the others (workers: N)
+SELF_FLUSH_INTERVAL_S = 1.0
+
+
+class _MergedRegistry:
+    """The self-metrics of every worker: this one's are written first, then all merged."""
+
+    def __init__(self, telemetry: Telemetry, files: SeriesFiles, directory: str) -> None:
+        self._telemetry = telemetry
+        self._files = files
+        self._directory = directory
+
+    def collect(self) -> Any:
+        self._telemetry.write_to(self._files)
+        return merged(self._directory, "self")
+
+
 class Service:
     def __init__(self, config: GatewayConfig, telemetry: Telemetry | None = None) -> None:
         self.config = config
@@ -59,6 +78,11 @@ class Service:
         self._started: list[tuple[Kind, ComponentID, Any]] = []
         self._stop = asyncio.Event()
         self._metrics_runner: web.AppRunner | None = None
+        # workers: N: self-metrics of every worker, summed where they are served
+        self._shared_dir = shared_dir()
+        self._self_files = SeriesFiles(self._shared_dir, "self", worker_index()) \
+            if self._shared_dir else None
+        self._flusher: asyncio.Task[None] | None = None
 
     # -- start ---------------------------------------------------------------
     async def start(self) -> None:
@@ -77,6 +101,8 @@ class Service:
             await self._stop_started(deadline=time.monotonic() + 5)
             raise
         self.host.ready = True
+        if self._self_files is not None:
+            self._flusher = asyncio.create_task(self._flush_self_metrics(), name="self-flush")
         log.info("everything is ready; the gateway is running",
                  extra={"pipelines": sorted(self.config.pipelines)})
 
@@ -86,8 +112,12 @@ class Service:
             return
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+        registry: Any = self.telemetry.registry
+        if self._self_files is not None and self._shared_dir is not None:
+            registry = _MergedRegistry(self.telemetry, self._self_files, self._shared_dir)
+
         async def handle(_: web.Request) -> web.Response:
-            body = generate_latest(self.telemetry.registry)
+            body = generate_latest(registry)
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         app = web.Application()
@@ -130,6 +160,12 @@ class Service:
                 loop.remove_signal_handler(sig)
         return await self.shutdown()
 
+    async def _flush_self_metrics(self) -> None:
+        assert self._self_files is not None
+        while True:
+            await asyncio.sleep(SELF_FLUSH_INTERVAL_S)
+            self.telemetry.write_to(self._self_files)
+
     async def reload(self) -> None:
         log.info("SIGHUP: reloading components that support it")
         for kind, cid, component in self._started:
@@ -147,6 +183,13 @@ class Service:
         log.info("shutting down", extra={"deadline_s": timeout})
         self.host.ready = False
         clean = await self._stop_started(deadline=time.monotonic() + timeout)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._self_files is not None:
+            self.telemetry.write_to(self._self_files)  # the last counts stay in the sum
+            self._self_files.close()
         log.info("shutdown complete" if clean else "shutdown finished after the deadline; "
                  "data still queued was dropped")
         return 0

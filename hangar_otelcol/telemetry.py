@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
+from hangar_otelcol.multiprocess import SeriesFiles
 from hangar_otelcol.pdata import Signal
 
 
@@ -97,6 +98,21 @@ class Telemetry:
     def collect(self) -> Iterable[Any]:
         for metric in list(self._metrics.values()):
             yield metric.family()
+
+    def write_to(self, files: SeriesFiles) -> None:
+        """Write every series to this worker's multiprocess files (workers: N)."""
+        for metric in list(self._metrics.values()):
+            if isinstance(metric, FastCounter):
+                files.write_counter(metric.name.removesuffix("_total"), metric.description,
+                                    metric.labelnames, metric.values)
+            else:
+                values = {}
+                for labels, fn in list(metric.callbacks.items()):
+                    try:
+                        values[labels] = float(fn())
+                    except Exception:  # as in family(): a broken callback is skipped
+                        continue
+                files.write_gauge(metric.name, metric.description, metric.labelnames, values)
 
     def for_component(self, kind: str, component_id: str) -> ComponentTelemetry:
         return ComponentTelemetry(self, kind, component_id)

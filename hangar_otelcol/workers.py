@@ -9,11 +9,13 @@ overrides plus a few per-worker ones:
   gRPC/HTTP ports and the kernel spreads *connections* over them (gRPC connections are
   long-lived: clients need several connections, or an L4 balancer in front);
 - listeners that cannot be shared meaningfully stay with worker 0 on their configured
-  address: the gateway's self-metrics (workers 1..N-1 switch them off), and the
+  address: the gateway's self-metrics (workers 1..N-1 do not serve them), and the
   ``prometheus`` exporter and ``health_check`` extension (workers 1..N-1 bind them to an
-  ephemeral port, so they run but do not clash). Until the prometheus exporter aggregates
-  across processes, its counters on the configured port cover worker 0's share only; the
-  supervisor says so once at start.
+  ephemeral port, so they run but do not clash);
+- counters are still complete there: every worker writes its ``mcp_hangar_*`` series and
+  self-metrics about once a second (and when it stops) to prometheus-client multiprocess
+  files in a directory the supervisor creates (``HANGAR_OTELCOL_SHARED_DIR``, removed at
+  exit), and worker 0 serves the sum of all workers' files (``multiprocess.py``).
 
 Fresh interpreters rather than ``os.fork()``: grpc and uvloop are not fork-safe once used,
 and the config is re-read identically by each worker (same sources, same environment).
@@ -36,12 +38,16 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from hangar_otelcol.multiprocess import SHARED_DIR_ENV
 
 log = logging.getLogger("hangar_otelcol.workers")
 
@@ -111,12 +117,6 @@ def run_workers(config_sources: list[str], sets: list[str], workers: int) -> int
     except ConfigError as exc:
         _print_errors(exc.errors)
         return 1
-    shared = [cid for cid in (data.get("exporters") or {}) if _type_of(cid) == "prometheus"]
-    if workers > 1 and shared:
-        print(f"warning: workers={workers}: the prometheus exporter(s) {', '.join(shared)} "
-              f"serve worker 0's counters only (the others use ephemeral ports)",
-              file=sys.stderr)
-
     stop_signal: list[int] = []
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -129,9 +129,12 @@ def run_workers(config_sources: list[str], sets: list[str], workers: int) -> int
                     p.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    # each worker writes its counters here; worker 0 serves their sum (multiprocess.py)
+    shared_dir = tempfile.mkdtemp(prefix="hangar-otelcol-workers-")
     try:
         for i in range(workers):
-            env = {**os.environ, WORKER_ENV: str(i), WORKERS_ENV: str(workers)}
+            env = {**os.environ, WORKER_ENV: str(i), WORKERS_ENV: str(workers),
+                   SHARED_DIR_ENV: shared_dir}
             procs.append(subprocess.Popen(
                 _command(config_sources, [*sets, *worker_sets(data, i)]), env=env,
                 preexec_fn=_child_setup))
@@ -144,6 +147,7 @@ def run_workers(config_sources: list[str], sets: list[str], workers: int) -> int
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        shutil.rmtree(shared_dir, ignore_errors=True)
 
 
 def _supervise(procs: list[subprocess.Popen[bytes]], stop_signal: list[int], grace: float

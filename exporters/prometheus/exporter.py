@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import logging
 from typing import Any
@@ -14,7 +16,12 @@ from hangar_otelcol.component import BaseComponent, CreateSettings, Host
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
 from hangar_otelcol.exporters.prometheus.metrics import ToolMetrics
 from hangar_otelcol.invocation import index
+from hangar_otelcol.multiprocess import SeriesFiles, merged, shared_dir, worker_index
 from hangar_otelcol.pdata import Batch, Signal
+
+#: how often a worker writes its counts for the others (workers: N); a scrape of worker 0
+#: sees the other workers' counts at most this old
+FLUSH_INTERVAL_S = 1.0
 
 
 class _Collector:
@@ -23,6 +30,21 @@ class _Collector:
 
     def collect(self) -> Any:
         return self._metrics.collect()
+
+
+class _MergedCollector:
+    """Every worker's series (workers: N): this one's are written first, then all merged."""
+
+    def __init__(self, metrics: ToolMetrics, files: SeriesFiles, directory: str, group: str
+                 ) -> None:
+        self._metrics = metrics
+        self._files = files
+        self._directory = directory
+        self._group = group
+
+    def collect(self) -> Any:
+        self._metrics.write_to(self._files)
+        return merged(self._directory, self._group)
 
 
 class PrometheusExporter(BaseComponent):
@@ -38,7 +60,18 @@ class PrometheusExporter(BaseComponent):
         for known in config.known_tools:
             self.metrics.preinit(known.mcp_server, known.tool, known.cost_model)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_Collector(self.metrics))  # type: ignore[arg-type]
+        # workers: N: every worker writes its counts to shared files; worker 0 serves the
+        # sum of all of them on the configured endpoint (hangar_otelcol.multiprocess)
+        self._shared_dir = shared_dir()
+        self._files: SeriesFiles | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        if self._shared_dir is not None:
+            group = f"prometheus-{settings.id}"
+            self._files = SeriesFiles(self._shared_dir, group, worker_index())
+            self.registry.register(_MergedCollector(  # type: ignore[arg-type]
+                self.metrics, self._files, self._shared_dir, group))
+        else:
+            self.registry.register(_Collector(self.metrics))  # type: ignore[arg-type]
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self._counted = settings.telemetry.counter(
@@ -46,6 +79,10 @@ class PrometheusExporter(BaseComponent):
             "Tool invocations counted into the mcp_hangar_* series")
 
     async def start(self, host: Host) -> None:
+        if self._files is not None:
+            self.metrics.write_to(self._files)  # known_tools at 0 right away
+            self._flusher = asyncio.create_task(self._flush_every(FLUSH_INTERVAL_S),
+                                                name=f"{self._settings.id}-flush")
         app = web.Application()
         app.router.add_get(self._config.path, self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -70,6 +107,21 @@ class PrometheusExporter(BaseComponent):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._files is not None:
+            self.metrics.write_to(self._files)  # the last counts stay in the sum
+            self._files.close()
+            self._files = None
+
+    async def _flush_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self._files is not None:
+                self.metrics.write_to(self._files)
 
     async def _handle(self, request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))

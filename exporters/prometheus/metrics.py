@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 from hangar_otelcol.invocation import AUDIT_LEDGER, TOOL_EVENT, ToolInvocation
+from hangar_otelcol.multiprocess import SeriesFiles
 
 #: hangar's mcp_hangar_tool_call_duration_seconds buckets (+Inf implied)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -157,6 +158,19 @@ class ToolMetrics:
             self.caller_calls.inc((server, tool, ctype, caller))
             if cents:
                 self.caller_cost.inc((server, tool, ctype, caller, model), cents)
+
+    def _families(self) -> list[Family]:
+        out = [self.calls, self.errors, self.cost, self.attributions]
+        if self.per_caller:
+            out += [self.caller_calls, self.caller_cost]
+        return out
+
+    def write_to(self, files: SeriesFiles) -> None:
+        """Write every series to this worker's multiprocess files (workers: N)."""
+        for fam in self._families():
+            files.write_counter(fam.name, fam.help, fam.labels, fam.values)
+        h = self.duration
+        files.write_histogram(h.name, h.help, h.labels, BUCKETS, h.values)
 
     def collect(self) -> Iterator[Any]:
         yield self.calls.family()
