@@ -624,6 +624,16 @@ class AuditLedger:
             self._claims.popitem(last=False)
         return covered
 
+    def claim_if_covered(self, span: ToolInvocation) -> bool:
+        """``claim()`` if a real audit record covers the span already; else False, and
+        nothing is decided (a later ``claim()`` may still find a late audit record)."""
+        previous = self._claims.get((span.trace_id, span.span_id))
+        if previous is not None:
+            return previous[1]
+        if self._open.get((span.trace_id, span.tool or ""), 0) > 0:
+            return self.claim(span)
+        return False
+
     def sends_audit(self, service_name: str | None) -> bool:
         """True if this service sent an audit record within ``ttl`` (a hint for hold times)."""
         seen = self._audit_senders.get(service_name or "")

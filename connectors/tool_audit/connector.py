@@ -92,11 +92,16 @@ class ToolAuditConnector(BaseComponent):
         due = now + float(self.config.hold)
         observed = time.time_ns()
         source_key = keys.audit_source_key
-        added = 0
+        dedupe = self.config.dedupe_with_audit_logs
+        added = covered = 0
         for part in batch.parts:
             resources: dict[int, bytes] = {}
             for inv in invocation.index(part, keys):
                 if not inv.is_span or not inv.counted or inv.wrapper or inv.event != TOOL_EVENT:
+                    continue
+                if dedupe and self._ledger.claim_if_covered(inv):
+                    # its audit record is here already (hangar 2.x): nothing to derive
+                    covered += 1
                     continue
                 rid = id(inv.resource)
                 resource = resources.get(rid)
@@ -110,6 +115,8 @@ class ToolAuditConnector(BaseComponent):
                                       observed_unix_nano=observed)
                 self._held.append(_Held(due, claim, part.sender, resource, record))
                 added += 1
+        if covered:
+            self.spans.inc("covered", amount=covered)
         if added:
             if self._task is None:  # not started (e.g. driven directly): decide now
                 await self._emit(self._take_due(force=True))
