@@ -186,10 +186,40 @@ class ToolInvocation:
             # appending pre-encoded wire bytes is ~2x faster than building KeyValues
             self.record.MergeFromString(extra[0] if len(extra) == 1 else b"".join(extra))
 
+    def set_encoded(self, attrs: EncodedAttributes) -> None:
+        """``set_attributes(attrs.values)`` with the wire bytes encoded once for many
+        records (the caller processor writes one identity on every call of a request)."""
+        index = self.attr_index
+        for key in attrs.keys:
+            if key in index:  # replace in place: the general path
+                self.set_attributes(attrs.values)
+                return
+        part = self.part_ref()
+        if part is not None:
+            part.mutable_message()
+        n = self.attr_count
+        for key in attrs.keys:
+            index[key] = n
+            n += 1
+        self.attr_count = n
+        self.record.MergeFromString(attrs.span_bytes if self.is_span else attrs.log_bytes)
+
     def __repr__(self) -> str:
         return (f"ToolInvocation({self.event} {'span' if self.is_span else 'log'} "
                 f"server={self.server} tool={self.tool} status={self.status} "
                 f"counted={self.counted})")
+
+
+class EncodedAttributes:
+    """Attributes to set on many records, encoded once (see ``ToolInvocation.set_encoded``)."""
+
+    __slots__ = ("keys", "log_bytes", "span_bytes", "values")
+
+    def __init__(self, values: dict[str, str | int | float | bool]) -> None:
+        self.values = dict(values)
+        self.keys = tuple(values)
+        self.span_bytes = b"".join(encode_attribute(9, k, v) for k, v in values.items())
+        self.log_bytes = b"".join(encode_attribute(6, k, v) for k, v in values.items())
 
 
 def _assign(any_value: Any, value: str | int | float | bool) -> None:
@@ -290,7 +320,7 @@ def index(part: Part, keys: InvocationKeys = DEFAULT_KEYS) -> InvocationIndex:
     result: InvocationIndex = []
     if isinstance(message, (ExportTraceServiceRequest, ExportLogsServiceRequest)):
         wire = part.wire()
-        if any(m in wire for m in keys.markers()):
+        if any(m in wire for m in _reader(keys).markers):
             if isinstance(message, ExportTraceServiceRequest):
                 _index_spans(part, message, keys, result)
             else:
@@ -432,6 +462,7 @@ class _Reader:
             table.setdefault(name, ("", -1, _POSITION, True))
         self.table = table
         self.wrapper_tools = frozenset(keys.wrapper_tools)
+        self.markers = keys.markers()
 
     def read(self, record: Any, is_span: bool) -> ToolInvocation:
         table = self.table

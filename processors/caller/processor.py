@@ -13,6 +13,7 @@ from hangar_otelcol.invocation import (
     CALLER_ID,
     CALLER_ROLES,
     CALLER_TYPE,
+    EncodedAttributes,
     ToolInvocation,
     index,
 )
@@ -55,6 +56,7 @@ class CallerProcessor(BaseComponent):
             OrderedDict()
         self._token_cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
         self._logged_reasons: set[str] = set()
+        self._encoded: dict[Identity, EncodedAttributes] = {}
         self._static = {k: self._static_identity(k, v) for k, v in config.static.items()}
         d = config.default
         self._default = Identity(d.type or None, d.id or None, join_roles(d.roles),
@@ -246,6 +248,29 @@ class CallerProcessor(BaseComponent):
     # --- output ----------------------------------------------------------------------
 
     def _write(self, inv: ToolInvocation, identity: Identity) -> None:
+        if inv.caller_type is None and inv.caller_id is None and inv.caller_roles is None:
+            # the usual case: nothing to compare with, and the same identity is written on
+            # every call of a request: encode its attributes once
+            encoded = self._encoded.get(identity)
+            if encoded is None:
+                if len(self._encoded) >= _CACHE_SIZE:
+                    self._encoded.clear()
+                encoded = self._encoded[identity] = EncodedAttributes(
+                    self._values(inv, identity))
+            if encoded.keys:
+                inv.set_encoded(encoded)
+            inv.caller_type = identity.type
+            inv.caller_id = identity.id
+            inv.caller_roles = identity.roles
+            return
+        values = self._values(inv, identity)
+        if values:
+            inv.set_attributes(values)
+        inv.caller_type = identity.type or inv.caller_type
+        inv.caller_id = identity.id or inv.caller_id
+        inv.caller_roles = identity.roles or inv.caller_roles
+
+    def _values(self, inv: ToolInvocation, identity: Identity) -> dict[str, str]:
         values: dict[str, str] = {}
         if identity.type and identity.type != inv.caller_type:
             values[CALLER_TYPE] = identity.type
@@ -258,11 +283,7 @@ class CallerProcessor(BaseComponent):
                 values["enduser.id"] = identity.id
             if identity.roles:
                 values["user.roles"] = identity.roles
-        if values:
-            inv.set_attributes(values)
-        inv.caller_type = identity.type or inv.caller_type
-        inv.caller_id = identity.id or inv.caller_id
-        inv.caller_roles = identity.roles or inv.caller_roles
+        return values
 
 
 def _bearer(value: str | None) -> str:

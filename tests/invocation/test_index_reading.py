@@ -160,3 +160,26 @@ def test_an_indexed_part_is_freed_without_the_garbage_collector() -> None:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_encoded_attributes_append_or_replace_like_set_attributes() -> None:
+    from hangar_otelcol.invocation import EncodedAttributes
+
+    enc = EncodedAttributes({"mcp.caller.id": "alice", "mcp.caller.type": "human"})
+    fresh = _log_part([TOOL, ("gen_ai.tool.name", "q")])
+    existing = _log_part([TOOL, ("mcp.caller.id", "old"), ("gen_ai.tool.name", "q")])
+    span = _span_part("batch.call.q", [("gen_ai.tool.name", "q")])
+    for part in (fresh, existing, span):
+        inv = _one(part)
+        inv.set_encoded(enc)
+        inv.set_attributes({"mcp.caller.type": "agent"})  # positions stay right
+        assert part.mutated
+        msg = part.message
+        record = msg.resource_spans[0].scope_spans[0].spans[0] if inv.is_span else \
+            msg.resource_logs[0].scope_logs[0].log_records[0]
+        keys = [kv.key for kv in record.attributes]
+        assert sorted(k for k in keys if k.startswith("mcp.caller.")) == [
+            "mcp.caller.id", "mcp.caller.type"]  # no duplicates
+        values = {kv.key: kv.value.string_value for kv in record.attributes}
+        assert values["mcp.caller.id"] == "alice"
+        assert values["mcp.caller.type"] == "agent"
