@@ -189,20 +189,32 @@ class ToolInvocation:
     def set_encoded(self, attrs: EncodedAttributes) -> None:
         """``set_attributes(attrs.values)`` with the wire bytes encoded once for many
         records (the caller processor writes one identity on every call of a request)."""
+        if not self.append_encoded(attrs.keys,
+                                   attrs.span_bytes if self.is_span else attrs.log_bytes):
+            self.set_attributes(attrs.values)  # a key is there already: replace in place
+
+    def append_encoded(self, keys: tuple[str, ...], encoded: bytes) -> bool:
+        """Append ``encoded`` (KeyValues of ``keys`` in this record's attribute field:
+        ``attribute_field``); False, changing nothing, if one of the keys is set already."""
         index = self.attr_index
-        for key in attrs.keys:
-            if key in index:  # replace in place: the general path
-                self.set_attributes(attrs.values)
-                return
+        for key in keys:
+            if key in index:
+                return False
         part = self.part_ref()
         if part is not None:
             part.mutable_message()
         n = self.attr_count
-        for key in attrs.keys:
+        for key in keys:
             index[key] = n
             n += 1
         self.attr_count = n
-        self.record.MergeFromString(attrs.span_bytes if self.is_span else attrs.log_bytes)
+        self.record.MergeFromString(encoded)
+        return True
+
+    @property
+    def attribute_field(self) -> int:
+        """Field number of the attributes in the record (Span 9, LogRecord 6)."""
+        return 9 if self.is_span else 6
 
     def __repr__(self) -> str:
         return (f"ToolInvocation({self.event} {'span' if self.is_span else 'log'} "

@@ -16,6 +16,7 @@ from hangar_otelcol.invocation import (
     COST_OUTPUT_TOKENS,
     TOOL_EVENT,
     ToolInvocation,
+    encode_attribute,
     index,
 )
 from hangar_otelcol.pdata import Batch, Signal
@@ -46,6 +47,8 @@ class CostProcessor(BaseComponent):
         self._file_sig: tuple[int, int, int] | None = None
         self._last_error = ""
         self._watch_task: asyncio.Task[None] | None = None
+        # (attribute field, model, currency) -> (keys, encoded model [+ currency])
+        self._heads: dict[tuple[int, str, str], tuple[tuple[str, ...], bytes]] = {}
         tel = settings.telemetry
         self._outcomes = tel.counter(
             "otelcol_processor_mcp_cost_invocations_total",
@@ -157,18 +160,46 @@ class CostProcessor(BaseComponent):
         cents = rule.cost(inv.input_tokens, inv.output_tokens, inv.duration_ms)
         if cents == 0:
             return "zero", 0
-        values: dict[str, Any] = {COST_CENTS: cents, COST_MODEL: rule.model}
-        if config.write_currency:
-            values[COST_CURRENCY] = rule.currency
-        if inv.input_tokens > 0:
-            values[COST_INPUT_TOKENS] = inv.input_tokens
-        if inv.output_tokens > 0:
-            values[COST_OUTPUT_TOKENS] = inv.output_tokens
-        inv.set_attributes(values)
+        if not self._append(inv, rule, cents):
+            values: dict[str, Any] = {COST_CENTS: cents, COST_MODEL: rule.model}
+            if config.write_currency:
+                values[COST_CURRENCY] = rule.currency
+            if inv.input_tokens > 0:
+                values[COST_INPUT_TOKENS] = inv.input_tokens
+            if inv.output_tokens > 0:
+                values[COST_OUTPUT_TOKENS] = inv.output_tokens
+            inv.set_attributes(values)
         inv.cost_cents = cents
         inv.cost_model = rule.model
         inv.cost_currency = rule.currency
         return "priced", cents
+
+
+    def _append(self, inv: ToolInvocation, rule: Rule, cents: int) -> bool:
+        """The usual case (no mcp.cost.* on the record yet) with model and currency
+        encoded once per rule; what set_attributes would write, in the same order."""
+        field_no = inv.attribute_field
+        head_key = (field_no, rule.model, rule.currency)
+        head = self._heads.get(head_key)
+        if head is None:
+            if len(self._heads) >= 1024:
+                self._heads.clear()
+            keys: tuple[str, ...] = (COST_CENTS, COST_MODEL)
+            model = encode_attribute(field_no, COST_MODEL, rule.model)
+            currency = b""
+            if self._config.write_currency:
+                keys += (COST_CURRENCY,)
+                currency = encode_attribute(field_no, COST_CURRENCY, rule.currency)
+            head = self._heads[head_key] = (keys, model + currency)
+        keys, model_and_currency = head
+        parts = [encode_attribute(field_no, COST_CENTS, cents), model_and_currency]
+        if inv.input_tokens > 0:
+            keys += (COST_INPUT_TOKENS,)
+            parts.append(encode_attribute(field_no, COST_INPUT_TOKENS, inv.input_tokens))
+        if inv.output_tokens > 0:
+            keys += (COST_OUTPUT_TOKENS,)
+            parts.append(encode_attribute(field_no, COST_OUTPUT_TOKENS, inv.output_tokens))
+        return inv.append_encoded(keys, b"".join(parts))
 
 
 def create(settings: CreateSettings, config: CostConfig, signal: Signal,
