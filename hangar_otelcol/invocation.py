@@ -94,6 +94,10 @@ COST_OUTPUT_TOKENS = "mcp.cost.output_tokens"
 #: index keeps their positions)
 IDENTITY_KEYS = frozenset({CALLER_TYPE, CALLER_ID, CALLER_ROLES, "mcp.user.id", "enduser.id",
                            "user.id", "mcp.agent.id", "user.roles"})
+#: protobuf field numbers of Span.attributes and LogRecord.attributes (encoded attributes
+#: are appended to a record as wire bytes of these fields)
+SPAN_ATTRIBUTES = 9
+LOG_ATTRIBUTES = 6
 #: value of ``InvocationKeys.audit_source_key`` on audit records derived from spans
 AUDIT_SOURCE_SPAN = "span"
 
@@ -102,7 +106,8 @@ class ToolInvocation:
     """A view of one span or log record that is a tool call or a state change.
 
     ``record`` is the protobuf Span/LogRecord itself (mutate it only through
-    ``set_attributes`` so the view and the wire bytes stay consistent).
+    ``set_attributes``, ``set_encoded`` or ``append_encoded`` so the view, the attribute
+    positions and the wire bytes stay consistent).
 
     Fields default to class attributes and only the ones a record carries are set on
     the instance: an invocation is built per tool call, so construction is on the hot
@@ -168,7 +173,7 @@ class ToolInvocation:
         if part is not None:  # None: nothing holds the data any more (a test, a leftover)
             part.mutable_message()
         index = self.attr_index
-        field_no = 9 if self.is_span else 6  # Span.attributes = 9, LogRecord.attributes = 6
+        field_no = SPAN_ATTRIBUTES if self.is_span else LOG_ATTRIBUTES
         extra: list[bytes] = []
         attrs = None
         for key, value in values.items():
@@ -214,7 +219,7 @@ class ToolInvocation:
     @property
     def attribute_field(self) -> int:
         """Field number of the attributes in the record (Span 9, LogRecord 6)."""
-        return 9 if self.is_span else 6
+        return SPAN_ATTRIBUTES if self.is_span else LOG_ATTRIBUTES
 
     def __repr__(self) -> str:
         return (f"ToolInvocation({self.event} {'span' if self.is_span else 'log'} "
@@ -230,8 +235,10 @@ class EncodedAttributes:
     def __init__(self, values: dict[str, str | int | float | bool]) -> None:
         self.values = dict(values)
         self.keys = tuple(values)
-        self.span_bytes = b"".join(encode_attribute(9, k, v) for k, v in values.items())
-        self.log_bytes = b"".join(encode_attribute(6, k, v) for k, v in values.items())
+        self.span_bytes = b"".join(
+            encode_attribute(SPAN_ATTRIBUTES, k, v) for k, v in values.items())
+        self.log_bytes = b"".join(
+            encode_attribute(LOG_ATTRIBUTES, k, v) for k, v in values.items())
 
 
 def _assign(any_value: Any, value: str | int | float | bool) -> None:

@@ -14,10 +14,11 @@ flush touches the files.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
@@ -26,6 +27,9 @@ from prometheus_client.utils import floatToGoString
 
 #: directory shared by the workers of one gateway (set by the supervisor, workers.py)
 SHARED_DIR_ENV = "HANGAR_OTELCOL_SHARED_DIR"
+#: how often a worker writes its series for the others; a scrape sees the other workers'
+#: counts at most this old
+FLUSH_INTERVAL_S = 1.0
 
 
 def shared_dir() -> str | None:
@@ -114,3 +118,27 @@ def merged(directory: str, group: str) -> Iterable[Any]:
     safe = re.sub(r"[^A-Za-z0-9.-]", "-", group)
     files = sorted(glob.glob(os.path.join(directory, f"*_{safe}-w*.db")))
     return MultiProcessCollector.merge(files, accumulate=True)
+
+
+class MergedCollector:
+    """A prometheus-client collector of every worker's series of ``group``: this process
+    writes its own first (``write(files)``), so a scrape is current for it."""
+
+    def __init__(self, write: Callable[[SeriesFiles], None], files: SeriesFiles,
+                 directory: str, group: str) -> None:
+        self._write = write
+        self._files = files
+        self._directory = directory
+        self._group = group
+
+    def collect(self) -> Iterable[Any]:
+        self._write(self._files)
+        return merged(self._directory, self._group)
+
+
+async def flush_every(write: Callable[[SeriesFiles], None], files: SeriesFiles,
+                      interval: float = FLUSH_INTERVAL_S) -> None:
+    """Write this worker's series every ``interval`` seconds (a task; cancel to stop)."""
+    while True:
+        await asyncio.sleep(interval)
+        write(files)

@@ -23,7 +23,13 @@ from aiohttp import web
 
 from hangar_otelcol.component import ComponentID, Kind
 from hangar_otelcol.config.model import GatewayConfig
-from hangar_otelcol.multiprocess import SeriesFiles, merged, shared_dir, worker_index
+from hangar_otelcol.multiprocess import (
+    MergedCollector,
+    SeriesFiles,
+    flush_every,
+    shared_dir,
+    worker_index,
+)
 from hangar_otelcol.pipeline import Graph, build
 from hangar_otelcol.telemetry import Telemetry
 
@@ -50,23 +56,6 @@ class _Host:
 
     def component_statuses(self) -> Mapping[str, tuple[bool, str]]:
         return dict(self._statuses)
-
-
-#: how often a worker writes its self-metrics for the others (workers: N)
-SELF_FLUSH_INTERVAL_S = 1.0
-
-
-class _MergedRegistry:
-    """The self-metrics of every worker: this one's are written first, then all merged."""
-
-    def __init__(self, telemetry: Telemetry, files: SeriesFiles, directory: str) -> None:
-        self._telemetry = telemetry
-        self._files = files
-        self._directory = directory
-
-    def collect(self) -> Any:
-        self._telemetry.write_to(self._files)
-        return merged(self._directory, "self")
 
 
 class Service:
@@ -102,7 +91,8 @@ class Service:
             raise
         self.host.ready = True
         if self._self_files is not None:
-            self._flusher = asyncio.create_task(self._flush_self_metrics(), name="self-flush")
+            self._flusher = asyncio.create_task(
+                flush_every(self.telemetry.write_to, self._self_files), name="self-flush")
         log.info("everything is ready; the gateway is running",
                  extra={"pipelines": sorted(self.config.pipelines)})
 
@@ -114,7 +104,8 @@ class Service:
 
         registry: Any = self.telemetry.registry
         if self._self_files is not None and self._shared_dir is not None:
-            registry = _MergedRegistry(self.telemetry, self._self_files, self._shared_dir)
+            registry = MergedCollector(self.telemetry.write_to, self._self_files,
+                                       self._shared_dir, "self")
 
         async def handle(_: web.Request) -> web.Response:
             body = generate_latest(registry)
@@ -159,12 +150,6 @@ class Service:
             for sig in installed:
                 loop.remove_signal_handler(sig)
         return await self.shutdown()
-
-    async def _flush_self_metrics(self) -> None:
-        assert self._self_files is not None
-        while True:
-            await asyncio.sleep(SELF_FLUSH_INTERVAL_S)
-            self.telemetry.write_to(self._self_files)
 
     async def reload(self) -> None:
         log.info("SIGHUP: reloading components that support it")

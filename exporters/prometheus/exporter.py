@@ -16,12 +16,14 @@ from hangar_otelcol.component import BaseComponent, CreateSettings, Host
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
 from hangar_otelcol.exporters.prometheus.metrics import ToolMetrics
 from hangar_otelcol.invocation import index
-from hangar_otelcol.multiprocess import SeriesFiles, merged, shared_dir, worker_index
+from hangar_otelcol.multiprocess import (
+    MergedCollector,
+    SeriesFiles,
+    flush_every,
+    shared_dir,
+    worker_index,
+)
 from hangar_otelcol.pdata import Batch, Signal
-
-#: how often a worker writes its counts for the others (workers: N); a scrape of worker 0
-#: sees the other workers' counts at most this old
-FLUSH_INTERVAL_S = 1.0
 
 
 class _Collector:
@@ -30,21 +32,6 @@ class _Collector:
 
     def collect(self) -> Any:
         return self._metrics.collect()
-
-
-class _MergedCollector:
-    """Every worker's series (workers: N): this one's are written first, then all merged."""
-
-    def __init__(self, metrics: ToolMetrics, files: SeriesFiles, directory: str, group: str
-                 ) -> None:
-        self._metrics = metrics
-        self._files = files
-        self._directory = directory
-        self._group = group
-
-    def collect(self) -> Any:
-        self._metrics.write_to(self._files)
-        return merged(self._directory, self._group)
 
 
 class PrometheusExporter(BaseComponent):
@@ -68,8 +55,8 @@ class PrometheusExporter(BaseComponent):
         if self._shared_dir is not None:
             group = f"prometheus-{settings.id}"
             self._files = SeriesFiles(self._shared_dir, group, worker_index())
-            self.registry.register(_MergedCollector(  # type: ignore[arg-type]
-                self.metrics, self._files, self._shared_dir, group))
+            self.registry.register(MergedCollector(  # type: ignore[arg-type]
+                self.metrics.write_to, self._files, self._shared_dir, group))
         else:
             self.registry.register(_Collector(self.metrics))  # type: ignore[arg-type]
         self._runner: web.AppRunner | None = None
@@ -81,8 +68,8 @@ class PrometheusExporter(BaseComponent):
     async def start(self, host: Host) -> None:
         if self._files is not None:
             self.metrics.write_to(self._files)  # known_tools at 0 right away
-            self._flusher = asyncio.create_task(self._flush_every(FLUSH_INTERVAL_S),
-                                                name=f"{self._settings.id}-flush")
+            self._flusher = asyncio.create_task(
+                flush_every(self.metrics.write_to, self._files), name=f"{self._settings.id}-flush")
         app = web.Application()
         app.router.add_get(self._config.path, self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -116,12 +103,6 @@ class PrometheusExporter(BaseComponent):
             self.metrics.write_to(self._files)  # the last counts stay in the sum
             self._files.close()
             self._files = None
-
-    async def _flush_every(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            if self._files is not None:
-                self.metrics.write_to(self._files)
 
     async def _handle(self, request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
