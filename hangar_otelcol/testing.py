@@ -10,12 +10,21 @@ from hangar_otelcol.component import ComponentID, CreateSettings, Kind
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.telemetry import Telemetry
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that was free a moment ago, and that this process has not
+    handed out before (the kernel may offer the same ephemeral port to two calls in a row,
+    e.g. a gRPC and an HTTP endpoint of one test, which then cannot both bind it)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh free port after 100 tries")
 
 
 def make_settings(kind: Kind, component_id: str, telemetry: Telemetry | None = None,
