@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 
 from hangar_otelcol.component import ComponentID, CreateSettings, Kind
@@ -11,20 +12,38 @@ from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.telemetry import Telemetry
 
 _HANDED_OUT: set[int] = set()
+_RANDOM = random.Random()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago, and that this process has not
-    handed out before (the kernel may offer the same ephemeral port to two calls in a row,
-    e.g. a gRPC and an HTTP endpoint of one test, which then cannot both bind it)."""
-    for _ in range(100):
+    """A TCP port on 127.0.0.1 that was free a moment ago and that this process has not
+    handed out before.
+
+    Chosen below the kernel's ephemeral range, so the outgoing connections of other tests
+    (which get ephemeral local ports) cannot take it between this call and the bind; and
+    never twice per process, so two endpoints of one test cannot get the same port.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = _RANDOM.randrange(10_000, low) if low > 11_000 else 0
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             port = int(s.getsockname()[1])
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
-    raise RuntimeError("no fresh free port after 100 tries")
+    raise RuntimeError("no fresh free port after 200 tries")
 
 
 def make_settings(kind: Kind, component_id: str, telemetry: Telemetry | None = None,
