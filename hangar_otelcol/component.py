@@ -11,13 +11,13 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hangar_otelcol.pdata import Batch, Signal
 
 if TYPE_CHECKING:
-    from hangar_otelcol.telemetry import ComponentTelemetry
+    from hangar_otelcol.telemetry import ComponentTelemetry, Telemetry
 
 
 class Kind(str, enum.Enum):
@@ -136,6 +136,14 @@ class CreateSettings:
     #: for processors and connectors-as-exporters: the pipeline this instance sits in
     pipeline: str = ""
 
+    @classmethod
+    def for_component(cls, telemetry: Telemetry, kind: Kind, cid: ComponentID,
+                      pipeline: str = "") -> CreateSettings:
+        """The settings of component ``cid``: its self-metrics and its logger."""
+        return cls(id=cid, kind=kind, telemetry=telemetry.for_component(kind.value, str(cid)),
+                   logger=logging.getLogger(f"hangar_otelcol.{kind.value}.{cid}"),
+                   pipeline=pipeline)
+
 
 # create signatures, per kind:
 #   receiver:  create(settings, config, consumers: dict[Signal, Consumer]) -> Component
@@ -159,7 +167,6 @@ class Factory:
     #: other spellings accepted in configs (e.g. otlp_grpc for otlp)
     aliases: tuple[str, ...] = ()
     description: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def signals(self) -> frozenset[Signal]:

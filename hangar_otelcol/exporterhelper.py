@@ -323,7 +323,6 @@ class ExporterHelper(BaseComponent):
         self._inline = 0
         self._inline_done = asyncio.Event()
         self._accepting = False
-        self._started = False
         self._stopped = False
         self._logged: set[str] = set()
 
@@ -343,7 +342,6 @@ class ExporterHelper(BaseComponent):
 
     async def start(self, host: Host) -> None:
         await self.open(host)
-        self._started = True
         self._accepting = True
         if self._queue is not None:
             self._consumers = [

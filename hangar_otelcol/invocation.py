@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from hangar_otelcol.pdata import Part
+from hangar_otelcol.protowire import length_delimited, varint
 
 TOOL_EVENT = "tool_invocation"
 STATE_EVENT = "mcp_server_state_change"
@@ -252,29 +253,6 @@ def _assign(any_value: Any, value: str | int | float | bool) -> None:
         any_value.string_value = value
 
 
-def _varint(n: int) -> bytes:
-    if n < 0x80:
-        return _BYTE[n]
-    if n < 0x4000:
-        return bytes((n & 0x7F | 0x80, n >> 7))
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-_BYTE = [bytes((i,)) for i in range(256)]
-
-
-def _len_delimited(field_no: int, payload: bytes) -> bytes:
-    return _varint(field_no << 3 | 2) + _varint(len(payload)) + payload
-
-
 _ENCODED: dict[tuple[int, str, type, str | int | float | bool], bytes] = {}
 # (field_no, key) -> for each varint length n (1..10), the bytes of an int KeyValue up to
 # its varint: field tag, KeyValue length, key, AnyValue length and the int_value tag
@@ -292,7 +270,7 @@ def encode_attribute(field_no: int, key: str, value: str | int | float | bool) -
         prefixes = _INT_PREFIXES.get((field_no, key))
         if prefixes is None:
             prefixes = _INT_PREFIXES[(field_no, key)] = _int_prefixes(field_no, key)
-        number = _varint(value & 0xFFFFFFFFFFFFFFFF)
+        number = varint(value & 0xFFFFFFFFFFFFFFFF)
         return prefixes[len(number)] + number
     memo_key = (field_no, key, type(value), value)
     cached = _ENCODED.get(memo_key)
@@ -305,11 +283,11 @@ def encode_attribute(field_no: int, key: str, value: str | int | float | bool) -
 
 
 def _int_prefixes(field_no: int, key: str) -> list[bytes]:
-    key_part = _len_delimited(1, key.encode("utf-8"))
+    key_part = length_delimited(1, key.encode("utf-8"))
     out = [b""]
     for n in range(1, 11):
-        value_part = b"\x12" + _varint(1 + n) + b"\x18"
-        out.append(_varint(field_no << 3 | 2) + _varint(len(key_part) + len(value_part) + n)
+        value_part = b"\x12" + varint(1 + n) + b"\x18"
+        out.append(varint(field_no << 3 | 2) + varint(len(key_part) + len(value_part) + n)
                    + key_part + value_part)
     return out
 
@@ -318,36 +296,42 @@ def _encode_attribute(field_no: int, key: str, value: str | int | float | bool) 
     if isinstance(value, bool):
         any_value = b"\x10" + (b"\x01" if value else b"\x00")
     elif isinstance(value, int):
-        any_value = b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)
+        any_value = b"\x18" + varint(value & 0xFFFFFFFFFFFFFFFF)
     elif isinstance(value, float):
         any_value = b"\x21" + struct.pack("<d", value)
     else:
-        any_value = _len_delimited(1, value.encode("utf-8"))
-    kv = _len_delimited(1, key.encode("utf-8")) + _len_delimited(2, any_value)
-    return _len_delimited(field_no, kv)
+        any_value = length_delimited(1, value.encode("utf-8"))
+    kv = length_delimited(1, key.encode("utf-8")) + length_delimited(2, any_value)
+    return length_delimited(field_no, kv)
 
 
 InvocationIndex = list[ToolInvocation]
 
 
 def index(part: Part, keys: InvocationKeys = DEFAULT_KEYS) -> InvocationIndex:
-    """The tool invocations and state changes in a part (cached on the part)."""
+    """The tool invocations and state changes in a part.
+
+    Cached on the part for equal ``keys``: every component of the default config reads
+    with the same keys, so a part is walked once; a component configured with other
+    ``invocations:`` keys gets its own reading.
+    """
     cached = part.invocation_cache
-    if cached is not None:
-        return cached
+    if cached is not None and (cached[0] is keys or cached[0] == keys):
+        return cached[1]
     message = part.message
     result: InvocationIndex = []
     if isinstance(message, (ExportTraceServiceRequest, ExportLogsServiceRequest)):
         wire = part.wire()
-        if any(m in wire for m in _reader(keys).markers):
+        reader = _reader(keys)
+        if any(m in wire for m in reader.markers):
             if isinstance(message, ExportTraceServiceRequest):
-                _index_spans(part, message, keys, result)
+                _index_spans(part, message, reader, result)
             else:
-                _index_logs(part, message, keys, result)
+                _index_logs(part, message, keys, reader, result)
             count_policy(result, keys)
             if isinstance(message, ExportLogsServiceRequest):
                 AUDIT_LEDGER.note(result)
-    part.invocation_cache = result
+    part.invocation_cache = (keys, result)
     return result
 
 
@@ -362,12 +346,9 @@ def _resource_service(resource: Any) -> tuple[str | None, str | None]:
     return name, version
 
 
-def _index_spans(part: Part, message: Any, keys: InvocationKeys, out: InvocationIndex) -> None:
-    reader = _reader(keys)
+def _index_spans(part: Part, message: Any, reader: _Reader, out: InvocationIndex) -> None:
     part_ref = weakref.ref(part)
-    prefixes = tuple(keys.span_name_prefixes)
-    op_key = keys.span_operation_key
-    op_values = set(keys.span_operation_values)
+    prefixes, op_key, op_values = reader.prefixes, reader.op_key, reader.op_values
     for rs in message.resource_spans:
         service: tuple[str | None, str | None] | None = None
         for ss in rs.scope_spans:
@@ -403,8 +384,8 @@ def _index_spans(part: Part, message: Any, keys: InvocationKeys, out: Invocation
                 out.append(inv)
 
 
-def _index_logs(part: Part, message: Any, keys: InvocationKeys, out: InvocationIndex) -> None:
-    reader = _reader(keys)
+def _index_logs(part: Part, message: Any, keys: InvocationKeys, reader: _Reader,
+                out: InvocationIndex) -> None:
     part_ref = weakref.ref(part)
     wanted = {keys.tool_event: TOOL_EVENT, keys.state_event: STATE_EVENT}
     for rl in message.resource_logs:
@@ -482,6 +463,10 @@ class _Reader:
         self.table = table
         self.wrapper_tools = frozenset(keys.wrapper_tools)
         self.markers = keys.markers()
+        self.prefixes = tuple(keys.span_name_prefixes)
+        self.op_key = keys.span_operation_key
+        self.op_values = frozenset(keys.span_operation_values)
+        self.nested = tuple(keys.nested_span_scopes)
 
     def read(self, record: Any, is_span: bool) -> ToolInvocation:
         table = self.table
@@ -586,8 +571,8 @@ def count_policy(invocations: InvocationIndex, keys: InvocationKeys = DEFAULT_KE
     spans-to-audit connector, which asks ``AUDIT_LEDGER.claim()`` whether a real audit
     record already covers the call.
     """
-    prefixes = tuple(keys.span_name_prefixes)
-    nested = tuple(keys.nested_span_scopes)
+    reader = _reader(keys)
+    prefixes, nested = reader.prefixes, reader.nested
     for inv in invocations:
         if not inv.is_span:
             if not inv.counted:
@@ -630,8 +615,6 @@ class AuditLedger:
         self._live: dict[tuple[bytes, str], int] = {}
         # claimed span (trace_id, span_id) -> (claimed at, answer)
         self._claims: OrderedDict[tuple[bytes, bytes], tuple[float, bool]] = OrderedDict()
-        # service.name of senders that sent at least one audit record -> last seen
-        self._audit_senders: dict[str, float] = {}
 
     def note(self, invocations: InvocationIndex) -> None:
         now = self._clock()
@@ -648,8 +631,6 @@ class AuditLedger:
             call = (inv.trace_id, tool)
             self._open[call] = self._open.get(call, 0) + 1
             self._live[call] = self._live.get(call, 0) + 1
-            if inv.service_name is not None:
-                self._audit_senders[inv.service_name] = now
             if len(records) > self.max_entries:
                 self._drop_record(*records.popitem(last=False))
 
@@ -684,17 +665,11 @@ class AuditLedger:
             return self.claim(span)
         return False
 
-    def sends_audit(self, service_name: str | None) -> bool:
-        """True if this service sent an audit record within ``ttl`` (a hint for hold times)."""
-        seen = self._audit_senders.get(service_name or "")
-        return seen is not None and self._clock() - seen <= self.ttl
-
     def clear(self) -> None:
         self._records.clear()
         self._open.clear()
         self._live.clear()
         self._claims.clear()
-        self._audit_senders.clear()
 
     def __len__(self) -> int:
         return len(self._records)

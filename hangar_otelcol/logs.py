@@ -27,7 +27,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update(_fields(record))
-        if record.exc_info and record.levelno >= logging.ERROR:
+        if record.exc_info:  # the caller asked for the traceback, whatever the level
             entry["error"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
@@ -40,7 +40,7 @@ class ConsoleFormatter(logging.Formatter):
                f"{record.getMessage()}"
         if extra:
             line += f"\t{extra}"
-        if record.exc_info and record.levelno >= logging.ERROR:
+        if record.exc_info:  # the caller asked for the traceback, whatever the level
             line += "\n" + self.formatException(record.exc_info)
         return line
 

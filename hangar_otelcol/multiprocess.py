@@ -50,6 +50,11 @@ def worker_index() -> int:
     return int(os.environ.get(WORKER_ENV, "0") or 0)
 
 
+def _file_safe(group: str) -> str:
+    # "_" separates the metric type (and gauge mode) from the rest of the file name
+    return re.sub(r"[^A-Za-z0-9.-]", "-", group)
+
+
 class SeriesFiles:
     """This worker's series of one group (an exporter, the self-metrics) in ``directory``."""
 
@@ -57,7 +62,7 @@ class SeriesFiles:
         self._directory = directory
         # file names are "<type>_<group>-w<worker>.db"; prometheus-client reads the type
         # before the first "_" (and, for gauges, the mode and an id after the next ones)
-        self._group = re.sub(r"[^A-Za-z0-9.-]", "-", group)
+        self._group = _file_safe(group)
         self._worker = worker
         self._files: dict[str, MmapedDict] = {}
         self._keys: dict[tuple[Any, ...], str] = {}
@@ -115,8 +120,7 @@ class SeriesFiles:
 
 def merged(directory: str, group: str) -> Iterable[Any]:
     """Every worker's series of ``group``, merged (prometheus-client Metric objects)."""
-    safe = re.sub(r"[^A-Za-z0-9.-]", "-", group)
-    files = sorted(glob.glob(os.path.join(directory, f"*_{safe}-w*.db")))
+    files = sorted(glob.glob(os.path.join(directory, f"*_{_file_safe(group)}-w*.db")))
     return MultiProcessCollector.merge(files, accumulate=True)
 
 

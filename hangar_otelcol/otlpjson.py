@@ -37,6 +37,8 @@ import orjson
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from hangar_otelcol.pdata import REQUEST_TYPES, Request, Signal
+from hangar_otelcol.protowire import SMALL_VARINTS as _SMALL
+from hangar_otelcol.protowire import varint as _varint
 
 __all__ = ["OtlpJsonError", "decode", "decode_wire", "encode", "encode_message", "to_dict"]
 
@@ -61,20 +63,6 @@ class _Err(Exception):
 
 
 # --------------------------------------------------------------------------- wire helpers
-
-_SMALL = [bytes((i,)) for i in range(128)]
-
-
-def _varint(n: int) -> bytes:
-    if n < 128:
-        return _SMALL[n] if n >= 0 else _varint(n & 0xFFFFFFFFFFFFFFFF)
-    out = bytearray()
-    while n > 127:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
 
 def _ld(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: tag, length, payload."""

@@ -92,7 +92,7 @@ class Part:
         self._wire = wire
         self.sender = sender
         self.item_count = count_items(message) if item_count is None else item_count
-        self._invocations: InvocationIndex | None = None
+        self._invocations: tuple[Any, InvocationIndex] | None = None
 
     @classmethod
     def from_wire(cls, signal: Signal, wire: bytes, item_count: int,
@@ -137,12 +137,13 @@ class Part:
         return Part(message, wire, self.sender, self.item_count)
 
     @property
-    def invocation_cache(self) -> InvocationIndex | None:
+    def invocation_cache(self) -> tuple[Any, InvocationIndex] | None:
+        """(the InvocationKeys it was built with, the index), see ``invocation.index``."""
         return self._invocations
 
     @invocation_cache.setter
-    def invocation_cache(self, index: InvocationIndex | None) -> None:
-        self._invocations = index
+    def invocation_cache(self, cached: tuple[Any, InvocationIndex] | None) -> None:
+        self._invocations = cached
 
 
 class Batch:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,7 @@ from hangar_otelcol.component import (
     CreateSettings,
     Kind,
 )
-from hangar_otelcol.config.model import ComponentEntry, GatewayConfig, ResolvedPipeline
+from hangar_otelcol.config.model import GatewayConfig, ResolvedPipeline
 from hangar_otelcol.config.types import ConfigError
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.telemetry import ComponentTelemetry, Telemetry
@@ -110,15 +109,12 @@ class _Builder:
         self._building: list[str] = []
 
     def settings(self, kind: Kind, cid: ComponentID, pipeline: str = "") -> CreateSettings:
-        return CreateSettings(
-            id=cid, kind=kind, telemetry=self.telemetry.for_component(kind.value, str(cid)),
-            logger=logging.getLogger(f"hangar_otelcol.{kind.value}.{cid}"), pipeline=pipeline)
+        return CreateSettings.for_component(self.telemetry, kind, cid, pipeline)
 
     def build(self) -> Graph:
         cfg = self.config
-        for name in cfg.service.extensions:
-            cid = ComponentID.parse(name)
-            entry = self._entry(cfg.extensions, cid)
+        for cid in cfg.enabled_extensions:
+            entry = cfg.extensions[cid]
             self.graph.extensions[entry.id] = entry.factory.create(
                 self.settings(Kind.EXTENSION, cid), entry.config)
         for name in cfg.pipelines:
@@ -132,13 +128,6 @@ class _Builder:
             self.graph.receivers[cid] = entry.factory.create(
                 self.settings(Kind.RECEIVER, cid), entry.config, consumers)
         return self.graph
-
-    @staticmethod
-    def _entry(section: dict[ComponentID, ComponentEntry], cid: ComponentID) -> ComponentEntry:
-        for key, entry in section.items():
-            if key == cid or entry.id == cid:
-                return entry
-        raise KeyError(str(cid))
 
     def _heads_listing(self, receiver: ComponentID) -> dict[Signal, list[Consumer]]:
         out: dict[Signal, list[Consumer]] = {}

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from hangar_otelcol.component import ComponentID, Kind
 from hangar_otelcol.config.model import GatewayConfig
+from hangar_otelcol.config.types import split_endpoint
 from hangar_otelcol.multiprocess import (
     MergedCollector,
     SeriesFiles,
@@ -45,7 +46,6 @@ class _Host:
         self._graph = graph
         self._statuses: dict[str, tuple[bool, str]] = {}
         self.ready = False
-        self.started_at = time.time()
 
     def extension(self, component_id: ComponentID) -> Any:
         return self._graph.extensions.get(component_id)
@@ -202,18 +202,6 @@ class Service:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None
         return clean
-
-
-def split_endpoint(endpoint: str, path: str = "endpoint") -> tuple[str, int]:
-    """``host:port`` (``[::1]:port`` for IPv6) -> (host, port); ValueError names the path."""
-    text = endpoint.strip()
-    for scheme in ("http://", "https://"):
-        if text.startswith(scheme):
-            text = text[len(scheme):]
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{path}: expected host:port, got {endpoint!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 def tune_allocator() -> None:

@@ -58,13 +58,19 @@ class CallbackGauge:
     def set_function(self, labels: tuple[str, ...], fn: Callable[[], float]) -> None:
         self.callbacks[labels] = fn
 
-    def family(self) -> GaugeMetricFamily:
-        fam = GaugeMetricFamily(self.name, self.description, labels=self.labelnames)
+    def samples(self) -> dict[tuple[str, ...], float]:
+        out = {}
         for labels, fn in list(self.callbacks.items()):
             try:
-                fam.add_metric(labels, float(fn()))
+                out[labels] = float(fn())
             except Exception:  # a broken callback must not break the scrape
                 continue
+        return out
+
+    def family(self) -> GaugeMetricFamily:
+        fam = GaugeMetricFamily(self.name, self.description, labels=self.labelnames)
+        for labels, value in self.samples().items():
+            fam.add_metric(labels, value)
         return fam
 
 
@@ -106,13 +112,8 @@ class Telemetry:
                 files.write_counter(metric.name.removesuffix("_total"), metric.description,
                                     metric.labelnames, metric.values)
             else:
-                values = {}
-                for labels, fn in list(metric.callbacks.items()):
-                    try:
-                        values[labels] = float(fn())
-                    except Exception:  # as in family(): a broken callback is skipped
-                        continue
-                files.write_gauge(metric.name, metric.description, metric.labelnames, values)
+                files.write_gauge(metric.name, metric.description, metric.labelnames,
+                                  metric.samples())
 
     def for_component(self, kind: str, component_id: str) -> ComponentTelemetry:
         return ComponentTelemetry(self, kind, component_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import socket
 
@@ -48,11 +47,8 @@ def free_port() -> int:
 
 def make_settings(kind: Kind, component_id: str, telemetry: Telemetry | None = None,
                   pipeline: str = "") -> CreateSettings:
-    cid = ComponentID.parse(component_id)
-    telemetry = telemetry or Telemetry()
-    return CreateSettings(
-        id=cid, kind=kind, telemetry=telemetry.for_component(kind.value, str(cid)),
-        logger=logging.getLogger(f"hangar_otelcol.{kind.value}.{cid}"), pipeline=pipeline)
+    return CreateSettings.for_component(telemetry or Telemetry(), kind,
+                                        ComponentID.parse(component_id), pipeline)
 
 
 class CollectingConsumer:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import logging
 import os
 import shutil
 import signal
@@ -48,8 +47,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from hangar_otelcol.multiprocess import SHARED_DIR_ENV
-
-log = logging.getLogger("hangar_otelcol.workers")
 
 WORKER_ENV = "HANGAR_OTELCOL_WORKER"
 WORKERS_ENV = "HANGAR_OTELCOL_WORKERS"

@@ -16,6 +16,7 @@ from hangar_otelcol import invocation
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
 from hangar_otelcol.invocation import index
 from hangar_otelcol.pdata import Batch
+from hangar_otelcol.tls import client_ssl_context
 
 from .config import ComplianceConfig
 from .formats import formatter_for
@@ -30,7 +31,6 @@ from .outputs.syslog_net import (
     UdpOutput,
     frame_lf,
     frame_octet_counting,
-    tls_context,
 )
 from .record import ComplianceRecord, from_invocation
 
@@ -101,7 +101,8 @@ class ComplianceExporter(BaseComponent):
                 tls = None
                 if kind == "tls":
                     t = net.tls
-                    tls = tls_context(t.ca_file, t.cert_file, t.key_file, t.insecure_skip_verify)
+                    tls = client_ssl_context(t.ca_file, t.cert_file, t.key_file,
+                                             t.insecure_skip_verify)
                 self.output = StreamSyslogOutput(
                     where, port, tls=tls, server_name=net.tls.server_name or None,
                     connect_timeout=float(net.connect_timeout),

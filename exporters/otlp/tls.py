@@ -6,6 +6,8 @@ import ssl
 
 import grpc
 
+from hangar_otelcol.tls import client_ssl_context
+
 from .config import TLSConfig
 
 
@@ -20,10 +22,5 @@ def grpc_credentials(tls: TLSConfig) -> grpc.ChannelCredentials:
 
 def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     """An SSLContext for aiohttp: verified against ``ca_file`` or the system's roots."""
-    ctx = ssl.create_default_context(cafile=tls.ca_file or None)
-    if tls.cert_file:
-        ctx.load_cert_chain(tls.cert_file, tls.key_file or None)
-    if tls.insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_ssl_context(tls.ca_file, tls.cert_file, tls.key_file,
+                              tls.insecure_skip_verify)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gzip
 import logging
-from typing import Any
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
@@ -24,14 +23,6 @@ from hangar_otelcol.multiprocess import (
     worker_index,
 )
 from hangar_otelcol.pdata import Batch, Signal
-
-
-class _Collector:
-    def __init__(self, metrics: ToolMetrics) -> None:
-        self._metrics = metrics
-
-    def collect(self) -> Any:
-        return self._metrics.collect()
 
 
 class PrometheusExporter(BaseComponent):
@@ -58,7 +49,7 @@ class PrometheusExporter(BaseComponent):
             self.registry.register(MergedCollector(  # type: ignore[arg-type]
                 self.metrics.write_to, self._files, self._shared_dir, group))
         else:
-            self.registry.register(_Collector(self.metrics))  # type: ignore[arg-type]
+            self.registry.register(self.metrics)  # type: ignore[arg-type]
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self._counted = settings.telemetry.counter(

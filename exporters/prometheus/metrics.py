@@ -10,28 +10,26 @@ import bisect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import HistogramMetricFamily
 
 from hangar_otelcol.invocation import AUDIT_LEDGER, TOOL_EVENT, ToolInvocation
 from hangar_otelcol.multiprocess import SeriesFiles
+from hangar_otelcol.telemetry import FastCounter
 
 #: hangar's mcp_hangar_tool_call_duration_seconds buckets (+Inf implied)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 OTHER = "__other__"
 
 
-class Family:
-    """A counter: label tuple -> value, with a cap on the number of label sets."""
+class Family(FastCounter):
+    """A counter (the self-metrics' dict counter) with a cap on the number of label sets."""
 
-    __slots__ = ("help", "labels", "max_series", "name", "values")
+    __slots__ = ("max_series",)
 
     def __init__(self, name: str, help_text: str, labels: tuple[str, ...], max_series: int
                  ) -> None:
-        self.name = name
-        self.help = help_text
-        self.labels = labels
+        super().__init__(name, help_text, labels)
         self.max_series = max_series
-        self.values: dict[tuple[str, ...], float] = {}
 
     def inc(self, key: tuple[str, ...], amount: float = 1.0) -> None:
         values = self.values
@@ -39,21 +37,15 @@ class Family:
             key = (OTHER,) * len(key)  # bounded: fold the excess into one series
         values[key] = values.get(key, 0.0) + amount
 
-    def family(self) -> CounterMetricFamily:
-        fam = CounterMetricFamily(self.name, self.help, labels=self.labels)
-        for key, value in self.values.items():
-            fam.add_metric(key, value)
-        return fam
-
 
 class Histogram:
-    __slots__ = ("help", "labels", "max_series", "name", "values")
+    __slots__ = ("description", "labelnames", "max_series", "name", "values")
 
     def __init__(self, name: str, help_text: str, labels: tuple[str, ...], max_series: int
                  ) -> None:
         self.name = name
-        self.help = help_text
-        self.labels = labels
+        self.description = help_text
+        self.labelnames = labels
         self.max_series = max_series
         # key -> [count per bucket (non-cumulative, +Inf last)..., sum]
         self.values: dict[tuple[str, ...], list[float]] = {}
@@ -71,7 +63,7 @@ class Histogram:
         row[-1] += value
 
     def family(self) -> HistogramMetricFamily:
-        fam = HistogramMetricFamily(self.name, self.help, labels=self.labels)
+        fam = HistogramMetricFamily(self.name, self.description, labels=self.labelnames)
         for key, row in self.values.items():
             cumulative, acc = [], 0.0
             for bound, n in zip((*BUCKETS, float("inf")), row[:-1], strict=True):
@@ -168,9 +160,9 @@ class ToolMetrics:
     def write_to(self, files: SeriesFiles) -> None:
         """Write every series to this worker's multiprocess files (workers: N)."""
         for fam in self._families():
-            files.write_counter(fam.name, fam.help, fam.labels, fam.values)
+            files.write_counter(fam.name, fam.description, fam.labelnames, fam.values)
         h = self.duration
-        files.write_histogram(h.name, h.help, h.labels, BUCKETS, h.values)
+        files.write_histogram(h.name, h.description, h.labelnames, BUCKETS, h.values)
 
     def collect(self) -> Iterator[Any]:
         yield self.calls.family()

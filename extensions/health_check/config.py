@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hangar_otelcol.config.types import split_endpoint
+
 
 @dataclass
 class HealthCheckConfig:
@@ -12,8 +14,6 @@ class HealthCheckConfig:
     response_body: str = ""
 
     def validate(self) -> list[str]:
-        from hangar_otelcol.service import split_endpoint
-
         errors = []
         try:
             split_endpoint(self.endpoint)

@@ -6,8 +6,8 @@ import orjson
 from aiohttp import web
 
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
+from hangar_otelcol.config.types import split_endpoint
 from hangar_otelcol.extensions.health_check.config import HealthCheckConfig
-from hangar_otelcol.service import split_endpoint
 
 
 class HealthCheck(BaseComponent):

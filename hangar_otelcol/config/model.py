@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hangar_otelcol.component import ComponentID, Factory, Kind
-from hangar_otelcol.config.types import ConfigError, Duration, decode
+from hangar_otelcol.config.types import ConfigError, Duration, decode, split_endpoint
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import Registry
 
@@ -28,6 +28,15 @@ class MetricsTelemetryConfig:
     level: Literal["none", "basic", "normal", "detailed"] = "normal"
     #: where the gateway serves its own metrics in Prometheus format
     address: str = "127.0.0.1:8888"
+
+    def validate(self) -> list[str]:
+        if not self.address:
+            return []
+        try:
+            split_endpoint(self.address, "address")
+        except ValueError as exc:
+            return [str(exc)]
+        return []
 
 
 @dataclass
@@ -85,9 +94,8 @@ class GatewayConfig:
     extensions: dict[ComponentID, ComponentEntry]
     service: ServiceConfig
     pipelines: dict[str, ResolvedPipeline]
-
-    def section(self, kind: Kind) -> dict[ComponentID, ComponentEntry]:
-        return getattr(self, kind.section)  # type: ignore[no-any-return]
+    #: service.extensions resolved to canonical ids (keys of ``extensions``)
+    enabled_extensions: list[ComponentID] = field(default_factory=list)
 
 
 _TOP_LEVEL = {"receivers", "processors", "exporters", "connectors", "extensions", "service"}
@@ -143,7 +151,7 @@ def validate(data: dict[str, Any], registry: Registry) -> GatewayConfig:
                 for kind in Kind}
     service = decode(ServiceConfig, data.get("service"), "service", errors)
     pipelines = _check_pipelines(service, sections, registry, errors, broken)
-    _check_extensions(service, sections[Kind.EXTENSION], registry, errors)
+    enabled = _check_extensions(service, sections[Kind.EXTENSION], registry, errors)
     for cid in sections[Kind.CONNECTOR]:
         for other in (Kind.RECEIVER, Kind.EXPORTER):
             if cid in sections[other]:
@@ -153,16 +161,21 @@ def validate(data: dict[str, Any], registry: Registry) -> GatewayConfig:
     return GatewayConfig(
         receivers=sections[Kind.RECEIVER], processors=sections[Kind.PROCESSOR],
         exporters=sections[Kind.EXPORTER], connectors=sections[Kind.CONNECTOR],
-        extensions=sections[Kind.EXTENSION], service=service, pipelines=pipelines)
+        extensions=sections[Kind.EXTENSION], service=service, pipelines=pipelines,
+        enabled_extensions=enabled)
 
 
 def _check_extensions(service: ServiceConfig, extensions: dict[ComponentID, ComponentEntry],
-                      registry: Registry, errors: list[str]) -> None:
+                      registry: Registry, errors: list[str]) -> list[ComponentID]:
+    enabled = []
     for i, ref in enumerate(service.extensions):
         cid = _canonical(ref, registry, (Kind.EXTENSION,))
         if cid is None or cid not in extensions:
             errors.append(f"service.extensions[{i}]: extension {ref!r} is not defined in "
                           "extensions")
+        else:
+            enabled.append(cid)
+    return enabled
 
 
 def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[ComponentID, Any]],

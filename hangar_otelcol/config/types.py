@@ -215,3 +215,17 @@ def build(cls: type, raw: Any, path: str = "") -> Any:
     if errors:
         raise ConfigError(errors)
     return obj
+
+
+def split_endpoint(endpoint: str, path: str = "endpoint") -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6) -> (host, port); ValueError names the path."""
+    text = endpoint.strip()
+    for scheme in ("http://", "https://"):
+        if text.startswith(scheme):
+            text = text[len(scheme):]
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{path}: expected host:port, got {endpoint!r}")
+    if host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"{path}: unbalanced brackets in {endpoint!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)

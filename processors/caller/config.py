@@ -154,8 +154,6 @@ class CallerConfig:
             if source not in SOURCES:
                 errors.append(f"sources[{i}]: must be one of {', '.join(SOURCES)}; got "
                               f"{source!r}")
-        if "jwt" in self.sources and self.jwt.attribute == "" and not self.jwt.enabled:
-            pass  # jwt listed but not configured: simply yields nothing
         for key, value in self.type_map.items():
             if value not in TYPES:
                 errors.append(f"type_map.{key}: must be one of {', '.join(TYPES)}; got "

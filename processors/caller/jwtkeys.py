@@ -60,7 +60,6 @@ class JwtVerifier:
         self._public_key: Any = None
         self._jwks: dict[str, Any] = {}  # kid -> PyJWK
         self._jwks_anon: list[Any] = []  # keys without kid
-        self._jwks_loaded_at = 0.0
         self._jwks_tried_at = 0.0
         self._refresh_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -85,7 +84,6 @@ class JwtVerifier:
         keys = jwt.PyJWKSet.from_dict(doc).keys  # raises PyJWKSetError on a bad document
         self._jwks = {k.key_id: k for k in keys if k.key_id}
         self._jwks_anon = [k for k in keys if not k.key_id]
-        self._jwks_loaded_at = time.monotonic()
 
     async def start(self) -> None:
         if self._config.jwks_url:

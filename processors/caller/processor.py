@@ -57,7 +57,7 @@ class CallerProcessor(BaseComponent):
         self._token_cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
         self._logged_reasons: set[str] = set()
         self._encoded: dict[Identity, EncodedAttributes] = {}
-        self._static = {k: self._static_identity(k, v) for k, v in config.static.items()}
+        self._static = {k: self._static_identity(v) for k, v in config.static.items()}
         d = config.default
         self._default = Identity(d.type or None, d.id or None, join_roles(d.roles),
                                  "default") if (d.id or d.type) else NONE
@@ -70,7 +70,7 @@ class CallerProcessor(BaseComponent):
                                      ("source",))
 
     @staticmethod
-    def _static_identity(key: str, entry: Any) -> Identity:
+    def _static_identity(entry: Any) -> Identity:
         return Identity(entry.type or None, entry.id or None, join_roles(entry.roles), "static")
 
     async def start(self, host: Host) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from hangar_otelcol.config.types import Duration
 from hangar_otelcol.invocation import InvocationKeys
-from hangar_otelcol.processors.cost.rules import RuleError, compile_rules
+from hangar_otelcol.processors.cost.rules import RuleError, compile_rules, is_currency
 from hangar_otelcol.processors.cost.source import PricingFileError, load_pricing_file
 
 
@@ -33,7 +33,7 @@ class CostConfig:
     def validate(self) -> list[str]:
         errors: list[str] = []
         c = self.currency
-        if not (isinstance(c, str) and len(c) == 3 and c.isalpha() and c.isupper()):
+        if not is_currency(c):
             errors.append(f"currency: expected an ISO 4217 code such as USD, got {c!r}")
             return errors
         try:

@@ -38,7 +38,6 @@ class CostProcessor(BaseComponent):
                  next_consumer: Consumer) -> None:
         self._settings = settings
         self._config = config
-        self._signal = signal
         self._next = next_consumer
         self._log: logging.Logger = settings.logger
         self._keys = config.invocations

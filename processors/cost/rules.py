@@ -92,6 +92,11 @@ class Rule:
         return numerator // d if numerator >= 0 else -((-numerator) // d)
 
 
+def is_currency(value: Any) -> bool:
+    """An ISO 4217 code as written in configs: three upper-case letters (USD, EUR)."""
+    return isinstance(value, str) and len(value) == 3 and value.isalpha() and value.isupper()
+
+
 class RuleError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
@@ -155,8 +160,7 @@ def _compile_one(i: int, raw: dict[str, Any], default_currency: str, path: str,
             value = "*"
         names[key] = value
     currency = raw.get("currency", default_currency)
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
-            and currency.isupper()):
+    if not is_currency(currency):
         errors.append(f"{path}.currency: expected an ISO 4217 code such as USD, got {currency!r}")
         currency = default_currency
     rates: dict[str, Fraction] = {}

@@ -6,7 +6,7 @@ import os
 
 import yaml
 
-from hangar_otelcol.processors.cost.rules import Rule, RuleError, compile_rules
+from hangar_otelcol.processors.cost.rules import Rule, RuleError, compile_rules, is_currency
 
 
 class PricingFileError(ValueError):
@@ -37,8 +37,7 @@ def load_pricing_file(path: str, default_currency: str = "USD") -> list[Rule]:
         raise PricingFileError(f"{path}: {unknown[0]}: unknown key (known keys: currency, "
                                f"rules)")
     currency = doc.get("currency", default_currency)
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
-            and currency.isupper()):
+    if not is_currency(currency):
         raise PricingFileError(f"{path}: currency: expected an ISO 4217 code such as USD, "
                                f"got {currency!r}")
     if "rules" not in doc:

@@ -64,13 +64,6 @@ def _check_endpoint(endpoint: str) -> str | None:
     return None
 
 
-def split_endpoint(endpoint: str) -> tuple[str, int]:
-    """``host:port`` -> (host, port); ``[::1]:4317`` -> ("::1", 4317); empty host = all."""
-    host, _, port = endpoint.rpartition(":")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
-
-
 @dataclass
 class GRPCConfig:
     endpoint: str = "0.0.0.0:4317"

@@ -19,9 +19,10 @@ import zstandard
 from aiohttp import web
 
 from hangar_otelcol import otlpjson
+from hangar_otelcol.config.types import split_endpoint
 from hangar_otelcol.pdata import Sender, Signal
 from hangar_otelcol.receivers.otlp import status
-from hangar_otelcol.receivers.otlp.config import HTTPConfig, TLSConfig, split_endpoint
+from hangar_otelcol.receivers.otlp.config import HTTPConfig, TLSConfig
 from hangar_otelcol.receivers.otlp.status import Outcome
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.protowire import length_delimited, varint
 
 RESPONSE_TYPES = {
     Signal.TRACES: ExportTraceServiceResponse,
@@ -111,40 +112,27 @@ def grpc_success(signal: Signal, outcome: Outcome) -> bytes:
 
 # google.rpc.Status and RetryInfo are written by hand: four fields, no extra dependency.
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    n &= (1 << 64) - 1
-    while n > 127:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _ld(field_no: int, payload: bytes) -> bytes:
-    return _varint(field_no << 3 | 2) + _varint(len(payload)) + payload
-
-
 _RETRY_INFO_URL = b"type.googleapis.com/google.rpc.RetryInfo"
 
 
 def _retry_info(seconds: float) -> bytes:
     whole = int(seconds)
     nanos = round((seconds - whole) * 1e9)
-    duration = (b"\x08" + _varint(whole) if whole else b"") + (
-        b"\x10" + _varint(nanos) if nanos else b"")
-    return _ld(1, duration)  # RetryInfo.retry_delay
+    duration = (b"\x08" + varint(whole) if whole else b"") + (
+        b"\x10" + varint(nanos) if nanos else b"")
+    return length_delimited(1, duration)  # RetryInfo.retry_delay
 
 
 def rpc_status(outcome: Outcome) -> bytes:
     """A serialized google.rpc.Status (code, message, RetryInfo detail if retryable)."""
     code = outcome.code.value[0]
-    out = b"\x08" + _varint(code) if code else b""
+    out = b"\x08" + varint(code) if code else b""
     if outcome.message:
-        out += _ld(2, outcome.message.encode())
+        out += length_delimited(2, outcome.message.encode())
     if outcome.retry_after is not None:
-        any_msg = _ld(1, _RETRY_INFO_URL) + _ld(2, _retry_info(outcome.retry_after))
-        out += _ld(3, any_msg)
+        any_msg = length_delimited(1, _RETRY_INFO_URL) + \
+            length_delimited(2, _retry_info(outcome.retry_after))
+        out += length_delimited(3, any_msg)
     return out
 
 

@@ -53,21 +53,29 @@ async def test_sigterm_under_load_delivers_everything_accepted(tmp_path: Path) -
             async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.ports['grpc']}") as channel:
                 export = channel.unary_unary(EXPORT)
 
+                cut_short: list[int] = []
+
                 async def client(worker: int) -> int:
                     ok = 0
-                    for n in range(200):  # bounded: at most 200 requests per client
+                    deadline = time.monotonic() + 20  # bounded in time and in count
+                    for n in range(100_000):
+                        if time.monotonic() > deadline:
+                            break
                         try:
-                            await export(request(worker * 1000 + n), timeout=5)
+                            await export(request(worker * 100_000 + n), timeout=5)
                             ok += 1
                         except grpc.aio.AioRpcError:
-                            return ok  # refused or gone: the gateway is stopping
+                            cut_short.append(worker)  # refused or gone: the gateway stops
+                            break
                     return ok
 
                 clients = [asyncio.create_task(client(w)) for w in range(4)]
                 await asyncio.sleep(0.5)  # under load
+                assert not any(c.done() for c in clients), "load ended before SIGTERM"
                 started = time.monotonic()
                 gw.process.send_signal(signal.SIGTERM)
                 results = await asyncio.gather(*clients)
+                assert sorted(cut_short) == [0, 1, 2, 3]  # SIGTERM came in the middle
                 accepted = sum(results) * SPANS_PER_REQUEST
                 code = await asyncio.to_thread(gw.process.wait, 15)
                 elapsed = time.monotonic() - started

@@ -74,14 +74,12 @@ def test_audit_records_cover_their_spans(version: str) -> None:
             ledger.note(index(p))
     spans = [i for p in parts for i in index(p) if i.is_span and i.counted]
     assert spans and all(ledger.claim(s) for s in spans)
-    assert ledger.sends_audit("mcp-hangar")
 
 
 def test_span_only_sender_is_not_covered() -> None:
     ledger = AuditLedger()
     spans = [i for p in hc.load("1.6.3") for i in index(p) if i.counted]
     assert len(spans) == 6 and not any(ledger.claim(s) for s in spans)
-    assert not ledger.sends_audit("mcp-hangar")
 
 
 def test_note_and_claim_are_idempotent() -> None:

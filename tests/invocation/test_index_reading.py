@@ -183,3 +183,13 @@ def test_encoded_attributes_append_or_replace_like_set_attributes() -> None:
         values = {kv.key: kv.value.string_value for kv in record.attributes}
         assert values["mcp.caller.id"] == "alice"
         assert values["mcp.caller.type"] == "agent"
+
+
+def test_components_with_other_keys_get_their_own_reading() -> None:
+    from hangar_otelcol.invocation import DEFAULT_KEYS, InvocationKeys
+
+    part = _log_part([("mcp.event.name", "tool_call"), ("gen_ai.tool.name", "q")])
+    assert index(part, DEFAULT_KEYS) == []  # "tool_call" is not hangar's event name
+    custom = InvocationKeys(tool_event="tool_call")
+    assert [inv.tool for inv in index(part, custom)] == ["q"]
+    assert index(part, InvocationKeys(tool_event="tool_call")) is index(part, custom)  # equal

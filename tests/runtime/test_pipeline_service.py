@@ -225,3 +225,20 @@ async def test_sighup_reloads_components_that_can() -> None:
     assert await asyncio.wait_for(task, 10) == 0
     assert fakes.EVENTS.count("reload exporter sink") == 1
     assert svc.host.ready is False
+
+
+def test_extensions_are_enabled_by_alias_as_in_validate() -> None:
+    """`validate` accepts an alias in service.extensions; building must accept it too."""
+    from hangar_otelcol.extensions.health_check.factory import FACTORY
+
+    reg = fakes.registry()
+    reg.add(FACTORY)
+    svc = service("""
+extensions: {health_check: {endpoint: "127.0.0.1:0"}}
+receivers: {src: {}}
+exporters: {sink: {}}
+service:
+  extensions: [healthcheck]
+  pipelines: {traces: {receivers: [src], exporters: [sink]}}
+""", reg)
+    assert list(svc.graph.extensions) == [ComponentID.parse("health_check")]

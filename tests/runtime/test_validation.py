@@ -105,3 +105,15 @@ service:
 def test_no_pipelines_is_an_error(pipelines: str) -> None:
     errors = check(f"receivers: {{src: {{}}}}\nservice: {{pipelines: {pipelines}}}\n")
     assert errors == ["service.pipelines: at least one pipeline is required"]
+
+
+def test_self_metrics_address_is_checked_at_validation() -> None:
+    """`validate` used to accept it and `run` then failed with a traceback."""
+    errors = check("""
+receivers: {src: {}}
+exporters: {sink: {}}
+service:
+  telemetry: {metrics: {address: "bogus"}}
+  pipelines: {traces: {receivers: [src], exporters: [sink]}}
+""")
+    assert errors == ["service.telemetry.metrics.address: expected host:port, got 'bogus'"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-FORMAT_NAMES = ("jsonlines", "leef", "syslog", "cef")
 #: accepted spellings -> canonical name (hangar accepts json-lines too)
 FORMAT_ALIASES = {"jsonlines": "jsonlines", "json-lines": "jsonlines", "leef": "leef",
                   "syslog": "syslog", "cef": "cef"}

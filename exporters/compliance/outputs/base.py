@@ -23,14 +23,13 @@ MAX_CHUNK_BYTES = 256 * 1024
 class Stats:
     """Per-output counters (mirrored into self-metrics by the exporter)."""
 
-    __slots__ = ("buffered", "dropped", "failed", "resent", "written")
+    __slots__ = ("dropped", "failed", "resent", "written")
 
     def __init__(self) -> None:
         self.written = 0  # messages handed to the destination successfully
         self.failed = 0  # failed write attempts (messages stay buffered and are retried)
         self.dropped = 0  # messages lost: buffer full, unsendable, or shutdown deadline
         self.resent = 0  # messages sent again after a connection break (see syslog_net)
-        self.buffered = 0
 
 
 class BufferedOutput:

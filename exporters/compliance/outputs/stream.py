@@ -18,15 +18,6 @@ class StreamOutput(BufferedOutput):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.kind = which  # "stderr" | "stdout"
 
-    def _fd(self) -> int:
-        stream = sys.stderr if self.kind == "stderr" else sys.stdout
-        # sys.stderr may be replaced (pytest capture); fall back to the raw fd
-        try:
-            stream.flush()
-            return stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            return 2 if self.kind == "stderr" else 1
-
     async def _send(self, data: bytes, messages: list[bytes]) -> None:
         stream = sys.stderr if self.kind == "stderr" else sys.stdout
         buffer = getattr(stream, "buffer", None)

@@ -176,16 +176,3 @@ class StreamSyslogOutput(BufferedOutput):
 
     async def _close(self) -> None:
         await self._reset()
-
-
-def tls_context(ca_file: str, cert_file: str, key_file: str, insecure_skip_verify: bool
-                ) -> ssl.SSLContext:
-    """Client context: server verification on (system CAs or ``ca_file``), optional client cert."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file or None)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 5425 / RFC 9662
-    if cert_file:
-        ctx.load_cert_chain(cert_file, key_file or None)
-    if insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
