@@ -233,12 +233,3 @@ def build(name: str) -> Payload:
     if proto.count(LATENCY_PLACEHOLDER) != 1:
         raise AssertionError("latency placeholder must occur exactly once")
     return Payload(name, signal, int(rest), proto, otlpjson.encode(signal, msg))
-
-
-def count_items(signal: Signal, wire: bytes) -> int:
-    """Spans or log records in a serialized request (what the sink counts)."""
-    if signal is Signal.TRACES:
-        req = ExportTraceServiceRequest.FromString(wire)
-        return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
-    lreq = ExportLogsServiceRequest.FromString(wire)
-    return sum(len(sl.log_records) for rl in lreq.resource_logs for sl in rl.scope_logs)

@@ -21,8 +21,8 @@ import orjson
 from aiohttp import web
 
 from bench.loadgen import new_runner_run
-from bench.payloads import LATENCY_MARK, TS_DIGITS, count_items
-from hangar_otelcol.pdata import Signal
+from bench.payloads import LATENCY_MARK, TS_DIGITS
+from hangar_otelcol.pdata import Signal, decode
 
 _METHODS = {
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export": Signal.TRACES,
@@ -43,7 +43,7 @@ class Counts:
         now = time.time_ns()
         self.requests += 1
         self.bytes += len(wire)
-        self.items[signal] += count_items(signal, wire) if signal is not Signal.METRICS else 0
+        self.items[signal] += decode(signal, wire).item_count
         pos = wire.find(LATENCY_MARK)
         while pos >= 0:
             start = pos + len(LATENCY_MARK)
