@@ -12,7 +12,7 @@ import statistics
 import time
 
 from bench.payloads import Payload
-from hangar_otelcol.pdata import REQUEST_TYPES
+from hangar_otelcol.signals import REQUEST_TYPES
 
 
 def items_per_cpu_second(payload: Payload, runs: int = 5, run_seconds: float = 0.2) -> float:

@@ -115,7 +115,7 @@ async def _http_senders(args: argparse.Namespace, payload: Payload, stats: Stats
                 if resp.status != 200:
                     stats.errors[f"HTTP {resp.status}"] += 1
                     return
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             stats.errors[type(exc).__name__] += 1
             return
         stats.ok += 1

@@ -1,6 +1,6 @@
 """Synthetic OTLP requests shaped like MCP Hangar 2.x tool-call telemetry.
 
-Shape (taken from ``shared/reference/hangar-captures/v2.34.4``): one resource with
+Shape (taken from ``tests/testdata/hangar-captures/v2.34.4``): one resource with
 hangar's 7 resource attributes, and per tool call 8 spans in 3 scopes:
 
 - ``mcp_hangar.server.tools.batch.executor``: ``batch.call.<tool>`` (THE tool invocation:

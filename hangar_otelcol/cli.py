@@ -6,22 +6,18 @@ import argparse
 import asyncio
 import os
 import sys
-from importlib import resources
 from typing import Any
 
 import yaml
 
 from hangar_otelcol import __version__
 from hangar_otelcol.component import Kind
-from hangar_otelcol.config.loader import load
-from hangar_otelcol.config.model import GatewayConfig, validate
+from hangar_otelcol.config.gateway import error_lines, load_config
+from hangar_otelcol.config.model import GatewayConfig
 from hangar_otelcol.config.types import ConfigError
+from hangar_otelcol.multiprocess import WORKER_ENV
 from hangar_otelcol.registry import ComponentLoadError, default_registry
-from hangar_otelcol.workers import WORKER_ENV, run_workers
-
-
-def default_config_text() -> str:
-    return resources.files("hangar_otelcol.defaults").joinpath("gateway.yaml").read_text("utf-8")
+from hangar_otelcol.workers import run_workers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,19 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(sources: list[str], sets: list[str]) -> tuple[dict[str, Any], GatewayConfig]:
-    base = None
-    if not sources:
-        base = yaml.safe_load(default_config_text())
-    data = load(sources, sets, base=base)
-    return data, validate(data, default_registry())
-
-
 def _print_errors(errors: list[str]) -> None:
-    print(f"error: invalid configuration ({len(errors)} problem"
-          f"{'s' if len(errors) != 1 else ''}):", file=sys.stderr)
-    for error in errors:
-        print(f"  {error}", file=sys.stderr)
+    for line in error_lines(errors):
+        print(line, file=sys.stderr)
 
 
 def plain(value: Any) -> Any:
@@ -154,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not os.environ.get(WORKER_ENV):  # a worker never starts workers of its own
         workers = args.workers or config.service.workers
+        if workers < 1:
+            print(f"error: --workers must be at least 1, got {workers}", file=sys.stderr)
+            return 1
         if workers > 1:
-            return run_workers(args.config, args.set, workers)
+            return run_workers(data, config, workers)
     try:
         return _run(config)
     except ConfigError as exc:  # e.g. a connector cycle found while building the graph

@@ -8,19 +8,22 @@ shutdown); everything that accepts data implements ``Consumer``.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.pdata import Batch
+from hangar_otelcol.problems import PROBLEMS_METRIC, ProblemLog
+from hangar_otelcol.signals import Signal
 
 if TYPE_CHECKING:
     from hangar_otelcol.telemetry import ComponentTelemetry, Telemetry
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     RECEIVER = "receiver"
     PROCESSOR = "processor"
     EXPORTER = "exporter"
@@ -33,7 +36,7 @@ class Kind(str, enum.Enum):
         return self.value + "s"
 
 
-class Stability(str, enum.Enum):
+class Stability(enum.StrEnum):
     DEVELOPMENT = "development"
     ALPHA = "alpha"
     BETA = "beta"
@@ -96,7 +99,12 @@ class Consumer(Protocol):
 class Host(Protocol):
     """What a started component may ask of the running service."""
 
-    def extension(self, component_id: ComponentID) -> Any: ...
+    def extension(self, component_id: ComponentID | str) -> Any:
+        """The started extension with this id, or None."""
+
+    def default_extension(self, capability: str) -> Any:
+        """What the service provides when a component names no extension for
+        ``capability`` (the in-process ledger for ``ledger``), or None."""
 
     def report_status(self, component_id: ComponentID, kind: Kind, ok: bool, message: str) -> None:
         ...
@@ -111,6 +119,10 @@ class Component(Protocol):
     async def start(self, host: Host) -> None: ...
 
     async def shutdown(self) -> None: ...
+
+
+class ConsumingComponent(Component, Consumer, Protocol):
+    """A processor, exporter or connector: a component that accepts data."""
 
 
 class BaseComponent:
@@ -133,24 +145,63 @@ class CreateSettings:
     kind: Kind
     telemetry: ComponentTelemetry
     logger: logging.Logger
+    #: the one way to report a problem: counted always, logged at most once a minute
+    problems: ProblemLog
     #: for processors and connectors-as-exporters: the pipeline this instance sits in
     pipeline: str = ""
 
     @classmethod
     def for_component(cls, telemetry: Telemetry, kind: Kind, cid: ComponentID,
                       pipeline: str = "") -> CreateSettings:
-        """The settings of component ``cid``: its self-metrics and its logger."""
+        """The settings of component ``cid``: its self-metrics, logger and problem log."""
+        logger = logging.getLogger(f"hangar_otelcol.{kind.value}.{cid}")
+        counter = telemetry.counter(PROBLEMS_METRIC, "Problems reported by components, by "
+                                    "problem (each is logged at most once a minute)",
+                                    ("kind", "component", "problem"))
         return cls(id=cid, kind=kind, telemetry=telemetry.for_component(kind.value, str(cid)),
-                   logger=logging.getLogger(f"hangar_otelcol.{kind.value}.{cid}"),
+                   logger=logger,
+                   problems=ProblemLog(logger, counter, (kind.value, str(cid))),
                    pipeline=pipeline)
 
 
-# create signatures, per kind:
-#   receiver:  create(settings, config, consumers: dict[Signal, Consumer]) -> Component
-#   processor: create(settings, config, signal: Signal, next: Consumer) -> Component & Consumer
-#   exporter:  create(settings, config) -> Component & Consumer (one instance for all signals)
-#   connector: create(settings, config, consumers: dict[Signal, Consumer]) -> Component & Consumer
-#   extension: create(settings, config) -> Component
+C_contra = TypeVar("C_contra", contravariant=True)
+C = TypeVar("C")
+
+
+class ReceiverCreate(Protocol[C_contra]):
+    """One instance per receiver id, whatever pipelines use it; ``consumers`` has one entry
+    per signal it feeds."""
+
+    def __call__(self, settings: CreateSettings, config: C_contra,
+                 consumers: Mapping[Signal, Consumer], /) -> Component: ...
+
+
+class ProcessorCreate(Protocol[C_contra]):
+    """One instance per pipeline; ``next_consumer`` is what follows it."""
+
+    def __call__(self, settings: CreateSettings, config: C_contra, signal: Signal,
+                 next_consumer: Consumer, /) -> ConsumingComponent: ...
+
+
+class ExporterCreate(Protocol[C_contra]):
+    """One instance per exporter id, for every signal."""
+
+    def __call__(self, settings: CreateSettings, config: C_contra, /) -> ConsumingComponent: ...
+
+
+class ConnectorCreate(Protocol[C_contra]):
+    """A consumer in the pipelines that export to it, feeding ``consumers`` (the pipelines
+    that receive from it, per signal)."""
+
+    def __call__(self, settings: CreateSettings, config: C_contra,
+                 consumers: Mapping[Signal, Consumer], /) -> ConsumingComponent: ...
+
+
+class ExtensionCreate(Protocol[C_contra]):
+    def __call__(self, settings: CreateSettings, config: C_contra, /) -> Component: ...
+
+
+#: what a Factory holds; the kind's protocol above says how it is called
 CreateFunc = Callable[..., Any]
 
 
@@ -158,7 +209,7 @@ CreateFunc = Callable[..., Any]
 class Factory:
     type: str
     kind: Kind
-    config_class: type[Any]
+    config_class: builtins.type[Any]
     create: CreateFunc
     #: stability per signal; for extensions use {"extension": ...}
     stability: Mapping[str, Stability]
@@ -167,6 +218,8 @@ class Factory:
     #: other spellings accepted in configs (e.g. otlp_grpc for otlp)
     aliases: tuple[str, ...] = ()
     description: str = ""
+    #: extensions only: what other components may name it for (``ledger``, ...)
+    provides: frozenset[str] = frozenset()
 
     @property
     def signals(self) -> frozenset[Signal]:
@@ -174,3 +227,43 @@ class Factory:
 
     def default_config(self) -> Any:
         return self.config_class()
+
+
+def _stability(stability: Mapping[Signal | str, Stability]) -> dict[str, Stability]:
+    return {(k.value if isinstance(k, Signal) else k): v for k, v in stability.items()}
+
+
+def receiver_factory(type_name: str, config_class: type[C], create: ReceiverCreate[C],
+                     stability: Mapping[Signal | str, Stability], *,
+                     aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+    return Factory(type_name, Kind.RECEIVER, config_class, create, _stability(stability),
+                   aliases=aliases, description=description)
+
+
+def processor_factory(type_name: str, config_class: type[C], create: ProcessorCreate[C],
+                      stability: Mapping[Signal | str, Stability], *,
+                      aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+    return Factory(type_name, Kind.PROCESSOR, config_class, create, _stability(stability),
+                   aliases=aliases, description=description)
+
+
+def exporter_factory(type_name: str, config_class: type[C], create: ExporterCreate[C],
+                     stability: Mapping[Signal | str, Stability], *,
+                     aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+    return Factory(type_name, Kind.EXPORTER, config_class, create, _stability(stability),
+                   aliases=aliases, description=description)
+
+
+def connector_factory(type_name: str, config_class: type[C], create: ConnectorCreate[C],
+                      stability: Mapping[Signal | str, Stability],
+                      connects: frozenset[tuple[Signal, Signal]], *,
+                      aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+    return Factory(type_name, Kind.CONNECTOR, config_class, create, _stability(stability),
+                   connects=connects, aliases=aliases, description=description)
+
+
+def extension_factory(type_name: str, config_class: type[C], create: ExtensionCreate[C],
+                      stability: Stability, *, provides: frozenset[str] = frozenset(),
+                      aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+    return Factory(type_name, Kind.EXTENSION, config_class, create, {"extension": stability},
+                   aliases=aliases, description=description, provides=provides)

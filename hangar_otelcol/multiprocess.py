@@ -7,7 +7,7 @@ a directory the supervisor creates); whoever serves a scrape merges every worker
 with ``MultiProcessCollector.merge``: counters and histogram buckets are summed, gauges
 are summed over the live workers.
 
-The counters themselves stay plain dicts (``python-performance.md`` §4: a dict increment
+The counters themselves stay plain dicts (bench/README.md: a dict increment
 is ~25x cheaper than a prometheus-client ``inc()`` on an mmap value); only the periodic
 flush touches the files.
 """
@@ -27,6 +27,10 @@ from prometheus_client.utils import floatToGoString
 
 #: directory shared by the workers of one gateway (set by the supervisor, workers.py)
 SHARED_DIR_ENV = "HANGAR_OTELCOL_SHARED_DIR"
+#: this worker's index (0..N-1) and the number of workers, set by the supervisor; the CLI
+#: never starts workers of its own when WORKER_ENV is set
+WORKER_ENV = "HANGAR_OTELCOL_WORKER"
+WORKERS_ENV = "HANGAR_OTELCOL_WORKERS"
 #: how often a worker writes its series for the others; a scrape sees the other workers'
 #: counts at most this old
 FLUSH_INTERVAL_S = 1.0
@@ -34,8 +38,6 @@ FLUSH_INTERVAL_S = 1.0
 
 def shared_dir() -> str | None:
     """The shared directory if this process is one of several workers, else None."""
-    from hangar_otelcol.workers import WORKER_ENV, WORKERS_ENV
-
     directory = os.environ.get(SHARED_DIR_ENV)
     if not directory or int(os.environ.get(WORKERS_ENV, "1") or 1) < 2:
         return None
@@ -45,8 +47,6 @@ def shared_dir() -> str | None:
 
 
 def worker_index() -> int:
-    from hangar_otelcol.workers import WORKER_ENV
-
     return int(os.environ.get(WORKER_ENV, "0") or 0)
 
 

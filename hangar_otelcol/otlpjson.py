@@ -1,6 +1,6 @@
 """OTLP/JSON <-> protobuf for traces, logs and metrics.
 
-OTLP/JSON is the proto3 JSON mapping with three deviations (formats.md §5.4):
+OTLP/JSON is the proto3 JSON mapping with three deviations (receivers/otlp/README.md):
 trace and span ids are hex strings (not base64), enums are integers, and keys
 are lowerCamelCase. ``google.protobuf.json_format`` gets the ids wrong and is
 ~250x slower than binary protobuf, so both directions are written here.
@@ -36,9 +36,9 @@ from typing import Any
 import orjson
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from hangar_otelcol.pdata import REQUEST_TYPES, Request, Signal
 from hangar_otelcol.protowire import SMALL_VARINTS as _SMALL
 from hangar_otelcol.protowire import varint as _varint
+from hangar_otelcol.signals import REQUEST_TYPES, Request, Signal
 
 __all__ = ["OtlpJsonError", "decode", "decode_wire", "encode", "encode_message", "to_dict"]
 
@@ -436,6 +436,7 @@ def _scalar_encoder(field: FieldDescriptor, owner: str) -> Callable[[Any], bytes
             return _varint(((n << 1) ^ (n >> 63)) & _U64)
         return enc_sint64
     if t == _FD.TYPE_ENUM:
+        assert field.enum_type is not None  # an enum field has its enum type
         names = {v.name: v.number for v in field.enum_type.values}
 
         def enc_enum(v: Any) -> bytes:
@@ -494,6 +495,7 @@ def _field_handler(field: FieldDescriptor, owner: str) -> Handler:
     number = field.number
     repeated = field.is_repeated
     if field.type == _FD.TYPE_MESSAGE:
+        assert field.message_type is not None  # a message field has its message type
         sub = field.message_type.full_name
         tag = _tag(number, 2)
         if sub == "opentelemetry.proto.common.v1.KeyValue" and repeated:
@@ -681,6 +683,7 @@ def _writer(field: FieldDescriptor) -> tuple[str, _ToJson]:
     t = field.type
     conv: _ToJson
     if t == _FD.TYPE_MESSAGE:
+        assert field.message_type is not None  # a message field has its message type
         if field.message_type.full_name == "opentelemetry.proto.common.v1.KeyValue":
             conv = _kv_to_json
         elif field.message_type.full_name == "opentelemetry.proto.common.v1.AnyValue":

@@ -10,47 +10,24 @@ Why parts rather than one merged message:
 - a part that nobody mutated still has its original wire bytes, so a pure
   pass-through serializes nothing, and serialized requests concatenate into one
   valid request (protobuf merges repeated fields on concatenation);
-- the tool-invocation index (``hangar_otelcol.invocation``) is built once per
-  part and reused by every later consumer.
+- a derived read-only view of the request (the tool-invocation index,
+  ``hangar_otelcol.mcp``) is built once per part, kept in ``Part.cache`` and reused by
+  every later consumer.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-if TYPE_CHECKING:
-    from hangar_otelcol.invocation import InvocationIndex
+from hangar_otelcol.signals import REQUEST_TYPES, Request, Signal
 
-Request = ExportTraceServiceRequest | ExportLogsServiceRequest | ExportMetricsServiceRequest
-
-
-class Signal(str, enum.Enum):
-    TRACES = "traces"
-    LOGS = "logs"
-    METRICS = "metrics"
-
-    @property
-    def item_name(self) -> str:
-        """The collector's self-metric suffix for one item of this signal."""
-        return _ITEM_NAMES[self]
-
-
-_ITEM_NAMES = {Signal.TRACES: "spans", Signal.LOGS: "log_records", Signal.METRICS: "metric_points"}
-
-REQUEST_TYPES: dict[Signal, type[Any]] = {
-    Signal.TRACES: ExportTraceServiceRequest,
-    Signal.LOGS: ExportLogsServiceRequest,
-    Signal.METRICS: ExportMetricsServiceRequest,
-}
+__all__ = ["REQUEST_TYPES", "UNKNOWN_SENDER", "Batch", "Part", "Request", "Sender", "Signal",
+           "count_items", "decode"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +54,7 @@ class Part:
     ``message`` is read (queues of exporters that only send bytes keep parts this way).
     """
 
-    __slots__ = ("__weakref__", "_invocations", "_message", "_type", "_wire", "item_count",
-                 "sender")
+    __slots__ = ("__weakref__", "_message", "_type", "_wire", "cache", "item_count", "sender")
 
     def __init__(
         self,
@@ -92,7 +68,9 @@ class Part:
         self._wire = wire
         self.sender = sender
         self.item_count = count_items(message) if item_count is None else item_count
-        self._invocations: tuple[Any, InvocationIndex] | None = None
+        #: a read-only view derived from the message by one reader, owned by that reader
+        #: (the tool-invocation index: ``hangar_otelcol.mcp.reader``); copies start empty
+        self.cache: Any = None
 
     @classmethod
     def from_wire(cls, signal: Signal, wire: bytes, item_count: int,
@@ -104,7 +82,7 @@ class Part:
         part._wire = wire
         part.sender = sender
         part.item_count = item_count
-        part._invocations = None
+        part.cache = None
         return part
 
     @property
@@ -135,15 +113,6 @@ class Part:
         wire = self.wire()
         message = type(self.message).FromString(wire)
         return Part(message, wire, self.sender, self.item_count)
-
-    @property
-    def invocation_cache(self) -> tuple[Any, InvocationIndex] | None:
-        """(the InvocationKeys it was built with, the index), see ``invocation.index``."""
-        return self._invocations
-
-    @invocation_cache.setter
-    def invocation_cache(self, cached: tuple[Any, InvocationIndex] | None) -> None:
-        self._invocations = cached
 
 
 class Batch:

@@ -113,9 +113,9 @@ class _Builder:
 
     def build(self) -> Graph:
         cfg = self.config
-        for cid in cfg.enabled_extensions:
+        for cid in cfg.enabled_extensions:  # canonical ids (an alias type is resolved)
             entry = cfg.extensions[cid]
-            self.graph.extensions[entry.id] = entry.factory.create(
+            self.graph.extensions[cid] = entry.factory.create(
                 self.settings(Kind.EXTENSION, cid), entry.config)
         for name in cfg.pipelines:
             self.head(name)
@@ -144,8 +144,8 @@ class _Builder:
             raise ConfigError([f"service.pipelines: connectors form a cycle: {cycle}"])
         self._building.append(name)
         pipe: ResolvedPipeline = self.config.pipelines[name]
-        targets = [self.connector(cid) if cid in self.config.connectors else self.exporter(cid)
-                   for cid in pipe.exporters]
+        targets = [self.connector_input(cid, pipe.signal) if cid in self.config.connectors
+                   else self.exporter(cid) for cid in pipe.exporters]
         node: Consumer = fan_out(targets)
         created: list[tuple[str, ComponentID, Any]] = []
         for cid in reversed(pipe.processors):
@@ -166,6 +166,13 @@ class _Builder:
             self.graph.exporters[cid] = entry.factory.create(
                 self.settings(Kind.EXPORTER, cid), entry.config)
         return self.graph.exporters[cid]
+
+    def connector_input(self, cid: ComponentID, signal: Signal) -> Consumer:
+        """What a pipeline of ``signal`` exports to: the connector, or the consumer it
+        offers for that signal (``consumer_for``: e.g. one that mutates only on logs)."""
+        connector = self.connector(cid)
+        consumer_for = getattr(connector, "consumer_for", None)
+        return consumer_for(signal) if consumer_for is not None else connector
 
     def connector(self, cid: ComponentID) -> Any:
         if cid not in self.graph.connectors:

@@ -23,7 +23,8 @@ from aiohttp import web
 
 from hangar_otelcol.component import ComponentID, Kind
 from hangar_otelcol.config.model import GatewayConfig
-from hangar_otelcol.config.types import split_endpoint
+from hangar_otelcol.ledger import CAPABILITY as LEDGER
+from hangar_otelcol.ledger.memory import MemoryLedger
 from hangar_otelcol.multiprocess import (
     MergedCollector,
     SeriesFiles,
@@ -31,6 +32,7 @@ from hangar_otelcol.multiprocess import (
     shared_dir,
     worker_index,
 )
+from hangar_otelcol.net.http import HttpServer, serve
 from hangar_otelcol.pipeline import Graph, build
 from hangar_otelcol.telemetry import Telemetry
 
@@ -42,13 +44,31 @@ class StartupError(Exception):
 
 
 class _Host:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, config: GatewayConfig) -> None:
         self._graph = graph
+        self._config = config
         self._statuses: dict[str, tuple[bool, str]] = {}
+        self._defaults: dict[str, Any] = {}
         self.ready = False
 
-    def extension(self, component_id: ComponentID) -> Any:
-        return self._graph.extensions.get(component_id)
+    def extension(self, component_id: ComponentID | str) -> Any:
+        cid = component_id if isinstance(component_id, ComponentID) else \
+            ComponentID.parse(component_id)
+        found = self._graph.extensions.get(cid)
+        if found is None:  # spelled with an alias of the extension's type
+            for key, entry in self._config.extensions.items():
+                if key.name == cid.name and cid.type in entry.factory.aliases:
+                    return self._graph.extensions.get(key)
+        return found
+
+    def default_extension(self, capability: str) -> Any:
+        """The service's own implementation of ``capability``, shared by every component
+        that names none (one in-process ledger per service, not per process)."""
+        if capability != LEDGER:
+            return None
+        if capability not in self._defaults:
+            self._defaults[capability] = MemoryLedger()
+        return self._defaults[capability]
 
     def report_status(self, component_id: ComponentID, kind: Kind, ok: bool, message: str
                       ) -> None:
@@ -63,10 +83,10 @@ class Service:
         self.config = config
         self.telemetry = telemetry or Telemetry()
         self.graph = build(config, self.telemetry)
-        self.host = _Host(self.graph)
+        self.host = _Host(self.graph, config)
         self._started: list[tuple[Kind, ComponentID, Any]] = []
         self._stop = asyncio.Event()
-        self._metrics_runner: web.AppRunner | None = None
+        self._metrics_server: HttpServer | None = None
         # workers: N: self-metrics of every worker, summed where they are served
         self._shared_dir = shared_dir()
         self._self_files = SeriesFiles(self._shared_dir, "self", worker_index()) \
@@ -113,16 +133,10 @@ class Service:
 
         app = web.Application()
         app.router.add_get("/metrics", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        host, port = split_endpoint(metrics.address, "service.telemetry.metrics.address")
         try:
-            await web.TCPSite(runner, host, port).start()
+            self._metrics_server = await serve(app, metrics.address, what="self-metrics")
         except OSError as exc:
-            await runner.cleanup()
-            raise StartupError(f"cannot serve self-metrics on {metrics.address}: "
-                               f"{exc.strerror or exc}") from exc
-        self._metrics_runner = runner
+            raise StartupError(str(exc)) from exc
 
     # -- run -----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -190,7 +204,7 @@ class Service:
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 await asyncio.wait_for(component.shutdown(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 clean = False
                 log.error(f"{kind.value} {cid}: did not stop before the shutdown deadline")
             except Exception as exc:
@@ -198,15 +212,15 @@ class Service:
                 log.error(f"{kind.value} {cid}: error while stopping: {_one_line(exc)}")
             self.host.report_status(cid, kind, False, "stopped")
         self._started.clear()
-        if self._metrics_runner is not None:
-            await self._metrics_runner.cleanup()
-            self._metrics_runner = None
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+            self._metrics_server = None
         return clean
 
 
 def tune_allocator() -> None:
     """Raise glibc's mmap/trim thresholds: ~200 fewer page faults per 260 KB request
-    (python-performance.md §5.2). Memory freed after bursts is then kept for reuse."""
+    (bench/README.md). Memory freed after bursts is then kept for reuse."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

@@ -1,7 +1,7 @@
 """Self-telemetry: the same counters for every component, in Prometheus format.
 
 Counters are plain dicts keyed by label tuples and turned into metric families
-only at scrape time (``python-performance.md`` §4: 0.24 µs against 6 µs for
+only at scrape time (bench/README.md, per-operation costs: 0.24 µs against 1.8 µs for
 ``Counter.labels().inc()``). Names follow the OpenTelemetry Collector
 (``otelcol_receiver_accepted_spans_total`` ...) so existing dashboards work.
 """
@@ -81,7 +81,7 @@ class Telemetry:
         self._lock = threading.Lock()
         self._metrics: dict[str, FastCounter | CallbackGauge] = {}
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)  # type: ignore[arg-type]
+        self.registry.register(self)
 
     def counter(self, name: str, description: str, labelnames: Sequence[str]) -> FastCounter:
         with self._lock:

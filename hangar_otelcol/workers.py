@@ -1,9 +1,10 @@
 """``workers: N``: run N gateway processes that share the receiver ports (SO_REUSEPORT).
 
 One Python process is bound to one core by the GIL; the gateway scales by process. The
-supervisor (this module) validates the config once, then starts N workers, each a fresh
-``python -m hangar_otelcol run`` with the same ``--config`` sources and ``--set``
-overrides plus a few per-worker ones:
+supervisor (this module) gets the config loaded and validated once by the CLI, then starts
+N workers, each a fresh ``python -m hangar_otelcol run`` with that resolved config (written
+to a private file, every ``${...}`` already expanded, so every worker runs exactly the same
+config), plus a few per-worker changes:
 
 - every ``otlp`` receiver protocol gets ``reuse_port: true``, so all workers bind the same
   gRPC/HTTP ports and the kernel spreads *connections* over them (gRPC connections are
@@ -17,8 +18,7 @@ overrides plus a few per-worker ones:
   files in a directory the supervisor creates (``HANGAR_OTELCOL_SHARED_DIR``, removed at
   exit), and worker 0 serves the sum of all workers' files (``multiprocess.py``).
 
-Fresh interpreters rather than ``os.fork()``: grpc and uvloop are not fork-safe once used,
-and the config is re-read identically by each worker (same sources, same environment).
+Fresh interpreters rather than ``os.fork()``: grpc and uvloop are not fork-safe once used.
 
 Signals: SIGTERM, SIGINT and SIGHUP are forwarded to every worker (workers run in their
 own process group, so a terminal's Ctrl-C reaches them once, through here). If a worker
@@ -43,13 +43,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from hangar_otelcol.multiprocess import SHARED_DIR_ENV
+import yaml
 
-WORKER_ENV = "HANGAR_OTELCOL_WORKER"
-WORKERS_ENV = "HANGAR_OTELCOL_WORKERS"
+from hangar_otelcol.config.gateway import error_lines, escape, load_config
+from hangar_otelcol.config.loader import merge
+from hangar_otelcol.config.model import GatewayConfig
+from hangar_otelcol.config.types import ConfigError
+from hangar_otelcol.multiprocess import SHARED_DIR_ENV, WORKER_ENV, WORKERS_ENV
+from hangar_otelcol.net.endpoints import split_endpoint
+
 #: backstop: workers still running this long after their service.shutdown_timeout are killed
 KILL_GRACE_S = 5.0
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -59,27 +63,37 @@ def _type_of(component_id: str) -> str:
     return str(component_id).partition("/")[0]
 
 
-def worker_sets(data: dict[str, Any], index: int) -> list[str]:
-    """The extra ``--set`` overrides of worker ``index`` for the merged config ``data``."""
-    sets: list[str] = []
+def worker_overrides(data: dict[str, Any], index: int) -> dict[str, Any]:
+    """What worker ``index`` changes in the merged config ``data`` (an overlay to merge)."""
+    overlay: dict[str, Any] = {}
+
+    def put(path: list[str], value: Any) -> None:
+        node = overlay
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+
     for rid, rcfg in (data.get("receivers") or {}).items():
         if _type_of(rid) != "otlp" or not isinstance(rcfg, dict):
             continue
         protocols = rcfg.get("protocols") or {}
         for proto in ("grpc", "http"):
             if proto in protocols:
-                sets.append(f"receivers.{rid}.protocols.{proto}.reuse_port=true")
+                put(["receivers", rid, "protocols", proto, "reuse_port"], True)
     if index == 0:
-        return sets
-    sets.append("service.telemetry.metrics.level=none")
+        return overlay
+    put(["service", "telemetry", "metrics", "level"], "none")
     for section, kind in (("exporters", "prometheus"), ("extensions", "health_check")):
         for cid, ccfg in (data.get(section) or {}).items():
             if _type_of(cid) != kind:
                 continue
             endpoint = str((ccfg or {}).get("endpoint", "")) if isinstance(ccfg, dict) else ""
-            host = endpoint.rpartition(":")[0] or "127.0.0.1"
-            sets.append(f"{section}.{cid}.endpoint={host}:0")
-    return sets
+            try:
+                host = split_endpoint(endpoint)[0] if endpoint else "127.0.0.1"
+            except ValueError:
+                host = "127.0.0.1"
+            put([section, cid, "endpoint"], f"[{host}]:0" if ":" in host else f"{host}:0")
+    return overlay
 
 
 def _child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -92,28 +106,19 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child between fork
         pass
 
 
-def _command(config_sources: Sequence[str], sets: Sequence[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "hangar_otelcol", "run"]
-    for source in config_sources:
-        cmd += ["--config", source]
-    for assignment in sets:
-        cmd += ["--set", assignment]
-    return cmd
+def _write_config(directory: str, index: int, data: dict[str, Any]) -> str:
+    """The resolved config of worker ``index``, readable by this user only (it may hold
+    secrets that came from ${env:...} or ${file:...})."""
+    path = os.path.join(directory, f"config-w{index}.yaml")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        yaml.safe_dump(escape(data), f, sort_keys=False)
+    return path
 
 
-def run_workers(config_sources: list[str], sets: list[str], workers: int) -> int:
-    """Run ``workers`` gateway processes until a stop signal; return the exit code."""
-    from hangar_otelcol.cli import _print_errors, load_config
-    from hangar_otelcol.config.types import ConfigError
-
-    if workers < 1:
-        print(f"error: workers must be at least 1, got {workers}", file=sys.stderr)
-        return 1
-    try:
-        data, config = load_config(list(config_sources), list(sets))
-    except ConfigError as exc:
-        _print_errors(exc.errors)
-        return 1
+def run_workers(data: dict[str, Any], config: GatewayConfig, workers: int) -> int:
+    """Run ``workers`` gateway processes on the config the CLI loaded (``data``, merged and
+    expanded; ``config``, validated) until a stop signal; return the exit code."""
     stop_signal: list[int] = []
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -130,10 +135,11 @@ def run_workers(config_sources: list[str], sets: list[str], workers: int) -> int
     shared_dir = tempfile.mkdtemp(prefix="hangar-otelcol-workers-")
     try:
         for i in range(workers):
+            path = _write_config(shared_dir, i, merge(data, worker_overrides(data, i)))
             env = {**os.environ, WORKER_ENV: str(i), WORKERS_ENV: str(workers),
                    SHARED_DIR_ENV: shared_dir}
             procs.append(subprocess.Popen(
-                _command(config_sources, [*sets, *worker_sets(data, i)]), env=env,
+                [sys.executable, "-m", "hangar_otelcol", "run", "--config", path], env=env,
                 preexec_fn=_child_setup))
         grace = float(config.service.shutdown_timeout) + KILL_GRACE_S
         return _supervise(procs, stop_signal, grace)
@@ -179,11 +185,10 @@ def _supervise(procs: list[subprocess.Popen[bytes]], stop_signal: list[int], gra
         time.sleep(0.05)
     if first_failure is not None:
         return first_failure
-    codes = [p.returncode for p in procs]
-    bad = [c for c in codes if c != 0]
     # a worker stopped by the forwarded signal before its handler was installed exits
     # with -SIGTERM/-SIGINT: that is still a requested, clean stop
-    bad = [c for c in bad if -c not in stop_signal]
+    bad = [c for c in (p.returncode for p in procs)
+           if c is not None and c != 0 and -c not in stop_signal]
     return bad[0] if bad else 0
 
 
@@ -197,7 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", action="append", default=[])
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args(argv)
-    return run_workers(args.config, args.set, args.workers)
+    if args.workers < 1:
+        print(f"error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 1
+    try:
+        data, config = load_config(args.config, args.set)
+    except ConfigError as exc:
+        print("\n".join(error_lines(exc.errors)), file=sys.stderr)
+        return 1
+    return run_workers(data, config, args.workers)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hangar_otelcol.config.types import Duration
-from hangar_otelcol.invocation import InvocationKeys
+from hangar_otelcol.config.types import Duration, LedgerRef
+from hangar_otelcol.mcp import InvocationKeys
 
 _7S = Duration(7.0)
 _1S = Duration(1.0)
@@ -15,6 +15,9 @@ _1S = Duration(1.0)
 class ToolAuditConfig:
     #: what makes a span a tool invocation (shared with every invocation reader)
     invocations: InvocationKeys = field(default_factory=InvocationKeys)
+    #: the count-once ledger (an extension id such as ``call_ledger``); empty: the
+    #: service's in-process one. Audit records are noted in it, spans claim from it.
+    ledger: LedgerRef = LedgerRef("")
     #: how long a span waits for a real audit record of the same call before an audit record
     #: is derived from it. Hangar's SDK flushes spans and logs independently every 5 s, so
     #: the real record (2.x) can arrive up to ~5 s after the span. 0 derives at once (only

@@ -1,13 +1,18 @@
-"""The tool_audit connector: consumes trace batches, feeds audit log records to logs pipelines.
+"""The tool_audit connector: the one place where a call becomes one audit record.
 
-Hangar 1.6.x sends spans only (its audit records are dropped before they leave the process),
-so without this connector its calls would reach neither the compliance outputs nor the cost
-counters, which read audit records. Hangar 2.x sends both: a span whose call a real audit
-record reported is skipped (``AUDIT_LEDGER.claim``), and because the two signals are flushed
-independently by hangar's SDK, each span waits ``hold`` seconds for its record first.
+It is an exporter of the traces pipeline and of the logs pipeline that takes audit records
+in, and a receiver of the logs pipeline that counts them (docs/identity-and-cost.md):
 
-The connector never changes the trace batch (``mutates_data = False``); it only reads the
-invocation index that the pipeline already built.
+- logs in: every real audit record is noted in the ledger (``ledger:``, the count-once
+  state, ``hangar_otelcol.ledger``), and the batch is handed on unchanged, in the caller's
+  task, so refusals downstream reach the sender;
+- traces in: hangar 1.6.x sends spans only (its audit records never leave the process), so
+  without this connector its calls would reach neither the compliance outputs nor the cost
+  counters. Hangar 2.x sends both: a span whose call a real audit record reported is
+  skipped (``Ledger.claim``), and because hangar's SDK flushes the two signals
+  independently, each span waits ``hold`` seconds for its record first.
+
+The connector never changes a trace batch; it only reads the invocation index.
 """
 
 from __future__ import annotations
@@ -17,16 +22,15 @@ import collections
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from hangar_otelcol import invocation
-from hangar_otelcol.component import BaseComponent, ConsumerError, CreateSettings, Host
+from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.derive import AUDIT_SCOPE, audit_record
-from hangar_otelcol.invocation import TOOL_EVENT, ToolInvocation
+from hangar_otelcol.ledger import Ledger, ledger_from
+from hangar_otelcol.mcp import TOOL_EVENT, CallKey, call_key, index
 from hangar_otelcol.pdata import Batch, Sender, Signal
 
 RECORDS_METRIC = "otelcol_connector_tool_audit_spans_total"
@@ -35,21 +39,33 @@ RECORDS_METRIC = "otelcol_connector_tool_audit_spans_total"
 @dataclass(slots=True)
 class _Held:
     due: float  # monotonic time at which the span is decided
-    claim: ToolInvocation  # trace id, span id and tool: what the ledger pairs on
+    claim: CallKey  # what the ledger pairs on
     sender: Sender
     resource: bytes  # serialized Resource of the span
     record: LogRecord
+
+
+class _AuditIntake:
+    """The connector as the exporter of a logs pipeline: notes, then hands on."""
+
+    def __init__(self, connector: ToolAuditConnector) -> None:
+        self._connector = connector
+        # the records go on to the logs pipeline unchanged: it mutates if its head does
+        self.mutates_data = connector.consumer.mutates_data
+
+    async def consume(self, batch: Batch) -> None:
+        await self._connector.consume_logs(batch)
 
 
 class ToolAuditConnector(BaseComponent):
     mutates_data = False
 
     def __init__(self, settings: CreateSettings, config: ToolAuditConfig,
-                 consumer: Any) -> None:
+                 consumer: Consumer) -> None:
         self.settings = settings
         self.config = config
         self.consumer = consumer
-        self.log = settings.logger
+        self.problems = settings.problems
         self.spans = settings.telemetry.counter(
             RECORDS_METRIC, "Tool-invocation spans seen by the tool_audit connector, by "
             "outcome (derived: an audit record was made; covered: a real audit record "
@@ -60,12 +76,17 @@ class ToolAuditConnector(BaseComponent):
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._ledger = invocation.AUDIT_LEDGER
-        self._warned: set[str] = set()
+        self._ledger: Ledger | None = None
+        self._intake = _AuditIntake(self)
+
+    def consumer_for(self, signal: Signal) -> Consumer:
+        """What the pipeline of ``signal`` exports to (the builder asks, pipeline.py)."""
+        return self._intake if signal is Signal.LOGS else self
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self, host: Host) -> None:
+        self._ledger = ledger_from(host, self.config.ledger)
         self._task = asyncio.create_task(self._run(), name=f"{self.settings.id}")
 
     async def shutdown(self) -> None:
@@ -75,16 +96,31 @@ class ToolAuditConnector(BaseComponent):
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=10.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
-                self._warn("shutdown", f"{len(self._held)} derived audit records were not "
-                           "delivered before the shutdown deadline")
+                self.problems.warn("shutdown", "%s: %d derived audit records were not "
+                                   "delivered before the shutdown deadline", self.settings.id,
+                                   len(self._held))
 
     # -- input -----------------------------------------------------------------------------
 
+    async def consume_logs(self, batch: Batch) -> None:
+        """Real audit records: noted in the ledger, then handed on (errors reach the sender)."""
+        if self.config.dedupe_with_audit_logs:
+            reports = [call_key(inv) for part in batch.parts
+                       for inv in index(part, self.config.invocations)
+                       if inv.event == TOOL_EVENT and not inv.is_span and not inv.derived
+                       and inv.trace_id]
+            if reports:
+                await self._ledger_of().note(reports)
+        await self.consumer.consume(batch)
+
     async def consume(self, batch: Batch) -> None:
+        if batch.signal is Signal.LOGS:
+            await self.consume_logs(batch)
+            return
         if batch.signal is not Signal.TRACES:
             return
         keys = self.config.invocations
@@ -95,12 +131,17 @@ class ToolAuditConnector(BaseComponent):
         dedupe = self.config.dedupe_with_audit_logs
         added = covered = 0
         for part in batch.parts:
+            spans = [inv for inv in index(part, keys) if inv.is_span and inv.counted
+                     and not inv.wrapper and inv.event == TOOL_EVENT]
+            if not spans:
+                continue
+            claims = [call_key(inv) for inv in spans]
+            # already covered (its audit record is here: hangar 2.x): nothing to derive
+            done = await self._ledger_of().claim_covered(claims) if dedupe else \
+                [False] * len(spans)
             resources: dict[int, bytes] = {}
-            for inv in invocation.index(part, keys):
-                if not inv.is_span or not inv.counted or inv.wrapper or inv.event != TOOL_EVENT:
-                    continue
-                if dedupe and self._ledger.claim_if_covered(inv):
-                    # its audit record is here already (hangar 2.x): nothing to derive
+            for inv, claim, is_covered in zip(spans, claims, done, strict=True):
+                if is_covered:
                     covered += 1
                     continue
                 rid = id(inv.resource)
@@ -108,9 +149,6 @@ class ToolAuditConnector(BaseComponent):
                 if resource is None:
                     resource = inv.resource.SerializeToString() if inv.resource else b""
                     resources[rid] = resource
-                claim = ToolInvocation()
-                claim.trace_id, claim.span_id, claim.tool = inv.trace_id, inv.span_id, inv.tool
-                claim.is_span = True
                 record = audit_record(inv, source_key=source_key, copy_prefixes=self._prefixes,
                                       observed_unix_nano=observed)
                 self._held.append(_Held(due, claim, part.sender, resource, record))
@@ -119,15 +157,20 @@ class ToolAuditConnector(BaseComponent):
             self.spans.inc("covered", amount=covered)
         if added:
             if self._task is None:  # not started (e.g. driven directly): decide now
-                await self._emit(self._take_due(force=True))
+                await self._emit(await self._take_due(force=True))
             else:  # the output task may be asleep with no deadline: let it recompute
                 self._wake.set()
 
     # -- output ----------------------------------------------------------------------------
 
+    def _ledger_of(self) -> Ledger:
+        if self._ledger is None:
+            raise ConsumerError(f"connector {self.settings.id} is not started")
+        return self._ledger
+
     async def _run(self) -> None:
         while True:
-            ready = self._take_due(force=self._stopping)
+            ready = await self._take_due(force=self._stopping)
             if ready:
                 await self._emit(ready)
                 continue
@@ -139,21 +182,19 @@ class ToolAuditConnector(BaseComponent):
                 await asyncio.wait_for(self._wake.wait(),
                                        None if timeout is None else max(timeout, 0.0))
 
-    def _take_due(self, *, force: bool) -> list[_Held]:
+    async def _take_due(self, *, force: bool) -> list[_Held]:
         """Held spans whose time is up (all of them when stopping or over max_held)."""
         now = time.monotonic()
         held = self._held
         out: list[_Held] = []
         while held and (force or held[0].due <= now or len(held) > self.config.max_held):
             out.append(held.popleft())
-        if not self.config.dedupe_with_audit_logs:
+        if not out or not self.config.dedupe_with_audit_logs:
             return out
-        kept = []
-        for item in out:
-            if self._ledger.claim(item.claim):
-                self.spans.inc("covered")
-            else:
-                kept.append(item)
+        answers = await self._ledger_of().claim([item.claim for item in out])
+        kept = [item for item, is_covered in zip(out, answers, strict=True) if not is_covered]
+        if len(kept) < len(out):
+            self.spans.inc("covered", amount=len(out) - len(kept))
         return kept
 
     async def _emit(self, items: list[_Held]) -> None:
@@ -186,19 +227,17 @@ class ToolAuditConnector(BaseComponent):
             except ConsumerError as exc:
                 if exc.permanent or self._stopping:
                     self.spans.inc("dropped", amount=n)
-                    self._warn(str(exc), f"{n} derived audit records refused, dropped: {exc}")
+                    self.problems.warn("refused", "%s: %d derived audit records refused, "
+                                       "dropped: %s", self.settings.id, n, exc, detail=str(exc))
                     return
-                self._warn("retry", f"derived audit records refused ({exc}); retrying")
+                self.problems.warn("retry", "%s: derived audit records refused (%s); retrying",
+                                   self.settings.id, exc)
                 await asyncio.sleep(exc.retry_after or float(self.config.retry_interval))
                 continue
             except Exception as exc:  # a broken consumer must not stop the connector
                 self.spans.inc("dropped", amount=n)
-                self._warn(type(exc).__name__, f"{n} derived audit records lost: {exc!r}")
+                self.problems.error("bug", "%s: %d derived audit records lost: %r",
+                                    self.settings.id, n, exc, detail=type(exc).__name__)
                 return
             self.spans.inc("derived", amount=n)
             return
-
-    def _warn(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            self.log.warning("%s: %s", self.settings.id, message)

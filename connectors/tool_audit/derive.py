@@ -1,4 +1,4 @@
-"""Span -> audit LogRecord, shaped like hangar 2.x's (hangar-contract.md §5)."""
+"""Span -> audit LogRecord, shaped like hangar 2.x's (docs/hangar-versions.md)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import re
 import time
 from typing import Any
 
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 
-from hangar_otelcol.invocation import AUDIT_SOURCE_SPAN, TOOL_EVENT, ToolInvocation
+from hangar_otelcol.mcp import TOOL_EVENT, ToolInvocation
+from hangar_otelcol.mcp.keys import AUDIT_SOURCE_SPAN
 
 AUDIT_SCOPE = "mcp_hangar.audit"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
@@ -40,7 +41,7 @@ def audit_record(inv: ToolInvocation, *, source_key: str, copy_prefixes: tuple[s
     record = LogRecord(
         time_unix_nano=span.end_time_unix_nano or span.start_time_unix_nano or observed,
         observed_time_unix_nano=observed,
-        severity_number=9,
+        severity_number=SeverityNumber.SEVERITY_NUMBER_INFO,
         severity_text="INFO",
         trace_id=span.trace_id,
         span_id=span.span_id,

@@ -1,17 +1,23 @@
-"""Factory of the tool_audit connector (traces -> logs)."""
+"""Factory of the tool_audit connector (traces and audit logs in, audit logs out)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-from hangar_otelcol.component import ConsumerError, CreateSettings, Factory, Kind, Stability
+from hangar_otelcol.component import (
+    Consumer,
+    ConsumerError,
+    CreateSettings,
+    Stability,
+    connector_factory,
+)
 from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.connector import ToolAuditConnector
 from hangar_otelcol.pdata import Signal
 
 
 def create(settings: CreateSettings, config: ToolAuditConfig,
-           consumers: dict[Signal, Any]) -> ToolAuditConnector:
+           consumers: Mapping[Signal, Consumer]) -> ToolAuditConnector:
     consumer = consumers.get(Signal.LOGS)
     if consumer is None:
         raise ConsumerError(f"{settings.id}: the tool_audit connector produces logs; use it "
@@ -19,14 +25,11 @@ def create(settings: CreateSettings, config: ToolAuditConfig,
     return ToolAuditConnector(settings, config, consumer)
 
 
-FACTORY = Factory(
-    type="tool_audit",
-    kind=Kind.CONNECTOR,
-    config_class=ToolAuditConfig,
-    create=create,
-    stability={Signal.TRACES.value: Stability.BETA, Signal.LOGS.value: Stability.BETA},
-    connects=frozenset({(Signal.TRACES, Signal.LOGS)}),
-    description="an audit log record (like hangar 2.x's) for each tool-invocation span that "
-                "no real audit record reported, so span-only senders (hangar 1.6.x) get "
-                "compliance records and cost counters",
-)
+FACTORY = connector_factory(
+    "tool_audit", ToolAuditConfig, create,
+    {Signal.TRACES: Stability.BETA, Signal.LOGS: Stability.BETA},
+    frozenset({(Signal.TRACES, Signal.LOGS), (Signal.LOGS, Signal.LOGS)}),
+    description="the count-once point: audit log records pass through (noted in the "
+                "ledger); a tool-invocation span that no real audit record reported becomes "
+                "an audit record like hangar 2.x's, so span-only senders (hangar 1.6.x) get "
+                "compliance records and cost counters")

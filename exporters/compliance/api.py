@@ -32,8 +32,8 @@ def _time_ns(timestamp: dt.datetime | float | int | None) -> int:
         return time.time_ns()
     if isinstance(timestamp, dt.datetime):
         if timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
-        delta = timestamp - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+            timestamp = timestamp.replace(tzinfo=dt.UTC)
+        delta = timestamp - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
     if isinstance(timestamp, int) and timestamp > 10**15:
         return timestamp  # already nanoseconds

@@ -14,8 +14,9 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from hangar_otelcol.config.types import ByteSize, Duration
-from hangar_otelcol.invocation import DEFAULT_KEYS, InvocationKeys
+from hangar_otelcol.config.types import ByteSize, Duration, LedgerRef
+from hangar_otelcol.mcp import DEFAULT_KEYS, InvocationKeys
+from hangar_otelcol.net.tls import TLSClientConfig
 
 from .formats import canonical_format, unknown_format_message
 from .formats.options import (
@@ -53,27 +54,6 @@ class FileConfig:
 
 
 @dataclass
-class TLSConfig:
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    #: name checked against the server certificate (default: the endpoint host)
-    server_name: str = ""
-    #: false (default) = the server certificate is verified
-    insecure_skip_verify: bool = False
-
-    def validate(self) -> list[str]:
-        errors = []
-        for key in ("ca_file", "cert_file", "key_file"):
-            path = getattr(self, key)
-            if path and not os.access(path, os.R_OK):
-                errors.append(f"{key}: cannot read {path!r}")
-        if self.key_file and not self.cert_file:
-            errors.append("cert_file: required when key_file is set")
-        return errors
-
-
-@dataclass
 class NetworkConfig:
     """Settings of udp:// tcp:// tls:// outputs."""
 
@@ -88,7 +68,7 @@ class NetworkConfig:
     max_backoff: Duration = Duration(30.0)
     #: records sent this long before a connection broke are sent again (no loss on restart)
     resend_window: Duration = Duration(2.0)
-    tls: TLSConfig = field(default_factory=TLSConfig)
+    tls: TLSClientConfig = field(default_factory=TLSClientConfig)
 
     def validate(self) -> list[str]:
         errors = []
@@ -162,6 +142,12 @@ class ComplianceConfig:
     #: RFC 5424 BOM before a free-text MSG: auto (only when not ASCII), always, never
     bom: str = "auto"
     invocations: InvocationKeys = field(default_factory=lambda: DEFAULT_KEYS)
+    #: write a record for tool-invocation spans too: real audit records are noted in
+    #: ``ledger`` and a span is written only if none covers its call. The default gateway
+    #: config feeds this exporter audit records only (tool_audit connector) and turns it off.
+    count_spans: bool = True
+    #: the count-once ledger (an extension id); empty: the service's in-process one
+    ledger: LedgerRef = LedgerRef("")
 
     # ------------------------------------------------------------------ derived
 

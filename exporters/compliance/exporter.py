@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from hangar_otelcol import invocation
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
-from hangar_otelcol.invocation import index
+from hangar_otelcol.ledger import Ledger, ledger_from
+from hangar_otelcol.ledger.counting import counted
+from hangar_otelcol.mcp import ToolInvocation, index
 from hangar_otelcol.pdata import Batch
-from hangar_otelcol.tls import client_ssl_context
 
 from .config import ComplianceConfig
 from .formats import formatter_for
@@ -44,9 +44,10 @@ class ComplianceExporter(BaseComponent):
         self.settings = settings
         self.config = config
         self.logger: logging.Logger = settings.logger
+        self.problems = settings.problems
         self.enabled = config.enabled
         self.output: BufferedOutput | None = None
-        self._warned: set[str] = set()
+        self._ledger: Ledger | None = None
         if not self.enabled:
             return
         fmt = config.canonical_format
@@ -76,7 +77,7 @@ class ComplianceExporter(BaseComponent):
 
         net = config.network
         common: dict[str, Any] = {"buffer_size": config.buffer_size, "logger": self.logger,
-                                  "on_event": on_event}
+                                  "problems": self.problems, "on_event": on_event}
         self._max_size = 0
         self._frame: Callable[[bytes], bytes]
         self._envelope: SyslogHeader | None = None
@@ -100,11 +101,9 @@ class ComplianceExporter(BaseComponent):
             else:
                 tls = None
                 if kind == "tls":
-                    t = net.tls
-                    tls = client_ssl_context(t.ca_file, t.cert_file, t.key_file,
-                                             t.insecure_skip_verify)
+                    tls = net.tls.ssl_context()
                 self.output = StreamSyslogOutput(
-                    where, port, tls=tls, server_name=net.tls.server_name or None,
+                    where, port, tls=tls, server_name=net.tls.server_name_override or None,
                     connect_timeout=float(net.connect_timeout),
                     write_timeout=float(net.write_timeout),
                     resend_window=float(net.resend_window), **common)
@@ -135,9 +134,10 @@ class ComplianceExporter(BaseComponent):
             text = self.formatter.format(record)
         data = utf8(text)
         if self._max_size and len(data) > self._max_size:
-            data = self._shorten(record, data)
-            if data is None:
+            shortened = self._shorten(record, data)
+            if shortened is None:
                 return None
+            data = shortened
         return self._frame(data)
 
     def _format_then_frame(self, record: ComplianceRecord) -> bytes:
@@ -149,19 +149,14 @@ class ComplianceExporter(BaseComponent):
             data = utf8(self.formatter.format(record, with_msg=False))
         if len(data) > self._max_size:
             if self.output_kind == "udp" and len(data) > _UDP_MAX_DATAGRAM:
-                self._warn_once("oversize-udp", f"a compliance record of {len(data)} bytes "
-                                "does not fit in one UDP datagram; dropped")
+                self.problems.warn("oversize_udp", "a compliance record of %d bytes does not "
+                                   "fit in one UDP datagram; dropped", len(data))
                 self._counters["dropped"].inc(self.format_name, self.output_kind)
                 return None
-            self._warn_once("oversize", f"compliance records longer than max_message_size "
-                            f"({self._max_size}) are sent whole; the receiver may truncate "
-                            "them (raise its maximum message size)")
+            self.problems.warn("oversize", "compliance records longer than max_message_size "
+                               "(%d) are sent whole; the receiver may truncate them (raise its "
+                               "maximum message size)", self._max_size)
         return data
-
-    def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            self.logger.warning(message)
 
     # ------------------------------------------------------------------ pipeline
 
@@ -171,20 +166,19 @@ class ComplianceExporter(BaseComponent):
         keys = self.config.invocations
         messages: list[bytes] = []
         for part in batch.parts:
-            for inv in index(part, keys):
-                if not inv.counted:
-                    continue
-                # a span whose call a real audit record already reported (hangar 2.x sends
-                # both) is not exported again; claim() is idempotent per span, so asking
-                # here does not disturb the spans-to-audit connector
-                if inv.is_span and invocation.AUDIT_LEDGER.claim(inv):
-                    continue
+            invs = index(part, keys)
+            if not invs:
+                continue
+            # a span whose call a real audit record reported (hangar 2.x sends both) is not
+            # exported again; claims are idempotent per span, so asking here does not
+            # disturb the tool_audit connector
+            for inv in await counted(invs, self._ledger):
                 try:
                     msg = self.render(_record_of(inv))
                 except Exception as exc:  # a bad record must never fail the batch
                     self._counters["failed"].inc(self.format_name, self.output_kind)
-                    self._warn_once(f"render:{type(exc).__name__}",
-                                    f"cannot format a compliance record: {exc!r}")
+                    self.problems.warn("render", "cannot format a compliance record: %r", exc,
+                                       detail=type(exc).__name__)
                     continue
                 if msg is not None:
                     messages.append(msg)
@@ -195,6 +189,8 @@ class ComplianceExporter(BaseComponent):
     async def start(self, host: Host) -> None:
         if self.output is None:
             return
+        if self.config.count_spans:
+            self._ledger = ledger_from(host, self.config.ledger)
         await self.output.start()
 
     async def reload(self) -> None:
@@ -211,7 +207,7 @@ class ComplianceExporter(BaseComponent):
         return True if self.output is None else await self.output.flush(timeout)
 
 
-def _record_of(inv: invocation.ToolInvocation) -> ComplianceRecord:
+def _record_of(inv: ToolInvocation) -> ComplianceRecord:
     """The invocation's compliance record, built once for all compliance exporters.
 
     Exporters run after every processor and do not mutate, so the record cannot change
@@ -223,7 +219,7 @@ def _record_of(inv: invocation.ToolInvocation) -> ComplianceRecord:
     record = views.get("compliance")
     if record is None:
         record = views["compliance"] = from_invocation(inv)
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def _identity(data: bytes) -> bytes:

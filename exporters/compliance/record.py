@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from hangar_otelcol.invocation import STATE_EVENT, ToolInvocation
+from hangar_otelcol.mcp import STATE_EVENT, ToolInvocation
 
-# hangar's record types and ids (hangar-contract.md §8 "Event mapping")
+# hangar's record types and ids (docs/compliance-formats.md, "Record types")
 REQUESTED = "ToolInvocationRequested"
 COMPLETED = "ToolInvocationCompleted"
 FAILED = "ToolInvocationFailed"

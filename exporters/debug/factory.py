@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from hangar_otelcol.component import CreateSettings, Factory, Kind, Stability
+from hangar_otelcol.component import Stability, exporter_factory
 
 from .config import DebugConfig
 from .exporter import DebugExporter
 
-
-def _create(settings: CreateSettings, config: DebugConfig) -> DebugExporter:
-    return DebugExporter(settings, config)
-
-
-FACTORY = Factory(
-    type="debug", kind=Kind.EXPORTER, config_class=DebugConfig, create=_create,
-    stability={"traces": Stability.BETA, "logs": Stability.BETA, "metrics": Stability.BETA},
+FACTORY = exporter_factory(
+    "debug", DebugConfig, DebugExporter,
+    {"traces": Stability.BETA, "logs": Stability.BETA, "metrics": Stability.BETA},
     description="Writes what it receives to stderr (basic, normal or detailed)")

@@ -26,7 +26,8 @@ def basic(batch: Batch, component: str) -> str:
     elif batch.signal is Signal.LOGS:
         fields.update({"resource logs": resources, "log records": batch.item_count})
     else:
-        metrics = sum(len(sm.metrics) for p in batch.parts for rm in p.message.resource_metrics
+        messages: list[Any] = [p.message for p in batch.parts]  # metrics requests
+        metrics = sum(len(sm.metrics) for m in messages for rm in m.resource_metrics
                       for sm in rm.scope_metrics)
         fields.update({"resource metrics": resources, "metrics": metrics,
                        "data points": batch.item_count})
@@ -39,7 +40,7 @@ def _resources(message: Any, signal: Signal) -> Any:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"
                                                                   ).replace("+00:00", "Z")
 
 
@@ -88,7 +89,7 @@ def _attrs_block(title: str, attrs: Any, out: list[str]) -> None:
 def _ts(ns: int) -> str:
     if not ns:
         return "1970-01-01 00:00:00 +0000 UTC"
-    dt = datetime.datetime.fromtimestamp(ns / 1e9, datetime.timezone.utc)
+    dt = datetime.datetime.fromtimestamp(ns / 1e9, datetime.UTC)
     return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{ns % 1_000_000_000:09d} +0000 UTC"
 
 

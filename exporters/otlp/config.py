@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
 from hangar_otelcol.config.types import Duration
 from hangar_otelcol.exporterhelper import QueueConfig, RetryConfig
+from hangar_otelcol.net.tls import TLSClientConfig
 
 _5S = Duration(5.0)
 _30S = Duration(30.0)
 _10S = Duration(10.0)
-
-
-@dataclass
-class TLSConfig:
-    """``tls``: on unless ``insecure`` (gRPC) or the URL is ``http://`` (HTTP)."""
-
-    insecure: bool = False
-    #: accept any server certificate (HTTP only; testing only)
-    insecure_skip_verify: bool = False
-    #: CA bundle to verify the server with (default: the system's roots)
-    ca_file: str = ""
-    #: client certificate and key, for mutual TLS
-    cert_file: str = ""
-    key_file: str = ""
-    #: the name to verify the server certificate against, instead of the endpoint's host
-    server_name_override: str = ""
-
-    def validate(self) -> list[str]:
-        errors = []
-        for key in ("ca_file", "cert_file", "key_file"):
-            path = getattr(self, key)
-            if path and not os.access(path, os.R_OK):
-                reason = "does not exist" if not os.path.exists(path) else "is not readable"
-                errors.append(f"{key}: {path} {reason}")
-        if bool(self.cert_file) != bool(self.key_file):
-            errors.append("cert_file: cert_file and key_file must be set together")
-        return errors
-
-    def read(self, key: str) -> bytes | None:
-        path = getattr(self, key)
-        if not path:
-            return None
-        with open(path, "rb") as f:
-            return f.read()
 
 
 @dataclass
@@ -70,7 +36,7 @@ class OTLPGrpcConfig:
     #: gRPC metadata sent with every request (API keys: ``api-key``, ``authorization``)
     headers: dict[str, str] = field(default_factory=dict)
     compression: str = "gzip"
-    tls: TLSConfig = field(default_factory=TLSConfig)
+    tls: TLSClientConfig = field(default_factory=TLSClientConfig)
     balancer_name: Literal["round_robin", "pick_first"] = "round_robin"
     #: on a lost connection, wait for it to come back (within ``timeout``) instead of failing
     wait_for_ready: bool = False
@@ -137,7 +103,7 @@ class OTLPHttpConfig:
     encoding: Literal["proto", "json"] = "proto"
     compression: str = "gzip"
     headers: dict[str, str] = field(default_factory=dict)
-    tls: TLSConfig = field(default_factory=TLSConfig)
+    tls: TLSClientConfig = field(default_factory=TLSClientConfig)
     # the exporterhelper keys; per attempt the Collector's otlphttp default is 30s
     timeout: Duration = _30S
     sending_queue: QueueConfig = field(default_factory=QueueConfig)

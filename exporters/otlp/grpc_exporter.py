@@ -15,18 +15,12 @@ from google.protobuf.message import DecodeError
 
 from hangar_otelcol.component import CreateSettings, Host
 from hangar_otelcol.exporterhelper import ExporterHelper, ExportError
+from hangar_otelcol.net import rpcstatus
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.signals import SIGNALS
 
 from .config import OTLPGrpcConfig, grpc_target
 from .partial import PartialSuccessLog
-from .status import parse_status
-from .tls import grpc_credentials
-
-METHODS = {
-    Signal.TRACES: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    Signal.LOGS: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    Signal.METRICS: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-}
 
 # the Collector's otlpexporter shouldRetry(); RESOURCE_EXHAUSTED only with RetryInfo
 _RETRYABLE = frozenset({
@@ -40,6 +34,7 @@ _COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Defla
 
 class OTLPGrpcExporter(ExporterHelper):
     queues_bytes = True
+
     def __init__(self, settings: CreateSettings, config: OTLPGrpcConfig) -> None:
         super().__init__(settings, config)
         self.config = config
@@ -50,7 +45,7 @@ class OTLPGrpcExporter(ExporterHelper):
         self._metadata = tuple((k.lower(), str(v)) for k, v in config.headers.items() if v)
         self._channel: grpc.aio.Channel | None = None
         self._calls: dict[Signal, Any] = {}
-        self._partial = PartialSuccessLog(self.logger, str(settings.id))
+        self._partial = PartialSuccessLog(self.problems, str(settings.id))
         self._deadline = float(config.timeout) or None
 
     def _options(self) -> list[tuple[str, Any]]:
@@ -76,13 +71,13 @@ class OTLPGrpcExporter(ExporterHelper):
         compression = _COMPRESSION[self.config.compression]
         if self._secure:
             self._channel = grpc.aio.secure_channel(
-                self._target, grpc_credentials(self.config.tls), self._options(), compression)
+                self._target, self.config.tls.grpc_credentials(), self._options(), compression)
         else:
             self._channel = grpc.aio.insecure_channel(self._target, self._options(), compression)
         self._calls = {
-            signal: self._channel.unary_unary(path, request_serializer=None,
+            signal: self._channel.unary_unary(info.grpc_method, request_serializer=None,
                                               response_deserializer=None)
-            for signal, path in METHODS.items()
+            for signal, info in SIGNALS.items()
         }
 
     async def close(self) -> None:
@@ -102,15 +97,17 @@ class OTLPGrpcExporter(ExporterHelper):
         try:
             self._partial.from_proto(batch.signal, response)
         except DecodeError:
-            self._log_once("badresponse", "%s: the server's response is not an OTLP Export "
-                           "response; assuming the data was accepted", self.settings.id)
+            self.problems.warn("bad_response", "%s: the server's response is not an OTLP "
+                               "Export response; assuming the data was accepted",
+                               self.settings.id)
 
     def _error(self, exc: grpc.aio.AioRpcError) -> ExportError:
         code = exc.code()
         message, retry_after = "", None
-        for key, value in exc.trailing_metadata() or ():
+        trailing: Any = exc.trailing_metadata() or ()  # grpc's stubs type it loosely
+        for key, value in trailing:
             if key == "grpc-status-details-bin" and isinstance(value, bytes):
-                message, retry_after = parse_status(value)
+                _, message, retry_after = rpcstatus.decode(value)
         details = exc.details() or message or "(no details)"
         text = f"gRPC {code.name} from {self._target}: {details}"
         if code in _RETRYABLE:

@@ -21,12 +21,11 @@ from google.protobuf.message import DecodeError
 from hangar_otelcol import __version__
 from hangar_otelcol.component import CreateSettings, Host
 from hangar_otelcol.exporterhelper import ExporterHelper, ExportError
+from hangar_otelcol.net import rpcstatus
 from hangar_otelcol.pdata import Batch, Signal
 
 from .config import OTLPHttpConfig
 from .partial import PartialSuccessLog
-from .status import parse_status
-from .tls import ssl_context
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 #: compress bigger bodies in a worker thread (zlib/zstd release the GIL)
@@ -71,6 +70,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 class OTLPHttpExporter(ExporterHelper):
     queues_bytes = True
+
     def __init__(self, settings: CreateSettings, config: OTLPHttpConfig) -> None:
         super().__init__(settings, config)
         self.config = config
@@ -86,12 +86,12 @@ class OTLPHttpExporter(ExporterHelper):
         headers.update({k: v for k, v in config.headers.items() if v})
         self._headers = headers
         self._session: aiohttp.ClientSession | None = None
-        self._partial = PartialSuccessLog(self.logger, str(settings.id))
+        self._partial = PartialSuccessLog(self.problems, str(settings.id))
         self._encode_json: Callable[[Signal, Any], bytes] | None = None
 
     async def open(self, host: Host) -> None:
         needs_tls = any(url.startswith("https://") for url in self._urls.values())
-        ssl: Any = ssl_context(self.config.tls) if needs_tls else None
+        ssl: Any = self.config.tls.ssl_context() if needs_tls else None
         connector = aiohttp.TCPConnector(
             ssl=ssl if ssl is not None else True,
             limit=max(10, self.config.sending_queue.num_consumers))
@@ -166,7 +166,7 @@ def _error_detail(payload: bytes, content_type: str) -> str:
     if not payload:
         return ""
     if "protobuf" in content_type:
-        message, _ = parse_status(payload)
+        _, message, _ = rpcstatus.decode(payload)
         if message:
             return message
     text = payload[:300].decode("utf-8", "replace").strip()

@@ -1,67 +1,43 @@
-"""OTLP partial-success responses: logged (once per distinct message), never retried."""
+"""OTLP partial-success responses: counted and logged (rate-limited), never retried."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
 from hangar_otelcol.pdata import Signal
-
-RESPONSE_TYPES: dict[Signal, Any] = {
-    Signal.TRACES: ExportTraceServiceResponse,
-    Signal.LOGS: ExportLogsServiceResponse,
-    Signal.METRICS: ExportMetricsServiceResponse,
-}
-
-_REJECTED_FIELD = {Signal.TRACES: "rejected_spans", Signal.LOGS: "rejected_log_records",
-                   Signal.METRICS: "rejected_data_points"}
-_REJECTED_JSON = {Signal.TRACES: "rejectedSpans", Signal.LOGS: "rejectedLogRecords",
-                  Signal.METRICS: "rejectedDataPoints"}
+from hangar_otelcol.problems import ProblemLog
 
 
 class PartialSuccessLog:
-    """Remembers which partial-success messages were already logged (bounded)."""
-
-    def __init__(self, logger: logging.Logger, component: str) -> None:
-        self._logger = logger
+    def __init__(self, problems: ProblemLog, component: str) -> None:
+        self._problems = problems
         self._component = component
-        self._seen: set[str] = set()
 
     def report(self, signal: Signal, rejected: int, message: str) -> None:
         if not rejected and not message:
             return
-        key = f"{signal.value}:{message}"
-        if key in self._seen:
-            return
-        if len(self._seen) > 1000:
-            self._seen.clear()
-        self._seen.add(key)
-        self._logger.warning(
-            "%s: the server accepted the request only partly: %d %s rejected: %s "
-            "(logged once per distinct message)", self._component, rejected,
-            signal.item_name, message or "(no message)")
+        self._problems.warn("partial_success", "%s: the server accepted the request only "
+                            "partly: %d %s rejected: %s", self._component, rejected,
+                            signal.item_name, message or "(no message)",
+                            detail=f"{signal.value}:{message}")
 
     def from_proto(self, signal: Signal, body: bytes) -> None:
         """Raises google.protobuf.message.DecodeError on a body that is not a response."""
         if not body:
             return
-        response = RESPONSE_TYPES[signal].FromString(body)
+        info = signal.info
+        response = info.response_type.FromString(body)
         if response.HasField("partial_success"):
             ps = response.partial_success
-            self.report(signal, int(getattr(ps, _REJECTED_FIELD[signal])), ps.error_message)
+            self.report(signal, int(getattr(ps, info.rejected_field)), ps.error_message)
 
     def from_json(self, signal: Signal, body: Any) -> None:
         if not isinstance(body, dict):
             raise ValueError("response body is not a JSON object")
         ps = body.get("partialSuccess") or body.get("partial_success")
         if isinstance(ps, dict):
-            rejected = ps.get(_REJECTED_JSON[signal]) or ps.get(_REJECTED_FIELD[signal]) or 0
+            info = signal.info
+            rejected = ps.get(info.rejected_json) or ps.get(info.rejected_field) or 0
             try:
                 count = int(rejected)
             except (TypeError, ValueError):

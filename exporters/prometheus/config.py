@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hangar_otelcol.invocation import InvocationKeys
+from hangar_otelcol.config.types import LedgerRef
+from hangar_otelcol.mcp import InvocationKeys
+from hangar_otelcol.net.endpoints import endpoint_problem
 
 
 @dataclass
@@ -26,9 +28,12 @@ class PrometheusConfig:
     caller_limit: int = 100
     #: label sets kept per metric family; later ones fold into "__other__" labels
     max_series: int = 10_000
-    #: count tool-invocation spans too (those nobody audited, see AuditLedger). The default
-    #: gateway config feeds this exporter audit log records only, which is exact.
+    #: count tool-invocation spans too: real audit records are noted in ``ledger`` and a
+    #: span counts only if none covers its call. The default gateway config feeds this
+    #: exporter audit records only (from the tool_audit connector) and turns this off.
     count_spans: bool = True
+    #: the count-once ledger (an extension id); empty: the service's in-process one
+    ledger: LedgerRef = LedgerRef("")
     #: series created at 0 at start (Prometheus docs: "avoid missing metrics"), so that
     #: increase()/rate() also see the first calls of these tools
     known_tools: list[KnownTool] = field(default_factory=list)
@@ -36,9 +41,9 @@ class PrometheusConfig:
 
     def validate(self) -> list[str]:
         errors = []
-        _host, sep, port = self.endpoint.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-            errors.append(f"endpoint: expected host:port, got {self.endpoint!r}")
+        problem = endpoint_problem(self.endpoint)
+        if problem:
+            errors.append(problem)
         if not self.path.startswith("/"):
             errors.append(f"path: must start with /, got {self.path!r}")
         if self.caller_limit < 1:

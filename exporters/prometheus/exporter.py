@@ -14,7 +14,9 @@ from prometheus_client.registry import CollectorRegistry
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
 from hangar_otelcol.exporters.prometheus.metrics import ToolMetrics
-from hangar_otelcol.invocation import index
+from hangar_otelcol.ledger import Ledger, ledger_from
+from hangar_otelcol.ledger.counting import counted
+from hangar_otelcol.mcp import index
 from hangar_otelcol.multiprocess import (
     MergedCollector,
     SeriesFiles,
@@ -22,6 +24,7 @@ from hangar_otelcol.multiprocess import (
     shared_dir,
     worker_index,
 )
+from hangar_otelcol.net.http import HttpServer, serve
 from hangar_otelcol.pdata import Batch, Signal
 
 
@@ -33,8 +36,8 @@ class PrometheusExporter(BaseComponent):
         self._config = config
         self._log: logging.Logger = settings.logger
         self._keys = config.invocations
-        self.metrics = ToolMetrics(config.max_series, config.per_caller, config.caller_limit,
-                                   config.count_spans)
+        self.metrics = ToolMetrics(config.max_series, config.per_caller, config.caller_limit)
+        self._ledger: Ledger | None = None
         for known in config.known_tools:
             self.metrics.preinit(known.mcp_server, known.tool, known.cost_model)
         self.registry = CollectorRegistry(auto_describe=False)
@@ -46,45 +49,35 @@ class PrometheusExporter(BaseComponent):
         if self._shared_dir is not None:
             group = f"prometheus-{settings.id}"
             self._files = SeriesFiles(self._shared_dir, group, worker_index())
-            self.registry.register(MergedCollector(  # type: ignore[arg-type]
+            self.registry.register(MergedCollector(
                 self.metrics.write_to, self._files, self._shared_dir, group))
         else:
-            self.registry.register(self.metrics)  # type: ignore[arg-type]
-        self._runner: web.AppRunner | None = None
+            self.registry.register(self.metrics)
+        self._server: HttpServer | None = None
         self.port: int | None = None
         self._counted = settings.telemetry.counter(
             "otelcol_exporter_prometheus_invocations_total",
             "Tool invocations counted into the mcp_hangar_* series")
 
     async def start(self, host: Host) -> None:
+        if self._config.count_spans:
+            self._ledger = ledger_from(host, self._config.ledger)
         if self._files is not None:
             self.metrics.write_to(self._files)  # known_tools at 0 right away
             self._flusher = asyncio.create_task(
                 flush_every(self.metrics.write_to, self._files), name=f"{self._settings.id}-flush")
         app = web.Application()
         app.router.add_get(self._config.path, self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        hostname, _, port = self._config.endpoint.rpartition(":")
-        hostname = hostname.strip("[]") or "0.0.0.0"
-        site = web.TCPSite(self._runner, hostname, int(port))
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
-            raise RuntimeError(f"{self._settings.id}: cannot listen on "
-                               f"{self._config.endpoint}: {exc.strerror or exc}") from None
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else int(port)
+        self._server = await serve(app, self._config.endpoint,
+                                   what=f"{self._settings.id} metrics")
+        self.port = self._server.port
         self._log.info("%s: serving %s on %s", self._settings.id, self._config.path,
                        self._config.endpoint)
 
     async def shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,11 +106,8 @@ class PrometheusExporter(BaseComponent):
         for part in batch.parts:
             invs = index(part, keys)
             if invs:
-                n += record_all(invs)
+                n += record_all(await counted(invs, self._ledger))
         if n:
             self._counted.inc(amount=n)
         self._settings.telemetry.sent(batch.signal, batch.item_count)
 
-
-def create(settings: CreateSettings, config: PrometheusConfig) -> PrometheusExporter:
-    return PrometheusExporter(settings, config)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from hangar_otelcol.component import Factory, Kind, Stability
+from hangar_otelcol.component import Stability, exporter_factory
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
-from hangar_otelcol.exporters.prometheus.exporter import create
+from hangar_otelcol.exporters.prometheus.exporter import PrometheusExporter
 
-FACTORY = Factory(
-    type="prometheus",
-    kind=Kind.EXPORTER,
-    config_class=PrometheusConfig,
-    create=create,
-    stability={"traces": Stability.BETA, "logs": Stability.BETA,
-               "metrics": Stability.DEVELOPMENT},
-    description="mcp_hangar_* tool-call and cost series on a Prometheus /metrics endpoint",
-)
+FACTORY = exporter_factory(
+    "prometheus", PrometheusConfig, PrometheusExporter,
+    {"traces": Stability.BETA, "logs": Stability.BETA, "metrics": Stability.DEVELOPMENT},
+    description="mcp_hangar_* tool-call and cost series on a Prometheus /metrics endpoint")

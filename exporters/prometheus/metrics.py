@@ -1,7 +1,8 @@
 """Tool-call and cost series as plain dict accumulators, turned into families at scrape time.
 
-python-performance.md §4: a dict increment per invocation costs ~0.24 µs against ~6 µs for
-``Counter.labels().inc()``. Names, labels and buckets are hangar's (contract §9, the seed).
+A dict increment per invocation costs ~0.24 µs against ~6 µs for ``Counter.labels().inc()``
+(bench/README.md). Names, labels and buckets are hangar's (the seed's release notes,
+docs/identity-and-cost.md).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from prometheus_client.core import HistogramMetricFamily
 
-from hangar_otelcol.invocation import AUDIT_LEDGER, TOOL_EVENT, ToolInvocation
+from hangar_otelcol.mcp import TOOL_EVENT, ToolInvocation
 from hangar_otelcol.multiprocess import SeriesFiles
 from hangar_otelcol.telemetry import FastCounter
 
@@ -81,7 +82,7 @@ class ToolMetrics:
     """Everything the exporter serves; ``record()`` is the per-invocation hot path."""
 
     def __init__(self, max_series: int = 10_000, per_caller: bool = False,
-                 caller_limit: int = 100, count_spans: bool = True) -> None:
+                 caller_limit: int = 100) -> None:
         m = max_series
         self.calls = Family("mcp_hangar_tool_calls", "Tool invocations",
                             ("mcp_server", "tool", "status"), m)
@@ -96,7 +97,6 @@ class ToolMetrics:
                                    ("mcp_server", "tool"), m)
         self.per_caller = per_caller
         self.caller_limit = caller_limit
-        self.count_spans = count_spans
         self.callers: set[str] = set()
         labels = ("mcp_server", "tool", "caller_type", "caller_id")
         self.caller_calls = Family("mcp_hangar_caller_tool_calls",
@@ -115,14 +115,13 @@ class ToolMetrics:
             self.attributions.inc((server, tool), 0.0)
 
     def record_all(self, invocations: Iterable[ToolInvocation]) -> int:
+        """Count the tool calls among ``invocations`` (already chosen to count once,
+        ``ledger.counting.counted``); returns how many."""
         n = 0
         for inv in invocations:
-            if inv.event != TOOL_EVENT or not inv.counted:
-                continue
-            if inv.is_span and (not self.count_spans or AUDIT_LEDGER.claim(inv)):
-                continue  # a real audit record of this call is (or will be) counted
-            self.record(inv)
-            n += 1
+            if inv.event == TOOL_EVENT:
+                self.record(inv)
+                n += 1
         return n
 
     def record(self, inv: ToolInvocation) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hangar_otelcol.config.types import split_endpoint
+from hangar_otelcol.net.endpoints import endpoint_problem
 
 
 @dataclass
@@ -15,10 +15,9 @@ class HealthCheckConfig:
 
     def validate(self) -> list[str]:
         errors = []
-        try:
-            split_endpoint(self.endpoint)
-        except ValueError as exc:
-            errors.append(str(exc))
+        problem = endpoint_problem(self.endpoint)
+        if problem:
+            errors.append(problem)
         if not self.path.startswith("/"):
             errors.append(f"path: must start with '/', got {self.path!r}")
         return errors

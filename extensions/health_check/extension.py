@@ -6,8 +6,8 @@ import orjson
 from aiohttp import web
 
 from hangar_otelcol.component import BaseComponent, CreateSettings, Host
-from hangar_otelcol.config.types import split_endpoint
 from hangar_otelcol.extensions.health_check.config import HealthCheckConfig
+from hangar_otelcol.net.http import HttpServer, serve
 
 
 class HealthCheck(BaseComponent):
@@ -15,7 +15,7 @@ class HealthCheck(BaseComponent):
         self.settings = settings
         self.config = config
         self._host: Host | None = None
-        self._runner: web.AppRunner | None = None
+        self._server: HttpServer | None = None
         self._since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     async def _handle(self, _: web.Request) -> web.Response:
@@ -26,8 +26,8 @@ class HealthCheck(BaseComponent):
         up = host is not None and host.ready and not failing
         if up and self.config.response_body:
             return web.Response(text=self.config.response_body)
-        body = {"status": "Server available" if up else "Server not available",
-                "upSince": self._since}
+        body: dict[str, object] = {"status": "Server available" if up else
+                                   "Server not available", "upSince": self._since}
         if failing:
             body["failing"] = failing
         return web.Response(body=orjson.dumps(body), status=200 if up else 503,
@@ -37,18 +37,9 @@ class HealthCheck(BaseComponent):
         self._host = host
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        address, port = split_endpoint(self.config.endpoint)
-        try:
-            await web.TCPSite(runner, address, port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise OSError(f"cannot listen on {self.config.endpoint}: {exc.strerror or exc}"
-                          ) from None
-        self._runner = runner
+        self._server = await serve(app, self.config.endpoint, what="health checks")
 
     async def shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hangar_otelcol.component import ComponentID, Factory, Kind
-from hangar_otelcol.config.types import ConfigError, Duration, decode, split_endpoint
+from hangar_otelcol.config.types import ConfigError, Duration, decode, extension_refs
+from hangar_otelcol.net.endpoints import endpoint_problem
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import Registry
 
@@ -30,13 +31,8 @@ class MetricsTelemetryConfig:
     address: str = "127.0.0.1:8888"
 
     def validate(self) -> list[str]:
-        if not self.address:
-            return []
-        try:
-            split_endpoint(self.address, "address")
-        except ValueError as exc:
-            return [str(exc)]
-        return []
+        problem = endpoint_problem(self.address, "address") if self.address else None
+        return [problem] if problem else []
 
 
 @dataclass
@@ -58,7 +54,7 @@ class ServiceConfig:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     #: how long SIGTERM/SIGINT may take to drain processors and exporter queues
     shutdown_timeout: Duration = Duration(30)
-    #: raise glibc's mmap/trim thresholds (python-performance.md §5.2) and gc.freeze()
+    #: raise glibc's mmap/trim thresholds (bench/README.md) and gc.freeze()
     tune_allocator: bool = True
     #: gateway processes sharing the listening ports (SO_REUSEPORT); see workers.py
     workers: int = 1
@@ -152,6 +148,7 @@ def validate(data: dict[str, Any], registry: Registry) -> GatewayConfig:
     service = decode(ServiceConfig, data.get("service"), "service", errors)
     pipelines = _check_pipelines(service, sections, registry, errors, broken)
     enabled = _check_extensions(service, sections[Kind.EXTENSION], registry, errors)
+    _check_extension_refs(sections, set(enabled), registry, errors)
     for cid in sections[Kind.CONNECTOR]:
         for other in (Kind.RECEIVER, Kind.EXPORTER):
             if cid in sections[other]:
@@ -176,6 +173,27 @@ def _check_extensions(service: ServiceConfig, extensions: dict[ComponentID, Comp
         else:
             enabled.append(cid)
     return enabled
+
+
+def _check_extension_refs(sections: dict[Kind, dict[ComponentID, ComponentEntry]],
+                          enabled: set[ComponentID], registry: Registry,
+                          errors: list[str]) -> None:
+    """Every ``ExtensionRef`` in a component config names an enabled extension that
+    provides what the component needs (a ledger, ...)."""
+    extensions = sections[Kind.EXTENSION]
+    for kind, section in sections.items():
+        for entry in section.values():
+            for path, ref in extension_refs(entry.config, f"{kind.section}.{entry.id}"):
+                cid = _canonical(ref, registry, (Kind.EXTENSION,))
+                target = extensions.get(cid) if cid is not None else None
+                if target is None:
+                    errors.append(f"{path}: extension {ref!r} is not defined in extensions")
+                elif cid not in enabled:
+                    errors.append(f"{path}: extension {ref!r} is not enabled (add it to "
+                                  "service.extensions)")
+                elif ref.capability and ref.capability not in target.factory.provides:
+                    errors.append(f"{path}: extension {ref!r} ({target.factory.type}) is not "
+                                  f"a {ref.capability}")
 
 
 def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[ComponentID, Any]],

@@ -13,7 +13,8 @@ import enum
 import re
 import types
 import typing
-from typing import Any, Literal, Union
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal, Union
 
 
 class ConfigError(Exception):
@@ -68,6 +69,39 @@ class ByteSize(int):
         if not m or m.group(2).lower() not in cls._UNITS:
             raise ValueError(f"invalid size {value!r} (expected e.g. 4MiB, 512KiB, 1048576)")
         return cls(int(float(m.group(1)) * cls._UNITS[m.group(2).lower()]))
+
+
+class ExtensionRef(str):
+    """The id of an extension that a component uses (``ledger: call_ledger``).
+
+    Decoded as a string; ``config.model.validate`` checks that a non-empty reference names
+    an extension enabled in ``service.extensions`` whose factory provides ``capability``.
+    """
+
+    capability: ClassVar[str] = ""
+
+
+class LedgerRef(ExtensionRef):
+    """A count-once ledger extension (``hangar_otelcol.ledger``); empty = the service's
+    in-process default."""
+
+    capability = "ledger"
+
+
+def extension_refs(value: Any, path: str) -> Iterator[tuple[str, ExtensionRef]]:
+    """Every non-empty ExtensionRef inside a decoded config, with its path."""
+    if isinstance(value, ExtensionRef):
+        if value:
+            yield path, value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from extension_refs(getattr(value, f.name), join(path, f.name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from extension_refs(item, join(path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from extension_refs(item, join(path, str(key)))
 
 
 def join(path: str, key: str | int) -> str:
@@ -134,8 +168,8 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
         try:
             return tp(raw)
         except ValueError:
-            allowed = ", ".join(str(m.value) for m in tp)
-            errors.append(f"{path}: must be one of {allowed}; got {_show(raw)}")
+            choices = ", ".join(str(m.value) for m in tp)
+            errors.append(f"{path}: must be one of {choices}; got {_show(raw)}")
             return None
     if tp in (Duration, ByteSize):
         try:
@@ -158,6 +192,13 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
             return float(raw)
         errors.append(f"{path}: expected a number, got {_show(raw)}")
         return 0.0
+    if isinstance(tp, type) and issubclass(tp, ExtensionRef):
+        if raw is None:
+            return tp("")
+        if isinstance(raw, str):
+            return tp(raw.strip())
+        errors.append(f"{path}: expected an extension id, got {_show(raw)}")
+        return tp("")
     if tp is str:
         if isinstance(raw, str):
             return raw
@@ -215,17 +256,3 @@ def build(cls: type, raw: Any, path: str = "") -> Any:
     if errors:
         raise ConfigError(errors)
     return obj
-
-
-def split_endpoint(endpoint: str, path: str = "endpoint") -> tuple[str, int]:
-    """``host:port`` (``[::1]:port`` for IPv6) -> (host, port); ValueError names the path."""
-    text = endpoint.strip()
-    for scheme in ("http://", "https://"):
-        if text.startswith(scheme):
-            text = text[len(scheme):]
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{path}: expected host:port, got {endpoint!r}")
-    if host.startswith("[") != host.endswith("]"):
-        raise ValueError(f"{path}: unbalanced brackets in {endpoint!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)

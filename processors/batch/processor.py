@@ -59,7 +59,6 @@ class BatchProcessor(BaseComponent):
         self._shards: dict[tuple[str, ...], _Shard] = {}
         self._sends: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._logged: set[str] = set()
         self._size_trigger = self.telemetry.counter(
             "otelcol_processor_batch_batch_size_trigger_send_total",
             "Batches sent because send_batch_size was reached")
@@ -186,13 +185,9 @@ class BatchProcessor(BaseComponent):
             # the senders' requests were already answered: nobody to hand this to
             self.telemetry.dropped(self.signal, items)
             text = f"{type(exc).__name__}: {exc}"
-            if text not in self._logged:
-                if len(self._logged) > 1000:
-                    self._logged.clear()
-                self._logged.add(text)
-                self.logger.warning("%s: dropped %d %s after batching, the next component "
-                                    "refused them: %s (logged once per distinct error)",
-                                    self.settings.id, items, self.signal.item_name, text)
+            self.settings.problems.warn("dropped", "%s: dropped %d %s after batching, the next "
+                                        "component refused them: %s", self.settings.id, items,
+                                        self.signal.item_name, text, detail=text)
             return
 
     # --- lifecycle -------------------------------------------------------------------

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hangar_otelcol.pdata import REQUEST_TYPES, Part, Request, Signal
+from hangar_otelcol.pdata import Part
+from hangar_otelcol.signals import REQUEST_TYPES, Request, Signal
 
 # (resource list, scope list, record list) field names per signal
 _LEVELS = {

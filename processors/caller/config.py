@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from hangar_otelcol.config.types import Duration
-from hangar_otelcol.invocation import InvocationKeys
+from hangar_otelcol.mcp import InvocationKeys
 
 SOURCES = ("attributes", "jwt", "headers", "static")
 TYPES = ("human", "agent", "service")

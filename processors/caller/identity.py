@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hangar_otelcol.invocation import IDENTITY_KEYS
+from hangar_otelcol.mcp.keys import IDENTITY_KEYS
 from hangar_otelcol.processors.caller.config import HeadersConfig
 
 # keys read from a record or its resource, in order of preference for the id

@@ -144,14 +144,14 @@ class JwtVerifier:
         if key is None:
             raise TokenRejected("unknown_key", f"no key for algorithm {alg} / kid "
                                 f"{header.get('kid')!r}")
-        options = {"require": list(c.require)}
+        options: Any = {"require": list(c.require)}  # PyJWT's Options TypedDict
         kwargs: dict[str, Any] = {}
         if c.issuer:
             kwargs["issuer"] = c.issuer
         if c.audience:
             kwargs["audience"] = list(c.audience)
         else:
-            options["verify_aud"] = False  # type: ignore[assignment]
+            options["verify_aud"] = False
         try:
             return jwt.decode(token, key, algorithms=algorithms, options=options,
                               leeway=float(c.leeway), **kwargs)

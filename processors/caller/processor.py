@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections import OrderedDict
 from typing import Any
 
-from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings, Host
-from hangar_otelcol.invocation import (
-    CALLER_ID,
-    CALLER_ROLES,
-    CALLER_TYPE,
-    EncodedAttributes,
-    ToolInvocation,
-    index,
-)
-from hangar_otelcol.pdata import Batch, Sender, Signal
+from hangar_otelcol.component import Consumer, CreateSettings, Host
+from hangar_otelcol.mcp import InvocationIndex, ToolInvocation
+from hangar_otelcol.mcp.attrs import EncodedAttributes, set_attributes, set_encoded
+from hangar_otelcol.mcp.keys import CALLER_ID, CALLER_ROLES, CALLER_TYPE
+from hangar_otelcol.pdata import Part, Sender, Signal
+from hangar_otelcol.processorhelper import InvocationProcessor
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.identity import (
     ATTRIBUTE_KEYS,
@@ -35,17 +30,25 @@ from hangar_otelcol.processors.caller.jwtkeys import JwtVerifier, TokenRejected
 _CACHE_SIZE = 4096
 
 
-class CallerProcessor(BaseComponent):
-    mutates_data = True
+class _PartContext:
+    """What ``process`` needs to know about one part, resolved once by ``prepare``."""
 
+    __slots__ = ("per_resource", "sender", "tokens")
+
+    def __init__(self, sender: Identity, tokens: dict[str, Identity]) -> None:
+        self.sender = sender
+        self.tokens = tokens
+        self.per_resource: dict[int, Identity] = {}
+
+
+class CallerProcessor(InvocationProcessor):
     def __init__(self, settings: CreateSettings, config: CallerConfig, signal: Signal,
                  next_consumer: Consumer) -> None:
-        self._settings = settings
+        super().__init__(settings, config.invocations, next_consumer, outcome_label="source",
+                         outcome_help="Tool invocations by the source of their identity")
         self._config = config
-        self._next = next_consumer
-        self._log: logging.Logger = settings.logger
-        self._keys = config.invocations
         self._sources = list(config.sources)
+        self._needs_sender = "jwt" in self._sources or "headers" in self._sources
         self._type_map = {k.lower(): v for k, v in config.type_map.items()}
         self._trusted = TrustedSenders(config.headers.trusted_senders)
         self._jwt = JwtVerifier(config.jwt, settings.logger) if config.jwt.enabled else None
@@ -55,19 +58,14 @@ class CallerProcessor(BaseComponent):
         self._sender_cache: OrderedDict[tuple[Any, ...], tuple[Identity, float]] = \
             OrderedDict()
         self._token_cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
-        self._logged_reasons: set[str] = set()
         self._encoded: dict[Identity, EncodedAttributes] = {}
         self._static = {k: self._static_identity(v) for k, v in config.static.items()}
         d = config.default
         self._default = Identity(d.type or None, d.id or None, join_roles(d.roles),
                                  "default") if (d.id or d.type) else NONE
-        tel = settings.telemetry
-        self._rejected = tel.counter("otelcol_processor_mcp_caller_jwt_rejected_total",
-                                     "Bearer tokens that did not set identity, by reason",
-                                     ("reason",))
-        self._resolved = tel.counter("otelcol_processor_mcp_caller_invocations_total",
-                                     "Tool invocations by the source of their identity",
-                                     ("source",))
+        self._rejected = settings.telemetry.counter(
+            "otelcol_processor_mcp_caller_jwt_rejected_total",
+            "Bearer tokens that did not set identity, by reason", ("reason",))
 
     @staticmethod
     def _static_identity(entry: Any) -> Identity:
@@ -81,47 +79,35 @@ class CallerProcessor(BaseComponent):
         if self._jwt is not None:
             await self._jwt.shutdown()
 
-    async def consume(self, batch: Batch) -> None:
-        keys = self._keys
-        tally: dict[str, int] = {}
-        per_sender: dict[int, Identity] = {}
-        per_resource: dict[int, Identity] = {}
-        for part in batch.parts:
-            invs = index(part, keys)
-            if not invs:
-                continue
-            sender_identity: Identity | None = None
-            for inv in invs:
-                if inv.event != "tool_invocation":
-                    continue
-                identity = NONE
-                for source in self._sources:
-                    if source == "attributes":
-                        identity = self._from_attributes(inv, per_resource)
-                    elif source == "jwt" or source == "headers":
-                        if sender_identity is None:
-                            sid = id(part.sender)
-                            sender_identity = per_sender.get(sid)
-                            if sender_identity is None:
-                                sender_identity = await self._from_sender(part.sender)
-                                per_sender[sid] = sender_identity
-                        identity = sender_identity if sender_identity.source == source \
-                            else NONE
-                        if source == "jwt" and identity is NONE and self._config.jwt.attribute:
-                            identity = await self._from_record_token(inv)
-                    elif source == "static":
-                        identity = self._static_for(inv)
-                    if identity.id:
-                        break
-                if not identity.id:
-                    identity = self._default if self._default is not NONE else identity
-                identity = self._enrich(identity)
-                tally[identity.source or "none"] = tally.get(identity.source or "none", 0) + 1
-                if identity.id or identity.type:
-                    self._write(inv, identity)
-        for source, n in tally.items():
-            self._resolved.inc(source, amount=n)
-        await self._next.consume(batch)
+    async def prepare(self, part: Part, invocations: InvocationIndex) -> _PartContext:
+        sender = await self._from_sender(part.sender) if self._needs_sender else NONE
+        tokens: dict[str, Identity] = {}
+        if self._jwt is not None and self._config.jwt.attribute and "jwt" in self._sources:
+            for inv in invocations:
+                token = self._record_token(inv)
+                if token and token not in tokens:
+                    tokens[token] = (await self._verify(token))[0]
+        return _PartContext(sender, tokens)
+
+    def process(self, inv: ToolInvocation, context: _PartContext) -> str:
+        identity = NONE
+        for source in self._sources:
+            if source == "attributes":
+                identity = self._from_attributes(inv, context.per_resource)
+            elif source == "jwt" or source == "headers":
+                identity = context.sender if context.sender.source == source else NONE
+                if source == "jwt" and identity is NONE and context.tokens:
+                    identity = context.tokens.get(self._record_token(inv), NONE)
+            elif source == "static":
+                identity = self._static_for(inv)
+            if identity.id:
+                break
+        if not identity.id:
+            identity = self._default if self._default is not NONE else identity
+        identity = self._enrich(identity)
+        if identity.id or identity.type:
+            self._write(inv, identity)
+        return identity.source or "none"
 
     # --- sources ---------------------------------------------------------------------
 
@@ -147,11 +133,12 @@ class CallerProcessor(BaseComponent):
         if inv.resource is None:
             return NONE
         rid = id(inv.resource)
-        found = per_resource.get(rid)
-        if found is None:
-            values = resource_values(inv.resource)
-            found = from_values(values, self._type_map, "resource") if values else NONE
-            per_resource[rid] = found
+        cached = per_resource.get(rid)
+        if cached is not None:
+            return cached
+        values = resource_values(inv.resource)
+        found = from_values(values, self._type_map, "resource") if values else NONE
+        per_resource[rid] = found
         return found
 
     async def _from_sender(self, sender: Sender) -> Identity:
@@ -175,15 +162,12 @@ class CallerProcessor(BaseComponent):
         self._remember(self._sender_cache, key, (identity, until))
         return identity
 
-    async def _from_record_token(self, inv: ToolInvocation) -> Identity:
-        if self._jwt is None:
-            return NONE
+    def _record_token(self, inv: ToolInvocation) -> str:
         name = self._config.jwt.attribute
         for kv in inv.record.attributes:
             if kv.key == name:
-                token = _bearer(kv.value.string_value)
-                return (await self._verify(token))[0] if token else NONE
-        return NONE
+                return _bearer(kv.value.string_value)
+        return ""
 
     async def _verify(self, token: str) -> tuple[Identity, float]:
         """Identity of a token and until when that answer holds (its exp plus leeway)."""
@@ -195,12 +179,10 @@ class CallerProcessor(BaseComponent):
             claims = await self._jwt.verify(token)
         except TokenRejected as exc:
             self._rejected.inc(exc.reason)
-            if exc.reason not in self._logged_reasons:  # once per reason, not per span
-                self._logged_reasons.add(exc.reason)
-                self._log.warning("%s: bearer token rejected (%s): %s; identity not set "
-                                  "(further %s rejections are only counted in "
-                                  "otelcol_processor_mcp_caller_jwt_rejected_total)",
-                                  self._settings.id, exc.reason, exc, exc.reason)
+            self.problems.warn("bad_token", "%s: bearer token rejected (%s): %s; identity not "
+                               "set (every rejection is counted in "
+                               "otelcol_processor_mcp_caller_jwt_rejected_total)",
+                               self.settings.id, exc.reason, exc, detail=exc.reason)
             # a rejection is remembered briefly so a flood of one bad token costs one check
             # per second, and nbf tokens become valid soon enough
             result = (NONE, time.time() + 1.0)
@@ -258,14 +240,14 @@ class CallerProcessor(BaseComponent):
                 encoded = self._encoded[identity] = EncodedAttributes(
                     self._values(inv, identity))
             if encoded.keys:
-                inv.set_encoded(encoded)
+                set_encoded(inv, encoded)
             inv.caller_type = identity.type
             inv.caller_id = identity.id
             inv.caller_roles = identity.roles
             return
         values = self._values(inv, identity)
         if values:
-            inv.set_attributes(values)
+            set_attributes(inv, values)
         inv.caller_type = identity.type or inv.caller_type
         inv.caller_id = identity.id or inv.caller_id
         inv.caller_roles = identity.roles or inv.caller_roles

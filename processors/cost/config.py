@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hangar_otelcol.config.types import Duration
-from hangar_otelcol.invocation import InvocationKeys
+from hangar_otelcol.mcp import InvocationKeys
 from hangar_otelcol.processors.cost.rules import RuleError, compile_rules, is_currency
 from hangar_otelcol.processors.cost.source import PricingFileError, load_pricing_file
 

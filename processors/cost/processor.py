@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
-from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings, Host
-from hangar_otelcol.invocation import (
+from hangar_otelcol.component import Consumer, CreateSettings, Host
+from hangar_otelcol.mcp import InvocationIndex, ToolInvocation
+from hangar_otelcol.mcp.attrs import append_encoded, encode_attribute, set_attributes
+from hangar_otelcol.mcp.keys import (
     COST_CENTS,
     COST_CURRENCY,
     COST_INPUT_TOKENS,
     COST_MODEL,
     COST_OUTPUT_TOKENS,
-    TOOL_EVENT,
-    ToolInvocation,
-    encode_attribute,
-    index,
 )
-from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.pdata import Part, Signal
+from hangar_otelcol.processorhelper import InvocationProcessor
 from hangar_otelcol.processors.cost.config import CostConfig
 from hangar_otelcol.processors.cost.rules import Rule, RuleError, RuleSet, compile_rules
 from hangar_otelcol.processors.cost.source import (
@@ -28,30 +26,22 @@ from hangar_otelcol.processors.cost.source import (
     load_pricing_file,
 )
 
-_OUTCOMES = ("priced", "zero", "no_rule", "not_priced_failed", "kept", "wrapper")
 
-
-class CostProcessor(BaseComponent):
-    mutates_data = True
-
+class CostProcessor(InvocationProcessor):
     def __init__(self, settings: CreateSettings, config: CostConfig, signal: Signal,
                  next_consumer: Consumer) -> None:
-        self._settings = settings
+        super().__init__(settings, config.invocations, next_consumer,
+                         outcome_help="Tool invocations seen by the cost processor, by outcome")
         self._config = config
-        self._next = next_consumer
-        self._log: logging.Logger = settings.logger
-        self._keys = config.invocations
+        self._log = settings.logger
+        self._batch_cents = 0
         self._inline = compile_rules(config.rules, config.currency)
         self._ruleset = RuleSet(list(self._inline), "inline")
         self._file_sig: tuple[int, int, int] | None = None
-        self._last_error = ""
         self._watch_task: asyncio.Task[None] | None = None
         # (attribute field, model, currency) -> (keys, encoded model [+ currency])
         self._heads: dict[tuple[int, str, str], tuple[tuple[str, ...], bytes]] = {}
         tel = settings.telemetry
-        self._outcomes = tel.counter(
-            "otelcol_processor_mcp_cost_invocations_total",
-            "Tool invocations seen by the cost processor, by outcome", ("outcome",))
         self._reloads = tel.counter(
             "otelcol_processor_mcp_cost_reloads_total",
             "Pricing file (re)loads, by result", ("result",))
@@ -75,7 +65,7 @@ class CostProcessor(BaseComponent):
 
     async def start(self, host: Host) -> None:
         if self._config.pricing_file and self._config.watch_interval > 0:
-            self._watch_task = asyncio.create_task(self._watch(), name=f"{self._settings.id}"
+            self._watch_task = asyncio.create_task(self._watch(), name=f"{self.settings.id}"
                                                    "-pricing-watch")
 
     async def shutdown(self) -> None:
@@ -99,18 +89,15 @@ class CostProcessor(BaseComponent):
         except PricingFileError as exc:
             self._file_sig = sig  # do not retry the same bad content every poll
             self._reloads.inc("failed")
-            message = str(exc)
-            if message != self._last_error:
-                self._last_error = message
-                self._log.error("%s: pricing reload (%s) failed, keeping the %d rules in "
-                                "effect: %s", self._settings.id, why, len(self.rules), message)
+            self.problems.error("pricing_reload", "%s: pricing reload (%s) failed, keeping the "
+                                "%d rules in effect: %s", self.settings.id, why,
+                                len(self.rules), exc, detail=str(exc))
             return False
         self._file_sig = sig
-        self._last_error = ""
         # one reference swap: a batch in flight keeps the RuleSet it started with
         self._ruleset = RuleSet([*self._inline, *file_rules], path)
         self._reloads.inc("loaded")
-        self._log.info("%s: pricing reloaded (%s): %d rules from %s", self._settings.id, why,
+        self._log.info("%s: pricing reloaded (%s): %d rules from %s", self.settings.id, why,
                        len(self.rules), path)
         return True
 
@@ -124,26 +111,21 @@ class CostProcessor(BaseComponent):
                 try:
                     self._reload_file("file changed")
                 except Exception as exc:  # the watcher must survive anything
-                    self._log.error("%s: pricing watch: %s", self._settings.id, exc)
+                    self._log.error("%s: pricing watch: %s", self.settings.id, exc)
 
-    async def consume(self, batch: Batch) -> None:
-        ruleset = self._ruleset
-        keys = self._keys
-        tally = dict.fromkeys(_OUTCOMES, 0)
-        cents_total = 0
-        for part in batch.parts:
-            for inv in index(part, keys):
-                if inv.event != TOOL_EVENT:
-                    continue
-                outcome, cents = self._price(inv, ruleset)
-                tally[outcome] += 1
-                cents_total += cents
-        for outcome, n in tally.items():
-            if n:
-                self._outcomes.inc(outcome, amount=n)
-        if cents_total:
-            self._cents.inc(self._config.currency, amount=cents_total)
-        await self._next.consume(batch)
+    async def prepare(self, part: Part, invocations: InvocationIndex) -> RuleSet:
+        # one reference read: a part in flight keeps the rule set it started with
+        return self._ruleset
+
+    def process(self, inv: ToolInvocation, ruleset: RuleSet) -> str:
+        outcome, cents = self._price(inv, ruleset)
+        self._batch_cents += cents
+        return outcome
+
+    def batch_done(self) -> None:
+        if self._batch_cents:
+            self._cents.inc(self._config.currency, amount=self._batch_cents)
+            self._batch_cents = 0
 
     def _price(self, inv: ToolInvocation, ruleset: RuleSet) -> tuple[str, int]:
         config = self._config
@@ -167,7 +149,7 @@ class CostProcessor(BaseComponent):
                 values[COST_INPUT_TOKENS] = inv.input_tokens
             if inv.output_tokens > 0:
                 values[COST_OUTPUT_TOKENS] = inv.output_tokens
-            inv.set_attributes(values)
+            set_attributes(inv, values)
         inv.cost_cents = cents
         inv.cost_model = rule.model
         inv.cost_currency = rule.currency
@@ -198,7 +180,7 @@ class CostProcessor(BaseComponent):
         if inv.output_tokens > 0:
             keys += (COST_OUTPUT_TOKENS,)
             parts.append(encode_attribute(field_no, COST_OUTPUT_TOKENS, inv.output_tokens))
-        return inv.append_encoded(keys, b"".join(parts))
+        return append_encoded(inv, keys, b"".join(parts))
 
 
 def create(settings: CreateSettings, config: CostConfig, signal: Signal,

@@ -1,7 +1,7 @@
 """Pricing rules: hangar's DefaultCostAttributor semantics, with exact arithmetic.
 
 Unit: integer hundredths of a cent (1 unit = 0.0001 of the currency's major unit).
-Matching (hangar-contract.md §7): only the literal ``*`` is a wildcard; score 2 for an
+Matching (docs/identity-and-cost.md, "Cost"): only the literal ``*`` is a wildcard; score 2 for an
 exact server plus 1 for an exact tool; the highest score wins and the earlier rule wins a
 tie. Formulas per model (everything else a rule sets is refused at load time):
 

@@ -1,6 +1,6 @@
 """Hangar log line -> OTLP LogRecord (pure functions, no I/O).
 
-MCP Hangar 1.1.0 cannot export its audit records over OTLP (hangar-contract.md §0.2): each
+MCP Hangar 1.1.0 cannot export its audit records over OTLP (docs/hangar-versions.md, 1.1.0): each
 one falls back to a structlog JSON line such as
 
     {"mcp.event.name": "tool_invocation", "mcp.server.id": "math", "mcp.tool.name": "add",
@@ -24,13 +24,13 @@ from typing import Any
 import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 
 AUDIT_EVENT = "audit_event"
 AUDIT_SCOPE = "mcp_hangar.audit"
 #: scope of forwarded lines that name no logger
 OTHER_SCOPE = "hangar_otelcol.hangar_audit_log"
-SEVERITY_INFO = 9
+SEVERITY_INFO = SeverityNumber.SEVERITY_NUMBER_INFO
 
 #: structlog's own keys: they describe the line, not the audit record
 STRUCTLOG_KEYS = frozenset({"event", "level", "logger", "timestamp", "service"})
@@ -46,15 +46,18 @@ GENAI_KEYS = {
     "mcp.cost.input_tokens": "gen_ai.usage.input_tokens",
     "mcp.cost.output_tokens": "gen_ai.usage.output_tokens",
 }
+_SN = SeverityNumber
 SEVERITIES = {
-    "debug": (5, "DEBUG"), "info": (9, "INFO"), "warning": (13, "WARN"), "warn": (13, "WARN"),
-    "error": (17, "ERROR"), "exception": (17, "ERROR"), "critical": (21, "FATAL"),
-    "fatal": (21, "FATAL"),
+    "debug": (_SN.SEVERITY_NUMBER_DEBUG, "DEBUG"), "info": (_SN.SEVERITY_NUMBER_INFO, "INFO"),
+    "warning": (_SN.SEVERITY_NUMBER_WARN, "WARN"), "warn": (_SN.SEVERITY_NUMBER_WARN, "WARN"),
+    "error": (_SN.SEVERITY_NUMBER_ERROR, "ERROR"),
+    "exception": (_SN.SEVERITY_NUMBER_ERROR, "ERROR"),
+    "critical": (_SN.SEVERITY_NUMBER_FATAL, "FATAL"), "fatal": (_SN.SEVERITY_NUMBER_FATAL, "FATAL"),
 }
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-class LineKind(str, enum.Enum):
+class LineKind(enum.StrEnum):
     AUDIT = "audit"
     OTHER = "other"
     NOT_JSON = "not_json"
@@ -92,7 +95,7 @@ def parse_timestamp(value: Any) -> int:
     except ValueError:
         return 0
     if stamp.tzinfo is None:  # structlog's TimeStamper(utc=True) always writes Z; assume UTC
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+        stamp = stamp.replace(tzinfo=dt.UTC)
     # integer arithmetic: a float timestamp would lose the microseconds
     return (stamp - _EPOCH) // dt.timedelta(microseconds=1) * 1000
 

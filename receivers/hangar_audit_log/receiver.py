@@ -50,7 +50,7 @@ class HangarAuditLogReceiver(BaseComponent):
         self._first_pending = 0.0  # monotonic time of the first record in the pending batch
         self._pending_pos: Position | None = None  # checkpoint once the pending batch is in
         self._saved_pos: Position | None = None
-        self._reported: set[str] = set()
+        self.problems = settings.problems
         self._ckpt_path: Path | None = None
         if not config.reads_stdin and config.checkpoint:
             self._ckpt_path = (Path(config.checkpoint_path) if config.checkpoint_path
@@ -73,7 +73,7 @@ class HangarAuditLogReceiver(BaseComponent):
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=5.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 # the consumer kept refusing: leave the batch to the next start (checkpoint)
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -105,11 +105,13 @@ class HangarAuditLogReceiver(BaseComponent):
         return follower
 
     def _notice(self, kind: str, message: str) -> None:
-        if kind in ("missing", "error") and message in self._reported:
-            return
-        self._reported.add(message)
-        level = self.log.info if kind in ("resumed", "rotated", "missing") else self.log.warning
-        level("%s: %s", self.settings.id, message)
+        if kind in ("missing", "error"):
+            self.problems.warn(f"file_{kind}", "%s: %s", self.settings.id, message,
+                               detail=message)
+        elif kind in ("resumed", "rotated"):
+            self.log.info("%s: %s", self.settings.id, message)
+        else:
+            self.log.warning("%s: %s", self.settings.id, message)
         if kind in ("rotated", "truncated"):
             self.telemetry.counter("otelcol_receiver_hangar_audit_log_file_events_total",
                                    "Rotations and truncations seen", ("event",)).inc(kind)
@@ -226,9 +228,7 @@ class HangarAuditLogReceiver(BaseComponent):
             self.lines.inc("forwarded")
 
     def _report_once(self, key: str, message: str) -> None:
-        if key not in self._reported:
-            self._reported.add(key)
-            self.log.warning("%s: %s", self.settings.id, message)
+        self.problems.warn(key, "%s: %s", self.settings.id, message)
 
     def _add(self, service: str, scope: str, record: Any) -> None:
         if self._builder.count == 0:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hangar_otelcol.config.types import ByteSize, Duration, decode
+from hangar_otelcol.net.endpoints import endpoint_problem
+from hangar_otelcol.net.tls import TLSServerConfig
 
 MiB = 1024 * 1024
 
@@ -40,44 +42,19 @@ ABSENT: Any = _Absent()
 
 
 @dataclass
-class TLSConfig:
-    cert_file: str = ""
-    key_file: str = ""
-    #: when set, clients must present a certificate signed by this CA (mTLS)
-    client_ca_file: str = ""
-
-    def validate(self) -> list[str]:
-        errors = []
-        if bool(self.cert_file) != bool(self.key_file):
-            errors.append("cert_file: cert_file and key_file must be set together")
-        if self.client_ca_file and not self.cert_file:
-            errors.append("client_ca_file: needs cert_file and key_file (mTLS is TLS first)")
-        return errors
-
-
-def _check_endpoint(endpoint: str) -> str | None:
-    host, sep, port = endpoint.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        return f"endpoint: expected host:port, got {endpoint!r}"
-    if host.startswith("[") != host.endswith("]"):
-        return f"endpoint: unbalanced brackets in {endpoint!r}"
-    return None
-
-
-@dataclass
 class GRPCConfig:
     endpoint: str = "0.0.0.0:4317"
     #: largest request accepted (after decompression); larger -> RESOURCE_EXHAUSTED
     max_recv_msg_size_mib: int = 4
     #: 0 = grpc's default (unlimited)
     max_concurrent_streams: int = 0
-    tls: TLSConfig | None = None
+    tls: TLSServerConfig | None = None
     #: SO_REUSEPORT, for several worker processes on one port
     reuse_port: bool = False
 
     def validate(self) -> list[str]:
         errors = []
-        problem = _check_endpoint(self.endpoint)
+        problem = endpoint_problem(self.endpoint)
         if problem:
             errors.append(problem)
         if not 1 <= self.max_recv_msg_size_mib <= 2047:
@@ -95,7 +72,7 @@ class HTTPConfig:
     metrics_url_path: str = "/v1/metrics"
     #: largest body accepted, applied before and after decompression; larger -> 413
     max_request_body_size: ByteSize = ByteSize(20 * MiB)
-    tls: TLSConfig | None = None
+    tls: TLSServerConfig | None = None
     reuse_port: bool = False
 
     def __post_init__(self) -> None:
@@ -107,7 +84,7 @@ class HTTPConfig:
 
     def validate(self) -> list[str]:
         errors = []
-        problem = _check_endpoint(self.endpoint)
+        problem = endpoint_problem(self.endpoint)
         if problem:
             errors.append(problem)
         paths = [self.traces_url_path, self.logs_url_path, self.metrics_url_path]

@@ -16,16 +16,10 @@ import grpc
 
 from hangar_otelcol.pdata import Sender, Signal
 from hangar_otelcol.receivers.otlp import status
-from hangar_otelcol.receivers.otlp.config import GRPCConfig, MiB, TLSConfig
+from hangar_otelcol.receivers.otlp.config import GRPCConfig, MiB
 
 if TYPE_CHECKING:
     from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
-
-SERVICES = {
-    Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
-    Signal.LOGS: "opentelemetry.proto.collector.logs.v1.LogsService",
-    Signal.METRICS: "opentelemetry.proto.collector.metrics.v1.MetricsService",
-}
 
 
 def parse_peer(peer: str) -> str:
@@ -36,18 +30,6 @@ def parse_peer(peer: str) -> str:
     if kind == "ipv4":
         return rest.rpartition(":")[0]
     return rest or peer
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
-    ca = _read(tls.client_ca_file) if tls.client_ca_file else None
-    return grpc.ssl_server_credentials(
-        [(_read(tls.key_file), _read(tls.cert_file))],
-        root_certificates=ca, require_client_auth=ca is not None)
 
 
 class GRPCServer:
@@ -74,12 +56,12 @@ class GRPCServer:
             method = grpc.unary_unary_rpc_method_handler(
                 self._handler(signal), request_deserializer=None, response_serializer=None)
             handlers.append(grpc.method_handlers_generic_handler(
-                SERVICES[signal], {"Export": method}))
+                signal.info.grpc_service, {"Export": method}))
         server.add_generic_rpc_handlers(handlers)
         address = cfg.endpoint
         try:
-            if cfg.tls is not None and cfg.tls.cert_file:
-                self.port = server.add_secure_port(address, server_credentials(cfg.tls))
+            if cfg.tls is not None and cfg.tls.enabled:
+                self.port = server.add_secure_port(address, cfg.tls.grpc_credentials())
             else:
                 self.port = server.add_insecure_port(address)
         except (RuntimeError, OSError) as exc:

@@ -10,7 +10,6 @@ google.rpc.Status on failure.
 
 from __future__ import annotations
 
-import ssl
 import zlib
 from typing import TYPE_CHECKING
 
@@ -19,10 +18,10 @@ import zstandard
 from aiohttp import web
 
 from hangar_otelcol import otlpjson
-from hangar_otelcol.config.types import split_endpoint
+from hangar_otelcol.net.http import HttpServer, serve
 from hangar_otelcol.pdata import Sender, Signal
 from hangar_otelcol.receivers.otlp import status
-from hangar_otelcol.receivers.otlp.config import HTTPConfig, TLSConfig
+from hangar_otelcol.receivers.otlp.config import HTTPConfig
 from hangar_otelcol.receivers.otlp.status import Outcome
 
 if TYPE_CHECKING:
@@ -111,15 +110,6 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
         "bad_encoding")
 
 
-def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(tls.cert_file, tls.key_file)
-    if tls.client_ca_file:
-        ctx.load_verify_locations(tls.client_ca_file)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
-
-
 class HTTPServer:
     def __init__(self, receiver: OTLPReceiver, config: HTTPConfig) -> None:
         self.receiver = receiver
@@ -129,7 +119,7 @@ class HTTPServer:
         self.paths = {config.traces_url_path: Signal.TRACES,
                       config.logs_url_path: Signal.LOGS,
                       config.metrics_url_path: Signal.METRICS}
-        self.runner: web.AppRunner | None = None
+        self.server: HttpServer | None = None
         self.port = 0
 
     async def start(self) -> None:
@@ -138,30 +128,21 @@ class HTTPServer:
         app = web.Application(client_max_size=self.limit + 1)
         for path in self.paths:
             app.router.add_route("*", path, self.handle)
-        # auto_decompress off: aiohttp would inflate without our limit (gzip bombs)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               auto_decompress=False,
-                               shutdown_timeout=float(self.receiver.config.shutdown_timeout))
-        await runner.setup()
-        host, port = split_endpoint(cfg.endpoint)
-        tls = ssl_context(cfg.tls) if cfg.tls is not None and cfg.tls.cert_file else None
-        site = web.TCPSite(runner, host, port, ssl_context=tls,
-                           reuse_port=cfg.reuse_port or None)
+        tls = cfg.tls.ssl_context() if cfg.tls is not None and cfg.tls.enabled else None
         try:
-            await site.start()
+            # auto_decompress off: aiohttp would inflate without our limit (gzip bombs)
+            self.server = await serve(
+                app, cfg.endpoint, what="HTTP", ssl_context=tls, reuse_port=cfg.reuse_port,
+                shutdown_timeout=float(self.receiver.config.shutdown_timeout),
+                auto_decompress=False)
         except OSError as exc:
-            await runner.cleanup()
-            raise OSError(f"otlp receiver {self.receiver.settings.id}: cannot listen for HTTP "
-                          f"on {cfg.endpoint}: {exc.strerror or exc}") from None
-        self.runner = runner
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or ()
-        self.port = sockets[0].getsockname()[1] if sockets else port
+            raise OSError(f"otlp receiver {self.receiver.settings.id}: {exc}") from None
+        self.port = self.server.port
 
     async def stop(self, grace: float) -> None:
-        runner, self.runner = self.runner, None
-        if runner is not None:
-            await runner.cleanup()  # stops listening, then waits for running handlers
+        server, self.server = self.server, None
+        if server is not None:
+            await server.stop()  # stops listening, then waits for running handlers
 
     # ----------------------------------------------------------------- request path
 

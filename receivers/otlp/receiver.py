@@ -9,8 +9,6 @@ limits, calls the pipeline and turns the result into an ``Outcome``.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import Mapping
 
 import grpc
@@ -23,25 +21,6 @@ from hangar_otelcol.receivers.otlp.config import OTLPReceiverConfig
 from hangar_otelcol.receivers.otlp.status import Outcome
 
 
-class ProblemLog:
-    """Logs each distinct problem at most once a minute (never once per request)."""
-
-    def __init__(self, logger: logging.Logger, interval: float = 60.0) -> None:
-        self.logger = logger
-        self.interval = interval
-        self._last: dict[str, float] = {}
-
-    def warn(self, kind: str, message: str) -> None:
-        now = time.monotonic()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.interval:
-            return
-        if len(self._last) > 1000:
-            self._last.clear()
-        self._last[kind] = now
-        self.logger.warning("%s", message)
-
-
 class OTLPReceiver(BaseComponent):
     def __init__(self, settings: CreateSettings, config: OTLPReceiverConfig,
                  consumers: Mapping[Signal, Consumer]) -> None:
@@ -49,7 +28,7 @@ class OTLPReceiver(BaseComponent):
         self.config = config
         self.consumers = dict(consumers)
         self.telemetry = settings.telemetry
-        self.problems = ProblemLog(settings.logger)
+        self.problems = settings.problems
         self.failed_requests = settings.telemetry.counter(
             "otelcol_receiver_failed_requests_total",
             "Requests answered with an error, by transport and reason",
@@ -92,7 +71,7 @@ class OTLPReceiver(BaseComponent):
                              return_exceptions=True)
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.settings.logger.warning(
                 "otlp receiver %s: %d request(s) still in the pipeline after %.1fs",
                 self.settings.id, self.inflight_requests, timeout)
@@ -111,9 +90,9 @@ class OTLPReceiver(BaseComponent):
 
     def overloaded(self, transport: str) -> Outcome:
         self.failed_requests.inc(transport, "overloaded")
-        self.problems.warn("overload", f"otlp receiver {self.settings.id}: refusing requests, "
-                           f"{self.inflight_requests} requests / {self.inflight_bytes} bytes "
-                           "in flight (overload limits)")
+        self.problems.warn("overload", "otlp receiver %s: refusing requests, %d requests / %d "
+                           "bytes in flight (overload limits)", self.settings.id,
+                           self.inflight_requests, self.inflight_bytes)
         return status.unavailable("the gateway is overloaded; retry later",
                                   float(self.config.overload.retry_after))
 
@@ -121,8 +100,9 @@ class OTLPReceiver(BaseComponent):
         """Count and (rate-limited) log a request refused before reaching the pipeline."""
         self.failed_requests.inc(transport, reason)
         answer = outcome.code.name if transport == "grpc" else outcome.status
-        self.problems.warn(f"{transport}:{reason}", f"otlp receiver {self.settings.id}: "
-                           f"{transport} request refused ({answer}): {outcome.message}")
+        self.problems.warn(reason, "otlp receiver %s: %s request refused (%s): %s",
+                           self.settings.id, transport, answer, outcome.message,
+                           detail=transport)
         return outcome
 
     async def deliver(self, signal: Signal, wire: bytes, sender: Sender) -> Outcome:

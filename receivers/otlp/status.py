@@ -1,10 +1,9 @@
 """Outcome of one export request, and its gRPC / HTTP / google.rpc.Status forms.
 
-One place decides what a failure means (formats.md §5.3, collector-conventions.md
-§1.1): bad data -> INVALID_ARGUMENT / 400 (never retried); overload or a
-retryable pipeline error -> UNAVAILABLE / 503 with a retry hint; oversize ->
-413; a signal nobody consumes -> UNIMPLEMENTED / 404; partial success -> OK / 200
-with ``partial_success`` set.
+One place decides what a failure means (receivers/otlp/README.md, "Answers"): bad
+data -> INVALID_ARGUMENT / 400 (never retried); overload or a retryable pipeline error ->
+UNAVAILABLE / 503 with a retry hint; oversize -> 413; a signal nobody consumes ->
+UNIMPLEMENTED / 404; partial success -> OK / 200 with ``partial_success`` set.
 """
 
 from __future__ import annotations
@@ -13,26 +12,9 @@ import math
 from dataclasses import dataclass
 
 import grpc
-import orjson
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from hangar_otelcol.net import rpcstatus
 from hangar_otelcol.pdata import Signal
-from hangar_otelcol.protowire import length_delimited, varint
-
-RESPONSE_TYPES = {
-    Signal.TRACES: ExportTraceServiceResponse,
-    Signal.LOGS: ExportLogsServiceResponse,
-    Signal.METRICS: ExportMetricsServiceResponse,
-}
-_REJECTED_FIELD = {
-    Signal.TRACES: "rejected_spans",
-    Signal.LOGS: "rejected_log_records",
-    Signal.METRICS: "rejected_data_points",
-}
 
 # gRPC code -> HTTP status, as the Collector's internal/errors maps them
 _HTTP_FOR_CODE = {
@@ -96,8 +78,9 @@ def success_body(signal: Signal, outcome: Outcome, json: bool) -> bytes:
     """The Export*ServiceResponse for a 200: empty, or with partial_success set."""
     if not outcome.rejected and not outcome.message:
         return b"{}" if json else b""
-    response = RESPONSE_TYPES[signal]()
-    setattr(response.partial_success, _REJECTED_FIELD[signal], outcome.rejected)
+    info = signal.info
+    response = info.response_type()
+    setattr(response.partial_success, info.rejected_field, outcome.rejected)
     response.partial_success.error_message = outcome.message
     if json:
         from hangar_otelcol import otlpjson  # local: only partial successes need it
@@ -110,38 +93,13 @@ def grpc_success(signal: Signal, outcome: Outcome) -> bytes:
     return success_body(signal, outcome, json=False)
 
 
-# google.rpc.Status and RetryInfo are written by hand: four fields, no extra dependency.
-
-_RETRY_INFO_URL = b"type.googleapis.com/google.rpc.RetryInfo"
-
-
-def _retry_info(seconds: float) -> bytes:
-    whole = int(seconds)
-    nanos = round((seconds - whole) * 1e9)
-    duration = (b"\x08" + varint(whole) if whole else b"") + (
-        b"\x10" + varint(nanos) if nanos else b"")
-    return length_delimited(1, duration)  # RetryInfo.retry_delay
-
-
 def rpc_status(outcome: Outcome) -> bytes:
     """A serialized google.rpc.Status (code, message, RetryInfo detail if retryable)."""
-    code = outcome.code.value[0]
-    out = b"\x08" + varint(code) if code else b""
-    if outcome.message:
-        out += length_delimited(2, outcome.message.encode())
-    if outcome.retry_after is not None:
-        any_msg = length_delimited(1, _RETRY_INFO_URL) + \
-            length_delimited(2, _retry_info(outcome.retry_after))
-        out += length_delimited(3, any_msg)
-    return out
+    return rpcstatus.encode(outcome.code.value[0], outcome.message, outcome.retry_after)
 
 
 def rpc_status_json(outcome: Outcome) -> bytes:
-    body: dict[str, object] = {"code": outcome.code.value[0], "message": outcome.message}
-    if outcome.retry_after is not None:
-        delay = f"{outcome.retry_after:.9f}".rstrip("0").rstrip(".") + "s"
-        body["details"] = [{"@type": _RETRY_INFO_URL.decode(), "retryDelay": delay}]
-    return orjson.dumps(body)
+    return rpcstatus.encode_json(outcome.code.value[0], outcome.message, outcome.retry_after)
 
 
 __all__ = ["OK", "Outcome", "bad_request", "grpc_success", "retry_after_header",

@@ -1,4 +1,4 @@
-"""CEF (ArcSight Common Event Format), formats.md §2.
+"""CEF (ArcSight Common Event Format), docs/compliance-formats.md.
 
 ``CEF:0|Vendor|Product|Version|EventClassID|Name|Severity|key=value key=value ...``
 
@@ -25,7 +25,7 @@ NAMES = {
     "McpServerStateChanged": "MCP Server State Changed",
 }
 
-# CEF dictionary lengths (formats.md §2.4)
+# CEF dictionary lengths (docs/compliance-formats.md)
 _USER = 1023
 _OUTCOME = 63
 _CS = 4000
@@ -66,7 +66,7 @@ def escape_header(value: str, limit: int = 1023) -> str:
 
 class CefFormatter:
     name = "cef"
-    envelope_bom = False  # the CEF: cookie must start MSG (formats.md §2.6)
+    envelope_bom = False  # the CEF: cookie must start MSG (docs/compliance-formats.md)
 
     def __init__(self, options: FormatOptions | None = None) -> None:
         o = self.options = options or FormatOptions()

@@ -2,7 +2,7 @@
 
 Timestamps are formatted from the record's own ``time_unix_nano``. The
 date-and-seconds part only changes once per second, so each formatter keeps a
-one-entry cache of it (python-performance.md §8.7) and only appends the fraction.
+one-entry cache of it (bench/README.md, per-operation costs) and only appends the fraction.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def epoch_millis(time_unix_nano: int) -> int:
 
 
 def truncate(value: str, limit: int) -> str:
-    """Cut to ``limit`` code points (applied before escaping, per formats.md §1.7)."""
+    """Cut to ``limit`` code points (applied before escaping: docs/compliance-formats.md)."""
     return value if len(value) <= limit else value[:limit]
 
 

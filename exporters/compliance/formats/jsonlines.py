@@ -1,4 +1,4 @@
-"""JSON-lines: one compact UTF-8 JSON object per line (formats.md §4).
+"""JSON-lines: one compact UTF-8 JSON object per line (docs/compliance-formats.md).
 
 Key order follows the seed: timestamp, event_type, mcp_server_id, tool_name,
 status, duration_ms, then the optional fields. Absent fields are left out;
@@ -70,7 +70,7 @@ class JsonLinesFormatter:
         try:
             out = orjson.dumps(d, option=option)
         except TypeError:
-            # lone UTF-16 surrogates cannot be UTF-8: replace them by U+FFFD (formats.md §4)
+            # lone UTF-16 surrogates cannot be UTF-8: U+FFFD instead (docs/compliance-formats.md)
             out = orjson.dumps({k: _fix_surrogates(v) for k, v in d.items()}, option=option)
         # JS-style line splitters treat U+2028/2029 as line ends; they only occur in strings
         if _LS in out or _PS in out:

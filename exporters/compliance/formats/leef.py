@@ -1,10 +1,10 @@
-"""LEEF 2.0 (IBM QRadar), formats.md §1.
+"""LEEF 2.0 (IBM QRadar), docs/compliance-formats.md.
 
 ``LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|key=value<D>key=value...``
 
 LEEF has no escape syntax of its own and QRadar splits on the raw delimiter, so
 the invariant is: the raw delimiter and CR/LF never occur inside a value. Value
-encoding (formats.md §1.6): ``\\`` -> ``\\\\``, LF/CR/TAB -> ``\\n``/``\\r``/``\\t``,
+encoding (docs/compliance-formats.md): ``\\`` -> ``\\\\``, LF/CR/TAB -> ``\\n``/``\\r``/``\\t``,
 the delimiter and other controls -> ``\\xHH``; ``=``, ``|`` and non-ASCII stay.
 Two predefined keys hangar misuses are replaced (they are typed): ``proto``
 (an IANA protocol) becomes ``cat`` (the static event category) and ``src`` (an
@@ -51,7 +51,7 @@ def sanitize_header(value: str) -> str:
 
 class LeefFormatter:
     name = "leef"
-    envelope_bom = False  # the LEEF: cookie must start MSG (formats.md §1.8)
+    envelope_bom = False  # the LEEF: cookie must start MSG (docs/compliance-formats.md)
 
     def __init__(self, options: FormatOptions | None = None) -> None:
         o = self.options = options or FormatOptions()

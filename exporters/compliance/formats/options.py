@@ -16,7 +16,7 @@ SYSLOG_FACILITIES = {
     "clock": 15, **{f"local{i}": 16 + i for i in range(8)},
 }
 
-#: seed / hangar defaults (hangar-contract.md §8)
+#: seed / hangar defaults (docs/compliance-formats.md, "Record types")
 DEFAULT_SYSLOG_SEVERITY = {"completed": "info", "failed": "err", "state_change": "warning",
                            "denied": "warning", "requested": "info"}
 DEFAULT_CEF_SEVERITY = {"completed": 1, "failed": 7, "state_change": 3, "denied": 5,

@@ -1,4 +1,4 @@
-"""RFC 5424 syslog (formats.md §3), and the RFC 5424 envelope for other formats.
+"""RFC 5424 syslog (docs/compliance-formats.md), and the RFC 5424 envelope for other formats.
 
 ``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [sd-id params] MSG``
 

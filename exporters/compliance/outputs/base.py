@@ -16,6 +16,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from hangar_otelcol.problems import ProblemLog
+
 #: upper bound of one write, so one huge backlog does not become one huge syscall
 MAX_CHUNK_BYTES = 256 * 1024
 
@@ -41,11 +43,13 @@ class BufferedOutput:
     resume_partial = True
 
     def __init__(self, *, buffer_size: int, logger: logging.Logger,
-                 initial_backoff: float = 0.1, max_backoff: float = 30.0,
+                 problems: ProblemLog | None = None, initial_backoff: float = 0.1,
+                 max_backoff: float = 30.0,
                  on_event: Callable[[str, int], None] | None = None) -> None:
         self._buf: collections.deque[bytes] = collections.deque()
         self._capacity = max(1, buffer_size)
         self._logger = logger
+        self._problems = problems or ProblemLog(logger)
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._wakeup = asyncio.Event()
@@ -54,7 +58,7 @@ class BufferedOutput:
         self._inflight: list[bytes] = []
         self._inflight_data = b""
         self._inflight_offset = 0
-        self._last_error = ""
+        self._failing = False
         self._on_event = on_event or (lambda _what, _n: None)
         self.stats = Stats()
 
@@ -68,8 +72,9 @@ class BufferedOutput:
             dropped = len(messages) - max(room, 0)
             messages = messages[:max(room, 0)]
             self._count("dropped", dropped)
-            self._warn_once("buffer_full", f"{self.describe()}: buffer full ({self._capacity} "
-                            f"records); dropping new records until the destination catches up")
+            self._problems.warn("buffer_full", "%s: buffer full (%d records); dropping new "
+                                "records until the destination catches up", self.describe(),
+                                self._capacity)
         if messages:
             self._buf.extend(messages)
             self._wakeup.set()
@@ -140,17 +145,18 @@ class BufferedOutput:
                 if self.resume_partial and written:
                     self._inflight_offset += written
                 self._count("failed", len(self._inflight))
-                self._warn_once(f"err:{type(exc).__name__}:{exc}",
-                                f"{self.describe()}: write failed ({exc}); "
-                                f"{self.buffered} records kept, retrying in {backoff:.1f}s")
+                self._failing = True
+                self._problems.warn("write_failed", "%s: write failed (%s); %d records kept, "
+                                    "retrying in %.1fs", self.describe(), exc, self.buffered,
+                                    backoff, detail=f"{type(exc).__name__}:{exc}")
                 await self._reset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             self._count("written", len(self._inflight))
-            if self._last_error:
+            if self._failing:
                 self._logger.info("%s: writing again", self.describe())
-                self._last_error = ""
+                self._failing = False
             backoff = self._initial_backoff
             self._inflight = []
             self._inflight_data = b""
@@ -178,12 +184,6 @@ class BufferedOutput:
     def _count(self, what: str, n: int) -> None:
         setattr(self.stats, what, getattr(self.stats, what) + n)
         self._on_event(what, n)
-
-    def _warn_once(self, key: str, message: str) -> None:
-        # one log line per distinct problem, not per record (architecture.md)
-        if key != self._last_error:
-            self._last_error = key
-            self._logger.warning(message)
 
     # ---------------------------------------------------------------- subclass hooks
 

@@ -1,0 +1,46 @@
+"""The gateway's config as the CLI and the workers supervisor load it: the embedded default
+(``defaults/gateway.yaml``) or ``--config`` sources, ``--set`` overrides, validated once."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from hangar_otelcol.config.loader import load
+from hangar_otelcol.config.model import GatewayConfig, validate
+from hangar_otelcol.registry import default_registry
+
+
+def default_config_text() -> str:
+    return resources.files("hangar_otelcol.defaults").joinpath("gateway.yaml").read_text("utf-8")
+
+
+def load_config(sources: list[str], sets: list[str]) -> tuple[dict[str, Any], GatewayConfig]:
+    """(the merged, expanded data, the validated config); raises ConfigError with every
+    problem, or registry.ComponentLoadError if a component package cannot be imported."""
+    base = None
+    if not sources:
+        base = yaml.safe_load(default_config_text())
+    data = load(sources, sets, base=base)
+    return data, validate(data, default_registry())
+
+
+def error_lines(errors: list[str]) -> list[str]:
+    """What ``validate`` and ``run`` print for an invalid config."""
+    head = (f"error: invalid configuration ({len(errors)} problem"
+            f"{'s' if len(errors) != 1 else ''}):")
+    return [head, *(f"  {error}" for error in errors)]
+
+
+def escape(data: Any) -> Any:
+    """``data`` with every ``$`` doubled, so that loading it again expands nothing: the
+    resolved config handed to workers is used exactly as the supervisor resolved it."""
+    if isinstance(data, dict):
+        return {k: escape(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [escape(v) for v in data]
+    if isinstance(data, str):
+        return data.replace("$", "$$")
+    return data

@@ -1,0 +1,69 @@
+"""The invocation processor helper: a processor that works on one tool invocation at a time.
+
+A processor such as ``mcp_caller`` or ``mcp_cost`` implements only ``process(inv,
+context) -> outcome`` (and, if it needs I/O per request, ``prepare(part, invocations)``).
+The helper walks the batch through the invocation index (``hangar_otelcol.mcp``), counts
+the outcomes in ``otelcol_processor_<type>_invocations_total{<label>}``, and hands the
+batch on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings
+from hangar_otelcol.mcp import TOOL_EVENT, InvocationIndex, InvocationKeys, ToolInvocation, index
+from hangar_otelcol.pdata import Batch, Part
+
+
+class InvocationProcessor(BaseComponent):
+    mutates_data = True
+    #: events handed to ``process`` (tool calls by default, not state changes)
+    events: frozenset[str] = frozenset({TOOL_EVENT})
+
+    def __init__(self, settings: CreateSettings, keys: InvocationKeys, next_consumer: Consumer,
+                 *, outcome_label: str = "outcome", outcome_help: str = "") -> None:
+        self.settings = settings
+        self.keys = keys
+        self.next = next_consumer
+        self.logger = settings.logger
+        self.problems = settings.problems
+        self.outcomes = settings.telemetry.counter(
+            f"otelcol_processor_{settings.id.type}_invocations_total",
+            outcome_help or f"Tool invocations seen by {settings.id.type}, by {outcome_label}",
+            (outcome_label,))
+
+    # --- to override -----------------------------------------------------------------
+
+    async def prepare(self, part: Part, invocations: InvocationIndex) -> Any:
+        """Per-part context for ``process`` (the place for awaiting, e.g. verifying the
+        sender's token); called only for parts that hold invocations."""
+        return None
+
+    def process(self, inv: ToolInvocation, context: Any) -> str:
+        """Do this processor's work on one invocation; return the outcome label."""
+        raise NotImplementedError
+
+    def batch_done(self) -> None:
+        """Called once per batch after every invocation was processed."""
+
+    # --- the helper ------------------------------------------------------------------
+
+    async def consume(self, batch: Batch) -> None:
+        keys = self.keys
+        events = self.events
+        tally: dict[str, int] = {}
+        for part in batch.parts:
+            invs = index(part, keys)
+            if not invs:
+                continue
+            context = await self.prepare(part, invs)
+            for inv in invs:
+                if inv.event not in events:
+                    continue
+                outcome = self.process(inv, context)
+                tally[outcome] = tally.get(outcome, 0) + 1
+        for outcome, n in tally.items():
+            self.outcomes.inc(outcome, amount=n)
+        self.batch_done()
+        await self.next.consume(batch)
