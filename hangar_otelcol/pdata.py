@@ -42,6 +42,8 @@ class Sender:
     peer: str = ""  # remote IP address, without port
     metadata: Mapping[str, str] = field(default_factory=dict)
     principal: Mapping[str, str] | None = None
+    #: when the receiver got the request (0: unknown)
+    received_unix_nano: int = 0
 
 
 UNKNOWN_SENDER = Sender()

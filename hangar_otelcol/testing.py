@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+from collections.abc import Mapping
+from typing import Any
 
 from hangar_otelcol.component import ComponentID, CreateSettings, Kind
+from hangar_otelcol.ledger import CAPABILITY as LEDGER
+from hangar_otelcol.ledger.memory import MemoryLedger
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.telemetry import Telemetry
 
@@ -73,3 +77,30 @@ class CollectingConsumer:
                 self._event.clear()
                 await self._event.wait()
         await asyncio.wait_for(_wait(), timeout)
+
+
+class TestHost:
+    """A Host for components started outside a service: named extensions, and one
+    in-process ledger as the default (what ``service._Host`` provides)."""
+
+    def __init__(self, extensions: Mapping[str, Any] | None = None,
+                 ledger: MemoryLedger | None = None) -> None:
+        self.extensions = {ComponentID.parse(k): v for k, v in (extensions or {}).items()}
+        self.ledger = ledger if ledger is not None else MemoryLedger()
+        self.ready = True
+        self.statuses: dict[str, tuple[bool, str]] = {}
+
+    def extension(self, component_id: ComponentID | str) -> Any:
+        cid = component_id if isinstance(component_id, ComponentID) else \
+            ComponentID.parse(component_id)
+        return self.extensions.get(cid)
+
+    def default_extension(self, capability: str) -> Any:
+        return self.ledger if capability == LEDGER else None
+
+    def report_status(self, component_id: ComponentID, kind: Kind, ok: bool, message: str
+                      ) -> None:
+        self.statuses[f"{kind.value}/{component_id}"] = (ok, message)
+
+    def component_statuses(self) -> Mapping[str, tuple[bool, str]]:
+        return dict(self.statuses)

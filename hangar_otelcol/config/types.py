@@ -88,6 +88,13 @@ class LedgerRef(ExtensionRef):
     capability = "ledger"
 
 
+class StorageRef(ExtensionRef):
+    """A storage extension (``hangar_otelcol.storage``, e.g. ``file_storage``); empty = none:
+    the component keeps its data in memory only."""
+
+    capability = "storage"
+
+
 def extension_refs(value: Any, path: str) -> Iterator[tuple[str, ExtensionRef]]:
     """Every non-empty ExtensionRef inside a decoded config, with its path."""
     if isinstance(value, ExtensionRef):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from hangar_otelcol.config.types import Duration
+from hangar_otelcol.config.types import Duration, StorageRef
 
 _5S, _30S, _300S = Duration(5.0), Duration(30.0), Duration(300.0)
 
@@ -20,10 +20,14 @@ class QueueConfig:
     #: capacity, in units of ``sizer``
     queue_size: int = 1000
     sizer: Literal["requests", "items", "bytes"] = "requests"
-    #: true: a full queue makes the caller wait; false: the data is dropped (counted)
+    #: true: a full queue makes the caller wait; false: the data is refused with a retryable
+    #: answer (the sender retries later; counted in otelcol_exporter_enqueue_failed_*)
     block_on_overflow: bool = False
     #: true: the caller waits until the data is sent (or failed) and gets the error
     wait_for_result: bool = False
+    #: a storage extension (``file_storage``): the queue is written to it, so what was
+    #: accepted survives a crash or a restart and is sent then. Empty: in memory only.
+    storage: StorageRef = StorageRef("")
 
     def validate(self) -> list[str]:
         errors = []

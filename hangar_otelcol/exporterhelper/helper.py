@@ -1,9 +1,16 @@
 """``ExporterHelper``: a Consumer that queues, retries and times out calls to ``send``.
 
-An exporter only implements ``async send(batch)`` (one attempt, raising ``ExportError`` on
+An exporter only implements ``async send(work)`` (one attempt, raising ``ExportError`` on
 failure) and, if it holds a client, ``open(host)`` / ``close()``:
 
-    consume(batch) -> SendingQueue.put -> N consumer tasks -> retry(timeout(send))
+    consume(batch) -> to_work(batch) -> SendingQueue.put -> N consumer tasks
+                   -> retry(timeout(send(work))) -> SendingQueue.ack
+
+``work`` is the batch itself unless the exporter says otherwise (``to_work``: the compliance
+exporter queues formatted lines). With ``sending_queue.storage`` the queue is persistent:
+``consume`` returns once the work is committed to the storage (``encode_work``), so the
+receiver's OK means "on disk"; after a restart the queue is loaded and sent first
+(``decode_work``). docs/durability.md says what is guaranteed.
 
 Shutdown is cooperative: stop accepting, let the consumers drain the queue (retrying as
 usual), and when the service's deadline cancels ``shutdown()``, cancel what is left and
@@ -14,15 +21,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from hangar_otelcol.component import BaseComponent, ConsumerError, CreateSettings, Host
 from hangar_otelcol.exporterhelper.backoff import Backoff
 from hangar_otelcol.exporterhelper.config import HelperSettings
+from hangar_otelcol.exporterhelper.envelope import decode_batch, encode_batch
 from hangar_otelcol.exporterhelper.errors import ExportError, QueueFullError
-from hangar_otelcol.exporterhelper.queue import MemoryQueue, QueueItem, SendingQueue
+from hangar_otelcol.exporterhelper.queue import (
+    MemoryQueue,
+    PersistentQueue,
+    QueueItem,
+    SendingQueue,
+)
 from hangar_otelcol.pdata import Batch
+from hangar_otelcol.storage import CAPABILITY as STORAGE
+from hangar_otelcol.storage import Storage, StorageFull
 
-SendFunc = Callable[[Batch], Awaitable[None]]
+SendFunc = Callable[[Any], Awaitable[None]]
 
 
 class ExporterHelper(BaseComponent):
@@ -54,10 +70,14 @@ class ExporterHelper(BaseComponent):
         if send is not None:
             self.send = send  # type: ignore[method-assign,assignment]
         self._queue: SendingQueue | None = None
-        if self._queue_config.enabled:
+        if self._queue_config.enabled and not self._queue_config.storage:
             self._queue = queue or MemoryQueue(self._queue_config.queue_size)
             self.telemetry.queue_gauges(self._queue.size, self._queue.capacity)
         self._sizer = _SIZERS[self._queue_config.sizer]
+        self._replayed = self.telemetry.counter(
+            "otelcol_exporter_queue_replayed_total",
+            "Requests a persistent queue held at start (accepted before a restart); those "
+            "that were in flight when the gateway stopped may reach the destination twice")
         self._consumers: list[asyncio.Task[None]] = []
         self._in_flight: set[QueueItem] = set()
         #: sends running in callers' tasks (queue disabled); shutdown waits for them
@@ -68,9 +88,22 @@ class ExporterHelper(BaseComponent):
 
     # --- to override -----------------------------------------------------------------
 
-    async def send(self, batch: Batch) -> None:
-        """One attempt to deliver ``batch``; raise ExportError on failure."""
+    async def send(self, work: Any) -> None:
+        """One attempt to deliver ``work`` (a Batch unless ``to_work`` says otherwise);
+        raise ExportError on failure."""
         raise NotImplementedError
+
+    def to_work(self, batch: Batch) -> Any:
+        """What the queue holds for ``batch``: anything with ``signal`` and ``item_count``.
+        The batch, as bytes only when ``send`` needs nothing else (``queues_bytes``)."""
+        return batch.compact() if self.queues_bytes else batch
+
+    def encode_work(self, work: Any) -> bytes:
+        """``work`` as a persistent queue stores it (default: the Batch envelope)."""
+        return encode_batch(work)
+
+    def decode_work(self, data: bytes) -> Any:
+        return decode_batch(data)
 
     async def open(self, host: Host) -> None:
         """Create clients (called by start, inside the running loop)."""
@@ -81,6 +114,21 @@ class ExporterHelper(BaseComponent):
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self, host: Host) -> None:
+        qc = self._queue_config
+        if qc.enabled and qc.storage:
+            storage = host.extension(qc.storage)
+            if not isinstance(storage, Storage):
+                raise ValueError(f"sending_queue.storage: extension {qc.storage!r} provides "
+                                 f"no {STORAGE}")
+            queue = PersistentQueue(qc.queue_size, storage.client(str(self.settings.id)),
+                                    self.encode_work, self.decode_work, self._stored_size)
+            loaded = await queue.open()
+            if loaded:
+                self._replayed.inc(amount=loaded)
+                self.logger.info("%s: %d requests accepted before the last stop are sent "
+                                 "first", self.settings.id, loaded)
+            self._queue = queue
+            self.telemetry.queue_gauges(queue.size, queue.capacity)
         await self.open(host)
         self._accepting = True
         if self._queue is not None:
@@ -108,17 +156,26 @@ class ExporterHelper(BaseComponent):
         await self._close_quietly()
 
     def _abandon(self) -> None:
-        """The deadline is up: cancel senders and count everything not sent as failed."""
+        """The deadline is up: cancel senders and count everything not sent as failed
+        (a persistent queue keeps it on disk for the next start instead)."""
         for task in self._consumers:
             task.cancel()  # inline senders are the callers' own tasks: not ours to cancel
+        if self._queue is not None and self._queue.durable:
+            kept = len(self._in_flight) + self._queue.size()
+            self._in_flight.clear()
+            if kept:
+                self.logger.warning("%s: shutdown deadline reached; %d requests stay in the "
+                                    "persistent queue and are sent after the next start",
+                                    self.settings.id, kept)
+            return
         lost = list(self._in_flight)
         if self._queue is not None:
             lost += self._queue.drain()
         self._in_flight.clear()
         items = 0
         for item in lost:
-            items += item.batch.item_count
-            self.telemetry.send_failed(item.batch.signal, item.batch.item_count)
+            items += item.items
+            self.telemetry.send_failed(item.signal, item.items)
             self._finish(item, ConsumerError("exporter shut down before the data was sent"))
         if lost:
             self.logger.error("%s: shutdown deadline reached, dropped %d requests (%d items) "
@@ -138,25 +195,24 @@ class ExporterHelper(BaseComponent):
             reason = "shutting down" if self._stopped else "not started"
             raise ConsumerError(f"exporter {self.settings.id} is {reason}")
         if self._queue is None:
-            await self._send_inline(batch)
+            await self._send_inline(self.to_work(batch))
             return
         qc = self._queue_config
         done = asyncio.get_running_loop().create_future() if qc.wait_for_result else None
-        if self.queues_bytes:
-            batch = batch.compact()
-        item = QueueItem(batch, self._sizer(batch), done)
+        work = self.to_work(batch)
+        item = QueueItem(work, self._sizer(work), done)
         try:
             await self._queue.put(item, block=qc.block_on_overflow)
-        except QueueFullError as exc:
+        except (QueueFullError, StorageFull) as exc:
             self.telemetry.enqueue_failed(batch.signal, batch.item_count)
             self.problems.warn("enqueue_failed", "%s: refusing data: %s", self.settings.id, exc,
-                               detail=str(exc))
+                               detail=type(exc).__name__)
             raise ConsumerError(f"exporter {self.settings.id}: {exc}",
                                 retry_after=1.0) from None
         if done is not None:
             await done  # raises the ConsumerError set by _finish
 
-    async def _send_inline(self, batch: Batch) -> None:
+    async def _send_inline(self, batch: Any) -> None:
         """Queue disabled: the caller's task does the sending and gets the error."""
         self._inline += 1
         self._inline_done.clear()
@@ -176,12 +232,17 @@ class ExporterHelper(BaseComponent):
             item = await queue.get()
             if item is None:
                 return
+            if item.work is None:  # a persistent queue lost the payload (never expected)
+                self.problems.error("queue_corrupt", "%s: queued request %d could not be read "
+                                    "back; dropped", self.settings.id, item.seq)
+                await queue.ack(item)
+                continue
             self._in_flight.add(item)
             try:
-                error = await self._export(item.batch)
+                error = await self._export(item.work)
             finally:
                 self._in_flight.discard(item)
-            queue.ack(item)
+            await queue.ack(item)
             self._finish(item, error)
 
     @staticmethod
@@ -194,7 +255,7 @@ class ExporterHelper(BaseComponent):
 
     # --- sending ---------------------------------------------------------------------
 
-    async def _export(self, batch: Batch) -> ConsumerError | None:
+    async def _export(self, batch: Any) -> ConsumerError | None:
         """Send with timeout and retries; count the outcome; never raises (but Cancelled)."""
         backoff: Backoff | None = None
         signal, items = batch.signal, batch.item_count
@@ -235,7 +296,7 @@ class ExporterHelper(BaseComponent):
                                "%.2fs)", self.settings.id, error, delay, detail=str(error))
             await asyncio.sleep(delay)
 
-    def _give_up(self, batch: Batch, reason: str, *, permanent: bool = False,
+    def _give_up(self, batch: Any, reason: str, *, permanent: bool = False,
                  retry_after: float | None = None) -> ConsumerError:
         self.telemetry.send_failed(batch.signal, batch.item_count)
         self.problems.warn("dropped", "%s: dropping %d %s: %s", self.settings.id,
@@ -250,12 +311,23 @@ class ExporterHelper(BaseComponent):
         return self._queue
 
 
-def _size_bytes(batch: Batch) -> int:
-    return sum(len(p.wire()) for p in batch.parts)
+    def _stored_size(self, item: QueueItem, stored_bytes: int) -> int:
+        """The size of an item loaded from a persistent queue, in the sizer's unit."""
+        sizer = self._queue_config.sizer
+        if sizer == "items":
+            return item.items
+        return stored_bytes if sizer == "bytes" else 1
 
 
-_SIZERS: dict[str, Callable[[Batch], int]] = {
-    "requests": lambda batch: 1,
-    "items": lambda batch: batch.item_count,
+def _size_bytes(work: Any) -> int:
+    parts = getattr(work, "parts", None)
+    if parts is None:
+        return int(getattr(work, "size", 0))
+    return sum(len(p.wire()) for p in parts)
+
+
+_SIZERS: dict[str, Callable[[Any], int]] = {
+    "requests": lambda work: 1,
+    "items": lambda work: int(work.item_count),
     "bytes": _size_bytes,
 }

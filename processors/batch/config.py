@@ -21,6 +21,11 @@ class BatchConfig:
     metadata_keys: list[str] = field(default_factory=list)
     #: at most this many distinct metadata value combinations
     metadata_cardinality_limit: int = 1000
+    #: answer a request only once its batch was handed to the exporters (and, with
+    #: persistent queues, written to disk), passing their refusals back to the sender.
+    #: false: answer as soon as the batch holds the data, as the Collector does (a crash
+    #: then loses what is held; refusals after batching are only logged and counted)
+    ack_after_export: bool = True
 
     def validate(self) -> list[str]:
         errors = []

@@ -6,9 +6,13 @@ A Batch is a list of Parts, so batching is list concatenation: parts are held
 Batch. With ``send_batch_max_size`` the batches sent are at most that big; only
 a single part bigger than that is split (see split.py).
 
-Once the processor has taken data, a downstream failure cannot reach the
-sender any more (its request was answered): such errors are logged once per
-distinct message and the items counted as dropped, as in the Collector.
+Acknowledgements are held with the data (``ack_after_export``, the default): a caller's
+``consume`` returns only once every batch holding its parts was handed on, with the first
+error any of them met. So a receiver answers OK only after the exporters accepted the data
+(on disk, with persistent queues) and a refusal downstream reaches the sender, which
+retries; the OpenTelemetry Collector answers as soon as it holds the data, and loses it on
+a crash (docs/durability.md). With ``ack_after_export: false`` it behaves like the
+Collector: errors after batching are logged and counted as dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +25,27 @@ from hangar_otelcol.pdata import Batch, Part, Signal
 
 from .config import BatchConfig
 from .split import split_part
+
+
+class _Waiter:
+    """One caller waiting for its parts to be handed on."""
+
+    __slots__ = ("error", "future", "outstanding")
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self.future = future
+        self.outstanding = 0
+        self.error: BaseException | None = None
+
+    def sent(self, error: BaseException | None) -> None:
+        if error is not None and self.error is None:
+            self.error = error
+        self.outstanding -= 1
+        if self.outstanding <= 0 and not self.future.done():
+            if self.error is None:
+                self.future.set_result(None)
+            else:
+                self.future.set_exception(self.error)
 
 
 class _Shard:
@@ -57,8 +82,11 @@ class BatchProcessor(BaseComponent):
         self._timeout = float(config.timeout)
         self._keys = tuple(k.lower() for k in config.metadata_keys)
         self._shards: dict[tuple[str, ...], _Shard] = {}
-        self._sends: set[asyncio.Task[None]] = set()
+        self._sends: set[asyncio.Task[ConsumerError | None]] = set()
         self._stopping = False
+        self._hold = config.ack_after_export
+        #: id(part) -> the caller waiting for it (ack_after_export)
+        self._waiters: dict[int, _Waiter] = {}
         self._size_trigger = self.telemetry.counter(
             "otelcol_processor_batch_batch_size_trigger_send_total",
             "Batches sent because send_batch_size was reached")
@@ -75,16 +103,29 @@ class BatchProcessor(BaseComponent):
     async def consume(self, batch: Batch) -> None:
         if self._stopping or self._timeout <= 0:
             # timeout 0: nothing is held, only split to the max size
-            await self._send_all(list(batch.parts), trigger=None)
+            error = await self._send_all(list(batch.parts), trigger=None)
+            if error is not None and self._hold:
+                raise error
             return
         if self._keys:
-            for key, parts in self._by_key(batch.parts):
-                await self._add(self._shard(key), parts)
+            groups = [(self._shard(key), parts) for key, parts in self._by_key(batch.parts)]
         else:
             shard = self._shards.get(())
             if shard is None:
                 shard = self._shards[()] = _Shard()
-            await self._add(shard, batch.parts)
+            groups = [(shard, batch.parts)]
+        waiter = self._wait_for(batch.parts) if self._hold else None
+        for shard, parts in groups:
+            await self._add(shard, parts)
+        if waiter is not None:
+            await waiter.future
+
+    def _wait_for(self, parts: list[Part]) -> _Waiter:
+        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        for part in parts:
+            self._waiters[id(part)] = waiter
+        waiter.outstanding = len(parts)
+        return waiter
 
     def _by_key(self, parts: list[Part]) -> Iterator[tuple[tuple[str, ...], list[Part]]]:
         groups: dict[tuple[str, ...], list[Part]] = {}
@@ -139,11 +180,20 @@ class BatchProcessor(BaseComponent):
                 continue
             if i:
                 break  # a fresh batch for it rather than a copy to fill this one
-            parts[0:1] = split_part(self.signal, parts[0], self._max)
+            parts[0:1] = self._split(parts[0])
         taken = parts[:i]
         del parts[:i]
         shard.items -= self._max - room
         return taken
+
+    def _split(self, part: Part) -> list[Part]:
+        pieces = split_part(self.signal, part, self._max)
+        waiter = self._waiters.pop(id(part), None)
+        if waiter is not None:  # the caller now waits for every piece
+            waiter.outstanding += len(pieces) - 1
+            for piece in pieces:
+                self._waiters[id(piece)] = waiter
+        return pieces
 
     def _on_timer(self, shard: _Shard) -> None:
         shard.timer = None
@@ -166,29 +216,49 @@ class BatchProcessor(BaseComponent):
         while shard.parts:
             yield self._cut(shard)
 
-    async def _send_all(self, parts: list[Part], trigger: str | None) -> None:
+    async def _send_all(self, parts: list[Part], trigger: str | None
+                        ) -> ConsumerError | None:
+        first: ConsumerError | None = None
         for batch_parts in self._batches(parts):
-            await self._send(batch_parts, trigger)
+            error = await self._send(batch_parts, trigger)
+            first = first or error
+        return first
 
-    async def _send(self, parts: list[Part], trigger: str | None) -> None:
+    async def _send(self, parts: list[Part], trigger: str | None) -> ConsumerError | None:
         if not parts:
-            return
+            return None
         batch = Batch(self.signal, parts)
         items = batch.item_count
         if trigger == "size":
             self._size_trigger.inc()
         elif trigger == "timeout":
             self._timeout_trigger.inc()
+        error: ConsumerError | None = None
         try:
             await self.next.consume(batch)
-        except Exception as exc:
+        except ConsumerError as exc:
+            error = exc
+        except Exception as exc:  # a bug downstream: retryable, so the sender keeps its data
+            error = ConsumerError(f"{type(exc).__name__}: {exc}")
+            self.settings.problems.error("bug", "%s: the next component failed", self.settings.id,
+                                         detail=type(exc).__name__, exc_info=True)
+        if self._hold:
+            self._release(parts, error)
+        elif error is not None:
             # the senders' requests were already answered: nobody to hand this to
             self.telemetry.dropped(self.signal, items)
-            text = f"{type(exc).__name__}: {exc}"
+            text = f"{type(error).__name__}: {error}"
             self.settings.problems.warn("dropped", "%s: dropped %d %s after batching, the next "
                                         "component refused them: %s", self.settings.id, items,
                                         self.signal.item_name, text, detail=text)
-            return
+        return error
+
+    def _release(self, parts: list[Part], error: ConsumerError | None) -> None:
+        waiters = self._waiters
+        for part in parts:
+            waiter = waiters.pop(id(part), None)
+            if waiter is not None:
+                waiter.sent(error)
 
     # --- lifecycle -------------------------------------------------------------------
 

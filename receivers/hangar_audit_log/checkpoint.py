@@ -14,6 +14,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hangar_otelcol.statedir import safe_name, state_dir
+
 VERSION = 1
 
 
@@ -86,13 +88,7 @@ def save(path: Path, followed: str, pos: Position) -> None:
 
 
 def default_path(component_id: str, followed: str) -> Path:
-    """$HANGAR_OTELCOL_STATE_DIR, else $XDG_STATE_HOME/hangar-otelcol, else
-    ~/.local/state/hangar-otelcol; one file per receiver id and followed path."""
-    base = os.environ.get("HANGAR_OTELCOL_STATE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(
-            os.path.expanduser("~"), ".local", "state")
-        base = os.path.join(xdg, "hangar-otelcol")
+    """In the state directory (``hangar_otelcol.statedir``); one file per receiver id and
+    followed path."""
     digest = hashlib.sha256(os.path.abspath(followed).encode()).hexdigest()[:12]
-    safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in component_id)
-    return Path(base) / f"hangar_audit_log-{safe_id}-{digest}.json"
+    return Path(state_dir()) / f"hangar_audit_log-{safe_name(component_id)}-{digest}.json"
