@@ -16,7 +16,7 @@ from hangar_otelcol.receivers.hangar_audit_log.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "testdata" / "hangar-audit-log"
 
 
 def records(consumer: CollectingConsumer) -> list[dict[str, Any]]:
