@@ -17,7 +17,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from otlp_sinks import GrpcSink, log_batch, metric_batch, self_signed, trace_batch
 
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
@@ -27,6 +26,13 @@ from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port, make_settings
+from tests.exporters.otlp.otlp_sinks import (
+    GrpcSink,
+    log_batch,
+    metric_batch,
+    self_signed,
+    trace_batch,
+)
 
 CAPTURES = Path(os.environ.get(
     "HANGAR_CAPTURES",

@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from otlp_sinks import HttpSink, log_batch, metric_batch, self_signed, trace_batch
 
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
@@ -24,6 +23,13 @@ from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port, make_settings
+from tests.exporters.otlp.otlp_sinks import (
+    HttpSink,
+    log_batch,
+    metric_batch,
+    self_signed,
+    trace_batch,
+)
 
 FAST_RETRY = {"initial_interval": "20ms", "max_interval": "50ms", "max_elapsed_time": "3s"}
 

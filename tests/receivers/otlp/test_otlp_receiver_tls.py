@@ -14,10 +14,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from otlp_receiver_helpers import PB, VALID, receiver_config
 
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
+from tests.receivers.otlp.helpers import PB, VALID, receiver_config
 
 
 def make_cert(directory: Path, name: str, issuer: tuple | None = None) -> tuple[Path, Path, tuple]:
