@@ -16,8 +16,6 @@ from hangar_otelcol import invocation as inv_mod
 from hangar_otelcol.invocation import TOOL_EVENT, AuditLedger, index
 from tests.support import captures as hc
 
-pytestmark = pytest.mark.skipif(not hc.available(), reason="hangar captures not found")
-
 
 def _calls_counted(parts: list, ledger: AuditLedger) -> Counter:
     """What the default pipeline counts: audit records + counted spans nobody audited.

@@ -6,14 +6,11 @@ hex ids to base64 (the one thing it gets wrong), on the hangar captures.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-from pathlib import Path
 
 import orjson
 import pytest
-from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -25,32 +22,20 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from hangar_otelcol import otlpjson
 from hangar_otelcol.otlpjson import OtlpJsonError
-from hangar_otelcol.pdata import REQUEST_TYPES, Signal
+from hangar_otelcol.pdata import Signal
+from tests.support import captures
 
-CAPTURES = sorted(Path("/work/shared/reference/hangar-captures").glob("**/otlp*/*.json"))
 TID = "5B8EFFF798038103D269B633813FC60C"
 SID = "EEE19B7EC3C1B174"
 
 
-def reference(signal: Signal, doc: dict):
-    """json_format with the hex ids turned into the base64 it expects."""
-    def fix(o):
-        if isinstance(o, dict):
-            return {k: base64.b64encode(bytes.fromhex(v)).decode()
-                    if k in ("traceId", "spanId", "parentSpanId") else fix(v)
-                    for k, v in o.items()}
-        return [fix(x) for x in o] if isinstance(o, list) else o
-    return json_format.ParseDict(fix(doc), REQUEST_TYPES[signal]())
-
-
-@pytest.mark.skipif(not CAPTURES, reason="no hangar captures")
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", captures.files(),
+                         ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_captures_match_reference_and_round_trip(path):
-    capture = json.loads(path.read_text())
-    signal = Signal(capture["signal"])
-    message = otlpjson.decode(signal, json.dumps(capture["request"]).encode())
-    assert message == reference(signal, capture["request"])
-    assert orjson.loads(otlpjson.encode(signal, message)) == capture["request"]
+    capture = captures.read(path)
+    message = otlpjson.decode(capture.signal, json.dumps(capture.request).encode())
+    assert message == capture.message()  # json_format's reading, with the ids fixed
+    assert orjson.loads(otlpjson.encode(capture.signal, message)) == capture.request
 
 
 def spans_doc(**span):

@@ -23,8 +23,7 @@ from hangar_otelcol.pdata import Batch, Part, Sender, Signal
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 from tests.support import captures as hc
-
-pytestmark = pytest.mark.skipif(not hc.available(), reason="hangar captures not found")
+from tests.support.otlp import items
 
 
 @pytest.fixture(autouse=True)
@@ -51,13 +50,8 @@ def logs(version: str) -> list[Part]:
 
 def emitted(consumer: CollectingConsumer) -> list[tuple[Any, Any, Any]]:
     """(resource, scope name, record) of every log record the connector emitted."""
-    out = []
-    for batch in consumer.batches:
-        for part in batch.parts:
-            for rl in part.message.resource_logs:
-                for sl in rl.scope_logs:
-                    out.extend((rl.resource, sl.scope.name, rec) for rec in sl.log_records)
-    return out
+    return [(resource, scope.name, rec) for batch in consumer.batches for part in batch.parts
+            for resource, scope, rec in items(Signal.LOGS, part.message)]
 
 
 async def run(connector: Any, parts: list[Part]) -> None:

@@ -2,27 +2,30 @@
 
 Everything binds to 127.0.0.1, runs from a private scratch directory with its
 own config, and is stopped by pid. Install the binaries with
-install_syslog_daemons.sh (CI does); tests skip with a reason when they are absent.
+install_syslog_daemons.sh (next to this file; scripts/install-test-peers.sh runs it);
+tests skip with a reason when they are absent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.support.processes import terminate
+from tests.support.waiting import wait_for
 
 SYSLOG_NG_ROOT = Path(os.environ.get("SYSLOG_NG_ROOT", "/opt/syslog-ng"))
 RSYSLOGD = shutil.which("rsyslogd") or ("/usr/sbin/rsyslogd"
                                         if os.path.exists("/usr/sbin/rsyslogd") else None)
 SYSLOG_NG = SYSLOG_NG_ROOT / "usr/sbin/syslog-ng"
 LOGNORMALIZER = shutil.which("lognormalizer")
-OPENSSL = shutil.which("openssl")
 
 
 def have_rsyslog() -> bool:
@@ -37,25 +40,6 @@ def have_rsyslog_tls() -> bool:
 
 def have_syslog_ng() -> bool:
     return SYSLOG_NG.exists()
-
-
-def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
-def make_cert(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 'localhost' / 127.0.0.1 (CA = the cert itself)."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run([OPENSSL or "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
 
 
 # ----------------------------------------------------------------------------- rsyslog
@@ -215,12 +199,8 @@ class SyslogNg:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # killed by then
+            terminate(self.proc, 15)
         self.proc = None
 
     def records(self) -> list[dict[str, Any]]:

@@ -20,25 +20,24 @@ from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port, make_settings
 from tests.exporters.compliance.daemons import (
     LOGNORMALIZER,
-    OPENSSL,
     Rsyslog,
     SyslogNg,
     have_rsyslog,
     have_rsyslog_tls,
     have_syslog_ng,
     lognormalize_cef,
-    make_cert,
-    wait_for,
 )
 from tests.exporters.compliance.parsers import parse_cef, parse_leef
+from tests.support.tls import self_signed
+from tests.support.waiting import eventually, wait_for
 
 pytestmark = pytest.mark.syslog
 needs_rsyslog = pytest.mark.skipif(not have_rsyslog(), reason="rsyslogd not installed "
                                    "(tests/exporters/compliance/install_syslog_daemons.sh)")
-needs_rsyslog_tls = pytest.mark.skipif(not (have_rsyslog_tls() and OPENSSL),
-                                       reason="rsyslog-openssl or openssl not installed")
+needs_rsyslog_tls = pytest.mark.skipif(not have_rsyslog_tls(),
+                                       reason="rsyslog-openssl (lmnsd_ossl) not installed")
 needs_syslog_ng = pytest.mark.skipif(
-    not (have_syslog_ng() and OPENSSL),
+    not have_syslog_ng(),
     reason="syslog-ng not unpacked (tests/exporters/compliance/install_syslog_daemons.sh)")
 needs_lognormalizer = pytest.mark.skipif(LOGNORMALIZER is None,
                                          reason="lognormalizer (liblognorm-utils) not installed")
@@ -150,7 +149,7 @@ async def test_rsyslog_carries_other_formats_as_msg(fmt: str, tmp_path: Path) ->
 
 @needs_rsyslog_tls
 async def test_rsyslog_tls_with_server_verification(tmp_path: Path) -> None:
-    cert, key = make_cert(tmp_path)
+    cert, key, _, _ = self_signed(tmp_path, "localhost")
     port = free_port()
     daemon = Rsyslog(tmp_path / "r", port, tls=(cert, key))
     daemon.start()
@@ -161,11 +160,8 @@ async def test_rsyslog_tls_with_server_verification(tmp_path: Path) -> None:
                           "network": {"initial_backoff": "1s"}}, tel)
         await untrusted.start(None)
         untrusted.output.submit([untrusted.render(r) for r in records(["x"])])
-        for _ in range(500):  # bounded: up to ~10 s for the first (failing) handshake
-            if untrusted.output.stats.failed:
-                break
-            await asyncio.sleep(0.02)
-        assert untrusted.output.stats.failed > 0
+        await eventually(lambda: untrusted.output.stats.failed > 0, 10,
+                         "the first (failing) handshake", interval=0.02)
         assert untrusted.output.buffered == 1  # kept, not lost
         task = asyncio.ensure_future(untrusted.shutdown())
         await asyncio.sleep(0.01)
@@ -217,7 +213,7 @@ async def test_rsyslog_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
 @needs_syslog_ng
 @pytest.mark.parametrize("transport", ["udp", "tcp", "lf", "tls"])
 async def test_syslog_ng_structured_data_intact(transport: str, tmp_path: Path) -> None:
-    cert, key = make_cert(tmp_path)
+    cert, key, _, _ = self_signed(tmp_path, "localhost")
     ports = {"tcp": free_port(), "udp": free_port(), "lf": free_port(), "tls": free_port()}
     daemon = SyslogNg(tmp_path / "sng", ports, tls=(cert, key))
     daemon.start()

@@ -27,7 +27,7 @@ SEED_EVENT = {"mcp_server_id": "math", "tool_name": "add", "status": "success",
               "duration_ms": 12, "caller_id": "alice", "timestamp": SEED_TIME,
               "service_version": "1.1.0"}
 
-# The seed's lines (../shared/seed/), and ours where a standard forces a difference
+# The seed's lines for its example event, and ours where a standard forces a difference
 # (each difference is listed in docs/compliance-formats.md, "Differences from the seed").
 SEED_JSON = ('{"timestamp":"2026-05-10T12:00:00+00:00","event_type":"ToolInvocationCompleted",'
              '"mcp_server_id":"math","tool_name":"add","status":"success","duration_ms":12,'

@@ -20,7 +20,8 @@ from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import make_settings
-from tests.exporters.otlp.otlp_sinks import GrpcSink, trace_batch
+from tests.support.otlp import trace_batch
+from tests.support.sinks import GrpcSink
 
 
 def build_pipeline(endpoint: str, telemetry: Telemetry, exporter_raw: dict[str, Any]

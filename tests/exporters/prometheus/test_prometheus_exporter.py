@@ -6,35 +6,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from hangar_otelcol.pdata import Sender
 from tests.exporters.prometheus import chain as gc
-from tests.support import captures as hc
-
-pytestmark = pytest.mark.skipif(not hc.available(), reason="hangar captures not found")
-
-
-async def scrape(port: int, accept: str = "") -> tuple[str, str]:
-    headers = {"Accept": accept} if accept else {}
-    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/metrics",
-                                                  headers=headers) as r:
-        assert r.status == 200
-        return r.headers["Content-Type"], await r.text()
-
-
-def samples(text: str) -> dict[tuple[str, frozenset], float]:
-    out = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def series(got: dict, name: str, **labels: str) -> float:
-    return got.get((name, frozenset(labels.items())), 0.0)
+from tests.support.metrics import fetch_metrics, samples, series
 
 
 @pytest.mark.parametrize("version", ["1.1.0", "1.6.3", "2.34.4"])
@@ -44,7 +20,7 @@ async def test_counters_equal_hand_computed_totals(tmp_path: Path, version: str)
     await chain.exporter.start(None)
     try:
         await chain.replay(version)
-        _, text = await scrape(chain.exporter.port)
+        _, text = await fetch_metrics(chain.exporter.port)
     finally:
         await chain.exporter.shutdown()
     got = samples(text)
@@ -80,13 +56,13 @@ async def test_text_and_openmetrics(tmp_path: Path) -> None:
     await chain.exporter.start(None)
     try:
         await chain.replay("2.34.4")
-        ctype, text = await scrape(chain.exporter.port)
+        ctype, text = await fetch_metrics(chain.exporter.port)
         assert ctype.startswith("text/plain; version=0.0.4")
         assert "# TYPE mcp_hangar_cost_cents_total counter" in text or \
                "# TYPE mcp_hangar_cost_cents counter" in text
         assert ('mcp_hangar_cost_cents_total{cost_model="fixed",mcp_server="math",'
                 'tool="multiply"} 50.0') in text
-        ctype, om = await scrape(chain.exporter.port,
+        ctype, om = await fetch_metrics(chain.exporter.port,
                                  "application/openmetrics-text; version=1.0.0")
         assert ctype.startswith("application/openmetrics-text")
         assert om.rstrip().endswith("# EOF")
@@ -105,7 +81,7 @@ async def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
     try:
         for version in ("1.1.0", "1.6.3", "2.34.4"):
             await chain.replay(version)
-        _, text = await scrape(chain.exporter.port)
+        _, text = await fetch_metrics(chain.exporter.port)
     finally:
         await chain.exporter.shutdown()
     result = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
@@ -133,7 +109,7 @@ async def test_known_tools_start_at_zero(tmp_path: Path) -> None:
         {"mcp_server": "math", "tool": "add", "cost_model": "fixed"}]})
     await chain.exporter.start(None)
     try:
-        _, text = await scrape(chain.exporter.port)
+        _, text = await fetch_metrics(chain.exporter.port)
     finally:
         await chain.exporter.shutdown()
     got = samples(text)

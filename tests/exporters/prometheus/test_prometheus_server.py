@@ -8,7 +8,7 @@ evaluated at the timestamp of the last scrape, where Prometheus extrapolates by 
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,13 +18,13 @@ import pytest
 
 from hangar_otelcol.testing import free_port
 from tests.exporters.prometheus import chain as gc
-from tests.support import captures as hc
+from tests.support.processes import terminate
+from tests.support.waiting import eventually
 
 pytestmark = [
     pytest.mark.prometheus,
     pytest.mark.skipif(shutil.which("prometheus") is None,
                        reason="prometheus not installed (apt-get install prometheus)"),
-    pytest.mark.skipif(not hc.available(), reason="hangar captures not found"),
 ]
 
 Q_COST_PER_SERVER = "sum(increase(mcp_hangar_cost_cents_total[1h])) by (mcp_server)"
@@ -47,16 +47,15 @@ async def query(session: aiohttp.ClientSession, port: int, promql: str,
 async def wait_for(session: aiohttp.ClientSession, port: int, promql: str, value: float,
                    proc: subprocess.Popen) -> None:
     """Poll (bounded: 60 s) until ``promql`` has ``value``."""
-    for _ in range(300):
+    async def has_value() -> bool:
         assert proc.poll() is None, "prometheus exited"
         try:
             result = await query(session, port, promql)
         except aiohttp.ClientError:
-            result = []
-        if result and float(result[0]["value"][1]) == value:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"prometheus never saw {promql} == {value}")
+            return False
+        return bool(result) and float(result[0]["value"][1]) == value
+
+    await eventually(has_value, 60, f"prometheus to see {promql} == {value}", interval=0.2)
 
 
 async def test_seed_promql_answers(tmp_path: Path) -> None:
@@ -108,10 +107,6 @@ scrape_configs:
             assert len(avg) == 1 and avg[0]["metric"] == {"mcp_server": "math"}
             assert float(avg[0]["value"][1]) == pytest.approx(250 / 13, rel=1e-12)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # killed by then
+            terminate(proc, 15)
         await chain.exporter.shutdown()

@@ -14,8 +14,6 @@ from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 from tests.support import captures as hc
 
-pytestmark = pytest.mark.skipif(not hc.available(), reason="hangar captures not found")
-
 HANGAR_HEADERS = {"x-user-id": "alice", "x-agent-id": "agent-7", "x-session-id": "sess-1",
                   "x-principal-type": "user", "x-caller-roles": "admin, mcp_servers:read"}
 

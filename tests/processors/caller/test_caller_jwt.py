@@ -25,8 +25,6 @@ from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, free_port, make_settings
 from tests.support import captures as hc
 
-pytestmark = pytest.mark.skipif(not hc.available(), reason="hangar captures not found")
-
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 ISS, AUD = "https://idp.example", "hangar-otelcol"
 

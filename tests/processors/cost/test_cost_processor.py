@@ -19,8 +19,6 @@ from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
 from tests.support import captures as hc
 
-needs_captures = pytest.mark.skipif(not hc.available(), reason="hangar captures not found")
-
 PRICING = """\
 rules:
   - mcp_server_id: "*"
@@ -40,7 +38,6 @@ def _make(raw: dict, telemetry: Telemetry | None = None):
     return proc, consumer
 
 
-@needs_captures
 @pytest.mark.parametrize("version", ["1.1.0", "1.6.3", "2.34.4"])
 async def test_captures_get_cost_on_the_right_records(tmp_path: Path, version: str) -> None:
     pricing = tmp_path / "pricing.yaml"
@@ -80,7 +77,6 @@ async def test_captures_get_cost_on_the_right_records(tmp_path: Path, version: s
     assert len(out.batches) == len(parts)
 
 
-@needs_captures
 async def test_failed_calls_priced_only_when_configured() -> None:
     proc, _ = _make({"rules": [{"usd_per_call": 0.001}], "price_failed_calls": True})
     parts = [p for p in hc.load("2.34.4") if hc.signal_of(p).value == "logs"]
@@ -90,7 +86,6 @@ async def test_failed_calls_priced_only_when_configured() -> None:
     assert len(failed) == 2 and all(hc.attrs(i.record)["mcp.cost.cents"] == 10 for i in failed)
 
 
-@needs_captures
 async def test_existing_cost_is_kept_unless_overwrite() -> None:
     for overwrite, expected in ((False, 7), (True, 10)):
         part = next(p for p in hc.load("2.34.4") if hc.signal_of(p).value == "logs")

@@ -8,6 +8,7 @@ import pytest
 
 from hangar_otelcol.processors.cost.rules import RuleError, RuleSet, compile_rules
 from tests.support import captures as hc
+from tests.support.paths import REPO
 
 # hangar-contract.md §7, in this order
 CONTRACT_RULES = [
@@ -39,9 +40,8 @@ def test_contract_worked_examples(server: str, tool: str, ms: float, inp: int, o
     assert (rule.cost(inp, out, ms), rule.model) == (cents, model)
 
 
-@pytest.mark.skipif(not hc.available(), reason="hangar captures not found")
 def test_real_hangar_outputs_reproduced() -> None:
-    doc = json.loads((hc.ROOT / "v1.1.0/library/cost_examples.json").read_text())
+    doc = json.loads(hc.path("v1.1.0/library/cost_examples.json").read_text())
     rules = RuleSet(compile_rules(doc["rules"]))
     checked = 0
     for case in doc["results"]:
@@ -135,10 +135,8 @@ def test_other_currency() -> None:
 
 
 def test_example_pricing_file_loads_with_the_seed_prices() -> None:
-    from pathlib import Path
-
     from hangar_otelcol.processors.cost.source import load_pricing_file
-    path = Path(__file__).parents[3] / "config/pricing.example.yaml"
+    path = REPO / "config/pricing.example.yaml"
     rs = RuleSet(load_pricing_file(str(path)))
     assert rs.match("openai-tools", "chat").cost(1000, 0, None) == 30     # $0.003
     assert rs.match("sandbox", "exec").cost(0, 0, 60_000.0) == 100        # $0.01/minute

@@ -1,11 +1,8 @@
-"""Shared helpers: run the receiver in-process against a collecting consumer."""
+"""Helpers of the hangar_audit_log tests: the receiver in-process against a collecting
+consumer, hangar-style audit lines, the captured 1.1.0 stderr lines (DATA)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from hangar_otelcol.component import ConsumerError, Kind
@@ -15,29 +12,19 @@ from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfi
 from hangar_otelcol.receivers.hangar_audit_log.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
+from tests.support.otlp import attrs, items
+from tests.support.paths import TESTDATA
 
-DATA = Path(__file__).resolve().parents[2] / "testdata" / "hangar-audit-log"
+DATA = TESTDATA / "hangar-audit-log"
 
 
 def records(consumer: CollectingConsumer) -> list[dict[str, Any]]:
     """Every log record received, flattened: attributes + body/scope/time/service."""
-    out = []
-    for batch in consumer.batches:
-        for part in batch.parts:
-            for rl in part.message.resource_logs:
-                res = {kv.key: kv.value.string_value for kv in rl.resource.attributes}
-                for sl in rl.scope_logs:
-                    for rec in sl.log_records:
-                        attrs = {}
-                        for kv in rec.attributes:
-                            which = kv.value.WhichOneof("value")
-                            attrs[kv.key] = getattr(kv.value, which) if which else None
-                        out.append({"attrs": attrs, "body": rec.body.string_value,
-                                    "scope": sl.scope.name, "time": rec.time_unix_nano,
-                                    "severity": rec.severity_number,
-                                    "service": res.get("service.name"),
-                                    "transport": part.sender.transport})
-    return out
+    return [{"attrs": attrs(rec), "body": rec.body.string_value, "scope": scope.name,
+             "time": rec.time_unix_nano, "severity": rec.severity_number,
+             "service": attrs(resource).get("service.name"), "transport": part.sender.transport}
+            for batch in consumer.batches for part in batch.parts
+            for resource, scope, rec in items(Signal.LOGS, part.message)]
 
 
 def audit_line(n: int, tool: str = "add") -> str:
@@ -75,14 +62,6 @@ class Harness:
                 if sample.name == name and tuple(sample.labels.values()) == labels:
                     return sample.value
         return 0.0
-
-
-async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 class FlakyConsumer(CollectingConsumer):

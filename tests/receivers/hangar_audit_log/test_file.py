@@ -15,8 +15,8 @@ from tests.receivers.hangar_audit_log.helpers import (
     Harness,
     audit_line,
     records,
-    wait_until,
 )
+from tests.support.waiting import eventually
 
 
 def _seqs(h: Harness) -> list[int]:
@@ -38,8 +38,8 @@ async def test_captured_stderr_becomes_audit_records(tmp_path: Path) -> None:
     log.write_bytes((DATA / "v1.1.0-startup.jsonl").read_bytes() + b"plain text line\n"
                     + (DATA / "v1.1.0-audit_event.jsonl").read_bytes())
     async with Harness(_cfg(tmp_path, log)) as h:
-        await wait_until(lambda: len(records(h.consumer)) >= 8)
-        await wait_until(lambda: h.lines("other") == 4)
+        await eventually(lambda: len(records(h.consumer)) >= 8)
+        await eventually(lambda: h.lines("other") == 4)
     recs = records(h.consumer)
     assert len(recs) == 8
     assert {r["scope"] for r in recs} == {"mcp_hangar.audit"}
@@ -56,7 +56,7 @@ async def test_lines_appended_later_are_batched(tmp_path: Path) -> None:
     log.write_text("")
     async with Harness(_cfg(tmp_path, log, max_batch_lines=10, batch_timeout="5s")) as h:
         _append(log, "".join(audit_line(i) for i in range(25)))
-        await wait_until(lambda: len(records(h.consumer)) >= 20)
+        await eventually(lambda: len(records(h.consumer)) >= 20)
         # 25 lines: two full batches at once, the last 5 wait for the timeout or shutdown
         assert [b.item_count for b in h.consumer.batches] == [10, 10]
     assert _seqs(h) == list(range(25))
@@ -68,9 +68,9 @@ async def test_partial_line_waits_for_its_end(tmp_path: Path) -> None:
     line = audit_line(1)
     log.write_text(audit_line(0) + line[:40])
     async with Harness(_cfg(tmp_path, log)) as h:
-        await wait_until(lambda: len(records(h.consumer)) == 1)
+        await eventually(lambda: len(records(h.consumer)) == 1)
         _append(log, line[40:])
-        await wait_until(lambda: len(records(h.consumer)) == 2)
+        await eventually(lambda: len(records(h.consumer)) == 2)
     assert _seqs(h) == [0, 1]
     assert h.lines("not_json") == 0
 
@@ -80,7 +80,7 @@ async def test_other_lines_forwarded_when_asked(tmp_path: Path) -> None:
     log.write_bytes((DATA / "v1.1.0-startup.jsonl").read_bytes() + b"not json\n"
                     + audit_line(7).encode())
     async with Harness(_cfg(tmp_path, log, forward_other_lines=True)) as h:
-        await wait_until(lambda: len(records(h.consumer)) >= 6)
+        await eventually(lambda: len(records(h.consumer)) >= 6)
     recs = records(h.consumer)
     assert [r["scope"] for r in recs].count("mcp_hangar.audit") == 1
     assert recs[4] == {**recs[4], "body": "not json", "scope": "hangar_otelcol.hangar_audit_log"}
@@ -93,7 +93,7 @@ async def test_overlong_line_is_counted_and_skipped(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(audit_line(0) + "x" * 5000 + "\n" + audit_line(1))
     async with Harness(_cfg(tmp_path, log, max_line_size=1024)) as h:
-        await wait_until(lambda: len(records(h.consumer)) >= 2)
+        await eventually(lambda: len(records(h.consumer)) >= 2)
     assert _seqs(h) == [0, 1]
     assert h.lines("too_long") == 1
 
@@ -103,10 +103,10 @@ async def test_restart_resumes_from_checkpoint(tmp_path: Path) -> None:
     log.write_text("".join(audit_line(i) for i in range(5)))
     cfg = _cfg(tmp_path, log)
     async with Harness(cfg) as first:
-        await wait_until(lambda: len(records(first.consumer)) == 5)
+        await eventually(lambda: len(records(first.consumer)) == 5)
     _append(log, "".join(audit_line(i) for i in range(5, 8)))
     async with Harness(cfg) as second:
-        await wait_until(lambda: len(records(second.consumer)) == 3)
+        await eventually(lambda: len(records(second.consumer)) == 3)
     assert _seqs(first) + _seqs(second) == list(range(8))
 
 
@@ -114,14 +114,14 @@ async def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(audit_line(0))
     async with Harness(_cfg(tmp_path, log)) as h:
-        await wait_until(lambda: len(records(h.consumer)) == 1)
+        await eventually(lambda: len(records(h.consumer)) == 1)
         _append(log, audit_line(1))
         os.rename(log, tmp_path / "a.log.1")
         _append(tmp_path / "a.log.1", audit_line(2))  # the writer still had the old file open
         log.write_text(audit_line(3))
-        await wait_until(lambda: len(records(h.consumer)) == 4)
+        await eventually(lambda: len(records(h.consumer)) == 4)
         _append(log, audit_line(4))
-        await wait_until(lambda: len(records(h.consumer)) == 5)
+        await eventually(lambda: len(records(h.consumer)) == 5)
     assert _seqs(h) == [0, 1, 2, 3, 4]
     assert h.metric("otelcol_receiver_hangar_audit_log_file_events_total",
                     "hangar_audit_log", "rotated") == 1
@@ -131,11 +131,11 @@ async def test_truncation_rereads_from_start(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(audit_line(0) + audit_line(1))
     async with Harness(_cfg(tmp_path, log)) as h:
-        await wait_until(lambda: len(records(h.consumer)) == 2)
+        await eventually(lambda: len(records(h.consumer)) == 2)
         with log.open("r+") as f:  # copytruncate
             f.truncate(0)
         _append(log, audit_line(2))
-        await wait_until(lambda: len(records(h.consumer)) == 3)
+        await eventually(lambda: len(records(h.consumer)) == 3)
     assert _seqs(h) == [0, 1, 2]
 
 
@@ -144,11 +144,11 @@ async def test_rewritten_file_of_same_size_is_read_again(tmp_path: Path) -> None
     log.write_text(audit_line(0, "aaa"))
     cfg = _cfg(tmp_path, log)
     async with Harness(cfg) as first:
-        await wait_until(lambda: len(records(first.consumer)) == 1)
+        await eventually(lambda: len(records(first.consumer)) == 1)
     with log.open("r+") as f:  # same inode, same length, other content
         f.write(audit_line(1, "bbb"))
     async with Harness(cfg) as second:
-        await wait_until(lambda: len(records(second.consumer)) == 1)
+        await eventually(lambda: len(records(second.consumer)) == 1)
     assert _seqs(second) == [1]
 
 
@@ -157,12 +157,12 @@ async def test_rotated_while_stopped_reads_rest_of_old_then_new(tmp_path: Path) 
     log.write_text(audit_line(0))
     cfg = _cfg(tmp_path, log)
     async with Harness(cfg) as first:
-        await wait_until(lambda: len(records(first.consumer)) == 1)
+        await eventually(lambda: len(records(first.consumer)) == 1)
     _append(log, audit_line(1))
     os.rename(log, tmp_path / "a.log.1")
     log.write_text(audit_line(2))
     async with Harness(cfg) as second:
-        await wait_until(lambda: len(records(second.consumer)) == 2)
+        await eventually(lambda: len(records(second.consumer)) == 2)
     assert _seqs(first) + _seqs(second) == [0, 1, 2]
 
 
@@ -170,18 +170,18 @@ async def test_start_at_end_without_checkpoint(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(audit_line(0))
     async with Harness(_cfg(tmp_path, log, start_at="end")) as h:
-        await wait_until(lambda: h.receiver._saved_pos is None)
+        await eventually(lambda: h.receiver._saved_pos is None)
         _append(log, audit_line(1))
-        await wait_until(lambda: len(records(h.consumer)) == 1)
+        await eventually(lambda: len(records(h.consumer)) == 1)
     assert _seqs(h) == [1]
 
 
 async def test_file_that_appears_later(tmp_path: Path) -> None:
     log = tmp_path / "later.log"
     async with Harness(_cfg(tmp_path, log)) as h:
-        await wait_until(lambda: h.receiver._reported)  # "does not exist yet" noticed
+        await eventually(lambda: h.receiver._reported)  # "does not exist yet" noticed
         log.write_text(audit_line(0))
-        await wait_until(lambda: len(records(h.consumer)) == 1)
+        await eventually(lambda: len(records(h.consumer)) == 1)
 
 
 async def test_refused_batches_are_retried_not_lost(tmp_path: Path) -> None:
@@ -189,7 +189,7 @@ async def test_refused_batches_are_retried_not_lost(tmp_path: Path) -> None:
     log.write_text("".join(audit_line(i) for i in range(3)))
     async with Harness(_cfg(tmp_path, log, retry_interval="10ms"),
                        consumer=FlakyConsumer(refusals=2)) as h:
-        await wait_until(lambda: len(records(h.consumer)) == 3)
+        await eventually(lambda: len(records(h.consumer)) == 3)
     assert h.consumer.refused == 2
     assert _seqs(h) == [0, 1, 2]
 
@@ -199,10 +199,10 @@ async def test_refused_at_shutdown_is_read_again_next_start(tmp_path: Path) -> N
     log.write_text(audit_line(0))
     cfg = _cfg(tmp_path, log, batch_timeout="10s")
     async with Harness(cfg, consumer=FlakyConsumer(refusals=1000)) as h:
-        await wait_until(lambda: h.receiver._builder.count == 1)
+        await eventually(lambda: h.receiver._builder.count == 1)
     assert records(h.consumer) == []
     async with Harness({**cfg, "batch_timeout": "20ms"}) as again:
-        await wait_until(lambda: len(records(again.consumer)) == 1)
+        await eventually(lambda: len(records(again.consumer)) == 1)
     assert _seqs(again) == [0]
 
 
@@ -211,7 +211,7 @@ async def test_corrupt_checkpoint_is_reported_not_fatal(tmp_path: Path, caplog) 
     log.write_text(audit_line(0))
     (tmp_path / "ckpt.json").write_text("{nonsense")
     async with Harness(_cfg(tmp_path, log)) as h:
-        await wait_until(lambda: len(records(h.consumer)) == 1)
+        await eventually(lambda: len(records(h.consumer)) == 1)
     assert "unreadable" in caplog.text
 
 

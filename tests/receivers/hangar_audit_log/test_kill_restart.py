@@ -24,11 +24,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from hangar_otelcol.pdata import Signal, decode
 from hangar_otelcol.testing import free_port
-from tests.e2e.gateway import Sink
-from tests.hangar.gateway_proc import GatewayProcess, wait_for
 from tests.receivers.hangar_audit_log.helpers import audit_line
+from tests.support.gateway import GatewayProcess
+from tests.support.otlp import attrs
+from tests.support.sinks import GrpcSink
+from tests.support.waiting import eventually
 
 CONFIG = """
 extensions: {{health_check: {{endpoint: "127.0.0.1:{health}"}}}}
@@ -54,17 +55,9 @@ service:
 TOTAL = 400
 
 
-def _seqs(sink: Sink) -> Counter:
-    seen: Counter = Counter()
-    for wire in sink.requests["logs"]:
-        part = decode(Signal.LOGS, wire)
-        for rl in part.message.resource_logs:
-            for sl in rl.scope_logs:
-                for rec in sl.log_records:
-                    for kv in rec.attributes:
-                        if kv.key == "seq":
-                            seen[kv.value.int_value] += 1
-    return seen
+def _seqs(sink: GrpcSink) -> Counter:
+    found = (attrs(rec) for _, _, rec in sink.records("logs"))
+    return Counter(a["seq"] for a in found if "seq" in a)
 
 
 class Writer:
@@ -94,8 +87,7 @@ class Writer:
 
 
 async def test_sigkill_and_restart_neither_lose_nor_repeat(tmp_path: Path) -> None:
-    sink = Sink(free_port())
-    await sink.start()
+    sink = await GrpcSink().start()
     log = tmp_path / "hangar.log"
     log.write_text("")
     health = free_port()
@@ -123,7 +115,7 @@ async def test_sigkill_and_restart_neither_lose_nor_repeat(tmp_path: Path) -> No
             # lines keep coming while the gateway runs ...
             await asyncio.to_thread(writer.run_for, rng.uniform(0.1, 0.3))
             # ... it takes in what was written, then dies without any warning ...
-            await asyncio.to_thread(wait_for, caught_up, 20, "the gateway to catch up")
+            await eventually(caught_up, 20, "the gateway to catch up", interval=0.05)
             await asyncio.to_thread(gw.kill)
             # ... while hangar writes on (and once rotates its log) ...
             await asyncio.to_thread(writer.run_for, rng.uniform(0.05, 0.2))
@@ -132,11 +124,10 @@ async def test_sigkill_and_restart_neither_lose_nor_repeat(tmp_path: Path) -> No
                 await asyncio.to_thread(writer.run_for, 0.05)
             await asyncio.to_thread(gw.start)
         await asyncio.to_thread(writer.run_for, 30)
-        await asyncio.to_thread(wait_for, caught_up, 20, "every line")
+        await eventually(caught_up, 20, "every line", interval=0.05)
         assert gw.stop() == 0, gw.stderr()
     finally:
-        if gw.process is not None and gw.process.poll() is None:
-            gw.process.kill()
+        gw.kill()  # still running only if the test failed
         await sink.stop()
     seen = _seqs(sink)
     missing = sorted(set(range(TOTAL)) - set(seen))

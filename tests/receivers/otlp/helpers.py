@@ -1,5 +1,4 @@
-"""Helpers for the otlp receiver tests (a module with a unique name, so test files can
-import it whatever other conftest.py files the suite has)."""
+"""Helpers for the otlp receiver tests: a started receiver, its config, valid requests."""
 
 from __future__ import annotations
 
