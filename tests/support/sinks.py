@@ -38,6 +38,15 @@ class _Sink:
         self.attempts = 0
         self.event = asyncio.Event()
 
+    async def _scripted(self) -> Any:
+        """The next scripted answer (None: answer normally), after any scripted delays."""
+        while self.script:
+            step = self.script.pop(0)
+            if not isinstance(step, (int, float)):
+                return step
+            await asyncio.sleep(step)
+        return None
+
     def _keep(self, received: Received) -> None:
         self.received.append(received)
         self.event.set()
@@ -86,11 +95,8 @@ class GrpcSink(_Sink):
     def _handler(self, signal: Signal) -> Any:
         async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             self.attempts += 1
-            while self.script:
-                step = self.script.pop(0)
-                if isinstance(step, (int, float)):
-                    await asyncio.sleep(step)
-                    continue
+            step = await self._scripted()
+            if step is not None:
                 code, details, trailing = step
                 await context.abort(code, details, trailing_metadata=trailing or ())
             meta = {k: v for k, v in context.invocation_metadata() or ()
@@ -137,14 +143,10 @@ class HttpSink(_Sink):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.attempts += 1
-        raw = await request.read()
-        while self.script:
-            step = self.script.pop(0)
-            if isinstance(step, (int, float)):
-                await asyncio.sleep(step)
-                continue
+        body = await request.read()  # aiohttp has already undone Content-Encoding
+        step = await self._scripted()
+        if step is not None:
             return step  # type: ignore[no-any-return]
-        body = raw  # aiohttp has already undone Content-Encoding
         last = request.path.rsplit("/", 1)[-1]
         signal = Signal(last) if last in Signal._value2member_map_ else Signal.TRACES
         received = Received(signal, body, {k.lower(): v for k, v in request.headers.items()},
