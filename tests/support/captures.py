@@ -22,7 +22,7 @@ from tests.support.otlp import attrs
 from tests.support.paths import TESTDATA
 
 __all__ = ["CALLS", "CALLS_2X", "ROOT", "VERSIONS", "Capture", "attrs", "batches", "captures",
-           "files", "load", "read", "signal_of", "to_message"]
+           "files", "load", "path", "read", "signal_of", "to_message"]
 
 ROOT = TESTDATA / "hangar-captures"
 
