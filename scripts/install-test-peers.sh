@@ -9,7 +9,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     chmod 755 /usr/sbin/policy-rc.d
 fi
 # syslog receivers and CEF parser for the compliance tests
-sh tests/compliance/install_syslog_daemons.sh
+sh tests/exporters/compliance/install_syslog_daemons.sh
 # promtool and a real Prometheus server for the metrics tests
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
     apt-get update -qq

@@ -9,9 +9,11 @@ import aiohttp
 import grpc
 import pytest
 
-from hangar_otelcol.testing import free_port
-from tests.e2e.captures import capture_files, load_capture
-from tests.e2e.gateway import Sink, run_gateway
+from hangar_otelcol.pdata import Signal, decode
+from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
+from tests.support import captures
+from tests.support.gateway import run_gateway
+from tests.support.sinks import GrpcSink
 
 CONFIG = """
 extensions: {{health_check: {{endpoint: "127.0.0.1:{{health}}"}}}}
@@ -33,26 +35,20 @@ service:
     logs: {{receivers: [otlp], exporters: [otlp]}}
 """
 
-SERVICES = {"traces": "opentelemetry.proto.collector.trace.v1.TraceService",
-            "logs": "opentelemetry.proto.collector.logs.v1.LogsService"}
 
-
-@pytest.mark.skipif(not capture_files(), reason="shared/reference/hangar-captures not found")
 @pytest.mark.parametrize("transport", ["grpc", "http"])
 async def test_captures_arrive_byte_for_byte(tmp_path: Path, transport: str) -> None:
-    sink = Sink(free_port())
-    await sink.start()
+    sink = await GrpcSink().start()
     try:
         with run_gateway(tmp_path, CONFIG.format(sink=sink.port)) as gw:
             sent: dict[str, list[bytes]] = {"traces": [], "logs": []}
             async with aiohttp.ClientSession() as session, \
                     grpc.aio.insecure_channel(f"127.0.0.1:{gw.ports['grpc']}") as channel:
-                for path in capture_files():
-                    signal, message = load_capture(path)
-                    wire = message.SerializeToString()
+                for capture in captures.captures():
+                    signal, wire = capture.signal, capture.wire
                     sent[signal.value].append(wire)
                     if transport == "grpc":
-                        export = channel.unary_unary(f"/{SERVICES[signal.value]}/Export")
+                        export = channel.unary_unary(f"/{SERVICES[signal]}/Export")
                         await export(wire, timeout=10)
                     else:
                         async with session.post(
@@ -61,16 +57,10 @@ async def test_captures_arrive_byte_for_byte(tmp_path: Path, transport: str) -> 
                                 headers={"Content-Type": "application/x-protobuf"}) as resp:
                             assert resp.status == 200, await resp.text()
             for signal_name, wires in sent.items():
-                count = sum(_items(signal_name, w) for w in wires)
-                await sink.wait_for(signal_name, count)
+                count = sum(decode(Signal(signal_name), w).item_count for w in wires)
+                await sink.wait_for_items(signal_name, count)
     finally:
         await sink.stop()
     for signal_name, wires in sent.items():
         # one consumer keeps order; every request is forwarded as the exact bytes received
-        assert sink.requests[signal_name] == wires
-
-
-def _items(signal_name: str, wire: bytes) -> int:
-    from hangar_otelcol.pdata import Signal, decode
-
-    return decode(Signal(signal_name), wire).item_count
+        assert sink.requests(signal_name) == wires

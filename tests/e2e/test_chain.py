@@ -27,9 +27,9 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 
 from hangar_otelcol.pdata import REQUEST_TYPES, Signal
-from hangar_otelcol.testing import free_port
-from tests.e2e import sdk_data
-from tests.e2e.gateway import Sink, run_gateway
+from tests.support import sdk_data
+from tests.support.gateway import run_gateway
+from tests.support.sinks import GrpcSink
 
 PIPELINES = """
 extensions: {{health_check: {{endpoint: "127.0.0.1:{{health}}"}}}}
@@ -53,15 +53,14 @@ service:
 
 
 @pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    s = Sink(free_port())
-    await s.start()
+async def sink() -> AsyncIterator[GrpcSink]:
+    s = await GrpcSink().start()
     yield s
     await s.stop()
 
 
-def merged(sink: Sink, signal: Signal) -> Any:
-    return REQUEST_TYPES[signal].FromString(b"".join(sink.requests[signal.value]))
+def merged(sink: GrpcSink, signal: Signal) -> Any:
+    return REQUEST_TYPES[signal].FromString(b"".join(sink.requests(signal)))
 
 
 def to_otlp_json(message: Any) -> bytes:
@@ -87,7 +86,7 @@ def to_otlp_json(message: Any) -> bytes:
 
 @pytest.mark.parametrize("client", ["grpc", "http/protobuf", "http/json"])
 async def test_sdk_data_arrives_unchanged_through_two_gateways(
-        tmp_path: Path, sink: Sink, client: str) -> None:
+        tmp_path: Path, sink: GrpcSink, client: str) -> None:
     # gateway B: receives from A over OTLP/HTTP, forwards to the sink over OTLP/gRPC
     b_config = PIPELINES.format(
         name="otlp", exporter=f'  otlp: {{endpoint: "127.0.0.1:{sink.port}", '
@@ -102,9 +101,9 @@ async def test_sdk_data_arrives_unchanged_through_two_gateways(
             expected = {Signal.TRACES: encode_spans(spans), Signal.LOGS: encode_logs(logs),
                         Signal.METRICS: encode_metrics(metrics)}
             await send(client, gw_a.ports, spans, logs, metrics, expected)
-            await sink.wait_for("traces", len(spans))
-            await sink.wait_for("logs", len(logs))
-            await sink.wait_for("metrics", 1)
+            await sink.wait_for_items("traces", len(spans))
+            await sink.wait_for_items("logs", len(logs))
+            await sink.wait_for_items("metrics", 1)
     for signal, message in expected.items():
         assert merged(sink, signal) == message, f"{signal.value} changed on the way"
 

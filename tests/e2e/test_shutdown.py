@@ -11,8 +11,8 @@ from pathlib import Path
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from hangar_otelcol.testing import free_port
-from tests.e2e.gateway import Sink, run_gateway
+from tests.support.gateway import run_gateway
+from tests.support.sinks import GrpcSink
 
 CONFIG = """
 extensions: {{health_check: {{endpoint: "127.0.0.1:{{health}}"}}}}
@@ -45,8 +45,7 @@ def request(n: int) -> bytes:
 
 
 async def test_sigterm_under_load_delivers_everything_accepted(tmp_path: Path) -> None:
-    sink = Sink(free_port())
-    await sink.start()
+    sink = await GrpcSink().start()
     accepted = 0
     try:
         with run_gateway(tmp_path, CONFIG.format(sink=sink.port)) as gw:
@@ -82,6 +81,6 @@ async def test_sigterm_under_load_delivers_everything_accepted(tmp_path: Path) -
             assert code == 0, gw.stderr()
             assert elapsed < 10 + 2, f"shutdown took {elapsed:.1f}s"
             assert accepted > 0
-            await sink.wait_for("traces", accepted, timeout=5)
+            await sink.wait_for_items("traces", accepted, timeout=5)
     finally:
         await sink.stop()

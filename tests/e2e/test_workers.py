@@ -8,8 +8,10 @@ from pathlib import Path
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from hangar_otelcol.testing import free_port
-from tests.e2e.gateway import Sink, run_gateway
+from tests.support.gateway import run_gateway
+from tests.support.metrics import scrape, series
+from tests.support.sinks import GrpcSink
+from tests.support.waiting import eventually
 
 CONFIG = """
 extensions: {{health_check: {{endpoint: "127.0.0.1:{{health}}"}}}}
@@ -40,8 +42,7 @@ def children(pid: int) -> list[int]:
 
 
 async def test_two_workers_share_the_port_and_stop_cleanly(tmp_path: Path) -> None:
-    sink = Sink(free_port())
-    await sink.start()
+    sink = await GrpcSink().start()
     try:
         with run_gateway(tmp_path, CONFIG.format(sink=sink.port),
                          extra_args=["--workers", "2"]) as gw:
@@ -52,7 +53,7 @@ async def test_two_workers_share_the_port_and_stop_cleanly(tmp_path: Path) -> No
             for _ in range(8):
                 async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.ports['grpc']}") as ch:
                     await ch.unary_unary(EXPORT)(req.SerializeToString(), timeout=10)
-            await sink.wait_for("traces", 8)
+            await sink.wait_for_items("traces", 8)
     finally:
         await sink.stop()
 
@@ -98,49 +99,32 @@ def _audit_request() -> bytes:
     return req.SerializeToString()
 
 
-def _scrape(port: int) -> dict[str, float]:
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = sample.name + "".join(f",{k}={v}" for k, v in sorted(sample.labels.items()))
-            out[key] = out.get(key, 0.0) + sample.value
-    return out
-
-
 async def test_counters_on_worker_0_include_every_worker(tmp_path: Path) -> None:
     """Each connection lands on one of the two workers; the prometheus exporter and the
     self-metrics on the configured ports still count every call once (the workers' shares
     are merged from prometheus-client multiprocess files, flushed about once a second)."""
-    import asyncio
-    import time
-
     calls = 24
     with run_gateway(tmp_path, COUNTING, extra_args=["--workers", "2"]) as gw:
         body = _audit_request()
         for _ in range(calls):  # one connection per call: the kernel spreads connections
             async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.ports['grpc']}") as ch:
                 await ch.unary_unary(LOGS_EXPORT)(body, timeout=10)
-        calls_key = "mcp_hangar_tool_calls_total,mcp_server=pg,status=success,tool=query"
-        accepted_key = ("otelcol_receiver_accepted_log_records_total,receiver=otlp,"
-                        "transport=grpc")
-        deadline = time.monotonic() + 10
-        while True:
-            tools, self_metrics = _scrape(gw.ports["prom"]), _scrape(gw.ports["metrics"])
-            if tools.get(calls_key) == calls and self_metrics.get(accepted_key) == calls:
-                break
-            assert time.monotonic() < deadline, (tools.get(calls_key),
-                                                 self_metrics.get(accepted_key))
-            await asyncio.sleep(0.2)
+        got: dict[str, dict] = {}
+
+        async def every_call_counted() -> bool:
+            got["tools"], got["self"] = await scrape(gw.ports["prom"]), \
+                await scrape(gw.ports["metrics"])
+            return (series(got["tools"], "mcp_hangar_tool_calls_total", mcp_server="pg",
+                           status="success", tool="query") == calls
+                    and series(got["self"], "otelcol_receiver_accepted_log_records_total",
+                               receiver="otlp", transport="grpc") == calls)
+
+        await eventually(every_call_counted, 10, lambda: f"{calls} calls counted on worker 0 "
+                         f"(tools {got['tools']}, self-metrics {got['self']})", interval=0.2)
         # the histogram is merged too: 12 ms per call, cumulative buckets, count and sum
-        hist = "mcp_hangar_tool_call_duration_seconds"
-        labels = ",mcp_server=pg,tool=query"
-        assert tools[f"{hist}_bucket,le=0.01,mcp_server=pg,tool=query"] == 0
-        assert tools[f"{hist}_bucket,le=0.025,mcp_server=pg,tool=query"] == calls
-        assert tools[f"{hist}_count{labels}"] == calls
-        assert abs(tools[f"{hist}_sum{labels}"] - calls * 0.012) < 1e-9
+        hist, tools = "mcp_hangar_tool_call_duration_seconds", got["tools"]
+        labels = {"mcp_server": "pg", "tool": "query"}
+        assert tools[(f"{hist}_bucket", frozenset({**labels, "le": "0.01"}.items()))] == 0
+        assert series(tools, f"{hist}_bucket", le="0.025", **labels) == calls
+        assert series(tools, f"{hist}_count", **labels) == calls
+        assert abs(series(tools, f"{hist}_sum", **labels) - calls * 0.012) < 1e-9

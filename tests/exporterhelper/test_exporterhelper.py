@@ -23,6 +23,7 @@ from hangar_otelcol.exporterhelper import (
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import make_settings
+from tests.support.waiting import eventually
 
 
 def spans(n: int, name: str = "s") -> Batch:
@@ -80,13 +81,6 @@ def metric(telemetry: Telemetry, name: str) -> float:
     return value or 0.0
 
 
-async def wait_until(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    async def loop() -> None:
-        while not cond():
-            await asyncio.sleep(0.005)
-    await asyncio.wait_for(loop(), timeout)
-
-
 def test_defaults_match_the_collector() -> None:
     c = HelperConfig()
     assert c.timeout == 5.0
@@ -131,7 +125,7 @@ async def test_queued_send_counts_sent_items() -> None:
     await h.start(None)  # type: ignore[arg-type]
     for i in range(5):
         await h.consume(spans(3, f"b{i}-"))
-    await wait_until(lambda: len(rec.sent) == 5)
+    await eventually(lambda: len(rec.sent) == 5)
     await h.shutdown()
     assert sorted(rec.names()) == [f"b{i}-0" for i in range(5)]
     assert metric(tel, "otelcol_exporter_sent_spans_total") == 15
@@ -144,7 +138,7 @@ async def test_retryable_errors_are_retried_until_sent() -> None:
     h, tel = helper(rec, fast_config())
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(4))
-    await wait_until(lambda: len(rec.sent) == 1)
+    await eventually(lambda: len(rec.sent) == 1)
     await h.shutdown()
     assert rec.attempts == 4
     assert metric(tel, "otelcol_exporter_sent_spans_total") == 4
@@ -156,7 +150,7 @@ async def test_permanent_error_drops_and_counts_without_retry(caplog) -> None:  
     h, tel = helper(rec, fast_config())
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(2))
-    await wait_until(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 2)
+    await eventually(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 2)
     await h.shutdown()
     assert rec.attempts == 1 and rec.sent == []
     assert "HTTP 400: bad span" in caplog.text
@@ -167,7 +161,7 @@ async def test_attempt_timeout_then_retry() -> None:
     h, _ = helper(rec, fast_config(timeout="50ms"))
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(1))
-    await wait_until(lambda: len(rec.sent) == 1)
+    await eventually(lambda: len(rec.sent) == 1)
     await h.shutdown()
     assert rec.attempts == 2
 
@@ -179,7 +173,7 @@ async def test_gives_up_after_max_elapsed_time() -> None:
     h, tel = helper(rec, cfg)
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(3))
-    await wait_until(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 3)
+    await eventually(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 3)
     await h.shutdown()
     assert 2 <= rec.attempts < 50
 
@@ -191,7 +185,7 @@ async def test_full_queue_drops_and_counts_enqueue_failed() -> None:
     h, tel = helper(rec, cfg)
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(1))
-    await wait_until(lambda: rec.attempts == 1)  # one in flight, queue empty again
+    await eventually(lambda: rec.attempts == 1)  # one in flight, queue empty again
     await h.consume(spans(1))
     await h.consume(spans(1))
     with pytest.raises(ConsumerError) as err:
@@ -200,7 +194,7 @@ async def test_full_queue_drops_and_counts_enqueue_failed() -> None:
     assert metric(tel, "otelcol_exporter_enqueue_failed_spans_total") == 7
     assert metric(tel, "otelcol_exporter_queue_size") == 2
     rec.gate.set()
-    await wait_until(lambda: len(rec.sent) == 3)
+    await eventually(lambda: len(rec.sent) == 3)
     await h.shutdown()
 
 
@@ -211,7 +205,7 @@ async def test_items_sizer_counts_items() -> None:
     h, tel = helper(rec, cfg)
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(1))
-    await wait_until(lambda: rec.attempts == 1)
+    await eventually(lambda: rec.attempts == 1)
     await h.consume(spans(6))
     with pytest.raises(ConsumerError):
         await h.consume(spans(5))  # 6 + 5 > 10
@@ -220,7 +214,7 @@ async def test_items_sizer_counts_items() -> None:
     await h.consume(spans(4))
     assert metric(tel, "otelcol_exporter_queue_size") == 10
     rec.gate.set()
-    await wait_until(lambda: len(rec.sent) == 3)
+    await eventually(lambda: len(rec.sent) == 3)
     await h.shutdown()
 
 
@@ -232,14 +226,14 @@ async def test_block_on_overflow_waits_for_space() -> None:
     h, tel = helper(rec, cfg)
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(1))
-    await wait_until(lambda: rec.attempts == 1)
+    await eventually(lambda: rec.attempts == 1)
     await h.consume(spans(1))
     blocked = asyncio.create_task(h.consume(spans(1)))
     await asyncio.sleep(0.05)
     assert not blocked.done()
     rec.gate.set()
     await asyncio.wait_for(blocked, 5)
-    await wait_until(lambda: len(rec.sent) == 3)
+    await eventually(lambda: len(rec.sent) == 3)
     await h.shutdown()
     assert metric(tel, "otelcol_exporter_enqueue_failed_spans_total") == 0
 
@@ -303,7 +297,7 @@ async def test_unexpected_exception_in_send_is_not_retried_forever(caplog) -> No
     h, tel = helper(rec, fast_config())
     await h.start(None)  # type: ignore[arg-type]
     await h.consume(spans(1))
-    await wait_until(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 1)
+    await eventually(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 1)
     await h.shutdown()
     assert rec.attempts == 1
     assert "unexpected error in send" in caplog.text
@@ -319,7 +313,7 @@ async def test_shutdown_waits_for_inline_sends_but_not_for_the_callers() -> None
         await asyncio.sleep(3600)
 
     task = asyncio.create_task(caller())
-    await wait_until(lambda: rec.attempts == 1)
+    await eventually(lambda: rec.attempts == 1)
     await asyncio.wait_for(h.shutdown(), 5)
     assert metric(tel, "otelcol_exporter_sent_spans_total") == 2  # the send finished first
     assert not task.done()  # and the caller's own task was left alone
@@ -339,14 +333,14 @@ async def test_exporters_that_send_bytes_queue_bytes_only() -> None:
     expected = two_parts.wire()
     await h.consume(two_parts)
     await h.consume(spans(1, "c"))
-    await wait_until(lambda: rec.attempts == 1)  # one request in flight, one queued
+    await eventually(lambda: rec.attempts == 1)  # one request in flight, one queued
     held = [*h._in_flight, *h.queue._items]  # type: ignore[union-attr]
     assert len(held) == 2
     for item in held:
         assert len(item.batch.parts) == 1
         assert item.batch.parts[0]._message is None  # bytes only until someone reads it
     rec.gate.set()
-    await wait_until(lambda: len(rec.sent) == 2)
+    await eventually(lambda: len(rec.sent) == 2)
     await h.shutdown()
     assert rec.sent[0].wire() == expected
     assert rec.sent[0].item_count == 5

@@ -7,17 +7,16 @@ them with a stdio math server, and ``drive`` calls tools through it with the MCP
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+from tests.support.paths import REPO
+from tests.support.processes import terminate, wait_serving
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 CACHE = Path(os.environ.get("HANGAR_VENV_CACHE") or REPO / ".cache" / "hangar-venvs")
 INSTALLER = HERE / "install_hangars.sh"
 VERSIONS = ("2.34.4", "1.6.3", "1.1.0")
@@ -80,30 +79,13 @@ class HangarProcess:
     def wait_healthy(self, timeout: float = 60) -> None:
         """Until /metrics answers (every release has it; 2.x moved /health to /health/live)."""
         assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mcp-hangar {self.version} exited with "
-                                   f"{self.process.returncode}:\n{self.stderr()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
-                                            timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"mcp-hangar {self.version} not healthy after {timeout}s")
+        wait_serving(f"http://127.0.0.1:{self.port}/metrics", self.process, timeout,
+                     f"mcp-hangar {self.version}", lambda: self.stderr()[-3000:])
 
     def stop(self, timeout: float = 20) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # killed by then
+                terminate(self.process, timeout)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""

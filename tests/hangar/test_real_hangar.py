@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from hangar_otelcol.pdata import Signal, decode
 from hangar_otelcol.testing import free_port
-from tests.e2e.gateway import Sink
 from tests.hangar import hangars
-from tests.hangar.gateway_proc import GatewayProcess, wait_for
+from tests.support.gateway import GatewayProcess
+from tests.support.metrics import scrape, series
+from tests.support.otlp import attrs
+from tests.support.sinks import GrpcSink
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.hangar, pytest.mark.usefixtures("hangar_venvs")]
 
@@ -113,44 +114,14 @@ def read_lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def sink_records(sink: Sink, signal: str) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+def sink_records(sink: GrpcSink, signal: str) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
     """(resource attrs, record attrs, scope) of everything the sink got for a signal."""
-    out = []
-    for wire in sink.requests[signal]:
-        msg = decode(Signal(signal), wire).message
-        groups = (msg.resource_logs if signal == "logs" else msg.resource_spans)
-        for group in groups:
-            res = _attrs(group.resource.attributes)
-            for scoped in (group.scope_logs if signal == "logs" else group.scope_spans):
-                items = scoped.log_records if signal == "logs" else scoped.spans
-                out.extend((res, _attrs(item.attributes), scoped.scope.name) for item in items)
-    return out
-
-
-def _attrs(kvs: Any) -> dict[str, Any]:
-    out = {}
-    for kv in kvs:
-        which = kv.value.WhichOneof("value")
-        out[kv.key] = getattr(kv.value, which) if which else None
-    return out
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
+    return [(attrs(res), attrs(item), scope.name) for res, scope, item in sink.records(signal)]
 
 
 async def run_line(tmp_path: Path, version: str, protocol: str) -> dict[str, Any]:
     """Run one hangar line through the gateway; everything the checks need."""
-    sink = Sink(free_port())
-    await sink.start()
+    sink = await GrpcSink().start()
     ports = {k: free_port() for k in ("health", "grpc", "http", "prom", "hangar")}
     compliance = tmp_path / "gateway-compliance.jsonl"
     hangar_compliance = tmp_path / "hangar-compliance.jsonl"
@@ -185,16 +156,15 @@ async def run_line(tmp_path: Path, version: str, protocol: str) -> dict[str, Any
             return sum(n for k, n in compliance_view(read_lines(compliance)).items()
                        if k[0] == "tool")
 
-        await asyncio.to_thread(wait_for, lambda: tool_records() >= n_tool, 60,
-                                f"{n_tool} tool records from hangar {version}")
+        await eventually(lambda: tool_records() >= n_tool, 60,
+                         f"{n_tool} tool records from hangar {version}", interval=0.05)
         await asyncio.to_thread(hangar.stop)
-        metrics = await asyncio.to_thread(scrape, ports["prom"])
+        metrics = await scrape(ports["prom"])
         code = await asyncio.to_thread(gateway.stop)  # flushes what tool_audit still holds
         assert code == 0, gateway.stderr()
     finally:
         hangar.stop()
-        if gateway.process is not None and gateway.process.poll() is None:
-            gateway.process.kill()
+        gateway.kill()  # still running only if the test failed
         await sink.stop()
     return {"client": client_out, "compliance": compliance_view(read_lines(compliance)),
             "hangar_compliance": compliance_view(read_lines(hangar_compliance)),
@@ -223,19 +193,19 @@ def check(version: str, got: dict[str, Any]) -> None:
     # Prometheus: the same counters from every line
     m = got["metrics"]
     for (tool, status, error), n in want.items():
-        key = ("mcp_hangar_tool_calls_total",
-               (("mcp_server", "math"), ("status", status), ("tool", tool)))
-        assert m.get(key) == n, f"{version}: {key} = {m.get(key)}, want {n}"
+        got_n = series(m, "mcp_hangar_tool_calls_total", mcp_server="math", status=status,
+                       tool=tool)
+        assert got_n == n, f"{version}: calls of {tool} {status} = {got_n}, want {n}"
         if error:
-            ekey = ("mcp_hangar_tool_call_errors_total",
-                    (("error_type", error), ("mcp_server", "math"), ("tool", tool)))
-            assert m.get(ekey) == n, f"{version}: {ekey} = {m.get(ekey)}"
+            got_e = series(m, "mcp_hangar_tool_call_errors_total", error_type=error,
+                           mcp_server="math", tool=tool)
+            assert got_e == n, f"{version}: {error} errors of {tool} = {got_e}, want {n}"
     priced = Counter(tool for (tool, status, _), n in want.items() if status == "success"
                      for _ in range(n))
     for tool, n in priced.items():
-        key = ("mcp_hangar_cost_cents_total",
-               (("cost_model", "fixed"), ("mcp_server", "math"), ("tool", tool)))
-        assert m.get(key) == n * PRICE, f"{version}: {key} = {m.get(key)}"
+        cents = series(m, "mcp_hangar_cost_cents_total", cost_model="fixed", mcp_server="math",
+                       tool=tool)
+        assert cents == n * PRICE, f"{version}: cost of {tool} = {cents}, want {n * PRICE}"
     # downstream OTLP: one audit record per call and state change, attributed and priced
     audit = [(res, a) for res, a, scope in got["logs"] if scope == "mcp_hangar.audit"]
     calls = [(res, a) for res, a in audit if a.get("mcp.event.name") == "tool_invocation"]

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from hangar_otelcol.pdata import Signal, decode
 from hangar_otelcol.testing import free_port
-from tests.e2e.gateway import Sink
 from tests.hangar import hangars
-from tests.hangar.gateway_proc import GatewayProcess, wait_for
+from tests.support.gateway import GatewayProcess
+from tests.support.otlp import attrs
+from tests.support.sinks import GrpcSink
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.hangar, pytest.mark.usefixtures("hangar_venvs")]
 
@@ -49,15 +50,8 @@ def _key(attrs: dict, time_unix_nano: int) -> tuple:
             attrs.get("mcp.server.state"))
 
 
-def delivered(sink: Sink) -> Counter:
-    out: Counter = Counter()
-    for wire in sink.requests["logs"]:
-        for rl in decode(Signal.LOGS, wire).message.resource_logs:
-            for sl in rl.scope_logs:
-                for rec in sl.log_records:
-                    attrs = {kv.key: kv.value.string_value for kv in rec.attributes}
-                    out[_key(attrs, rec.time_unix_nano)] += 1
-    return out
+def delivered(sink: GrpcSink) -> Counter:
+    return Counter(_key(attrs(rec), rec.time_unix_nano) for _, _, rec in sink.records("logs"))
 
 
 def written(stderr: Path) -> Counter:
@@ -73,8 +67,7 @@ def written(stderr: Path) -> Counter:
 
 
 async def test_kill_and_restart_while_following_hangar_110(tmp_path: Path) -> None:
-    sink = Sink(free_port())
-    await sink.start()
+    sink = await GrpcSink().start()
     ports = {k: free_port() for k in ("health", "hangar")}
     hangar = hangars.HangarProcess("1.1.0", tmp_path / "hangar", ports["hangar"], {
         # 1.1.0 writes audit_event lines only when an OTLP endpoint is configured
@@ -102,23 +95,22 @@ async def test_kill_and_restart_while_following_hangar_110(tmp_path: Path) -> No
 
         client = asyncio.create_task(asyncio.to_thread(hangars.drive, ports["hangar"]))
         # first kill once the cold start was reported, second one while calls go on
-        await asyncio.to_thread(wait_for, lambda: idle(2), 60, "the first audit records")
+        await eventually(lambda: idle(2), 60, "the first audit records", interval=0.05)
         await asyncio.to_thread(gateway.kill)
         await asyncio.sleep(1.0)  # calls made meanwhile only reach the file
         await asyncio.to_thread(gateway.start)
-        await asyncio.to_thread(wait_for, lambda: idle(4), 60, "more audit records")
+        await eventually(lambda: idle(4), 60, "more audit records", interval=0.05)
         await asyncio.to_thread(gateway.kill)
         await asyncio.to_thread(gateway.start)
         await client
         hangar.stop()
         want = written(hangar.stderr_path)
-        await asyncio.to_thread(wait_for, lambda: len(delivered(sink)) >= len(want), 30,
-                                f"{len(want)} audit records")
+        await eventually(lambda: len(delivered(sink)) >= len(want), 30,
+                         f"{len(want)} audit records", interval=0.05)
         assert await asyncio.to_thread(gateway.stop) == 0, gateway.stderr()
     finally:
         hangar.stop()
-        if gateway.process is not None and gateway.process.poll() is None:
-            gateway.process.kill()
+        gateway.kill()  # still running only if the test failed
         await sink.stop()
     got = delivered(sink)
     assert sum(want.values()) == 8 and max(want.values()) == 1  # 6 calls + 2 state changes

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from hangar_otelcol import __version__
 from hangar_otelcol.cli import default_config_text
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

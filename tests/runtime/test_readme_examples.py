@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from hangar_otelcol.processors.cost.rules import RuleSet, compile_rules
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
 
 
 @pytest.mark.parametrize(("server", "tool", "ms", "tokens_in", "cents", "model"), [

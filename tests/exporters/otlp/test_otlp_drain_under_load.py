@@ -13,7 +13,6 @@ import contextlib
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from otlp_sinks import GrpcSink, trace_batch
 
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import build
@@ -21,6 +20,8 @@ from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import make_settings
+from tests.support.otlp import trace_batch
+from tests.support.sinks import GrpcSink
 
 
 def build_pipeline(endpoint: str, telemetry: Telemetry, exporter_raw: dict[str, Any]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from otlp_sinks import GrpcSink, log_batch, metric_batch, self_signed, trace_batch
 
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
@@ -27,10 +25,12 @@ from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port, make_settings
+from tests.support import captures
+from tests.support.otlp import log_batch, metric_batch, trace_batch
+from tests.support.sinks import GrpcSink
+from tests.support.tls import self_signed
+from tests.support.waiting import eventually
 
-CAPTURES = Path(os.environ.get(
-    "HANGAR_CAPTURES",
-    Path(__file__).resolve().parents[4] / "shared/reference/hangar-captures"))
 FAST_RETRY = {"initial_interval": "20ms", "max_interval": "50ms", "max_elapsed_time": "3s"}
 
 
@@ -91,14 +91,11 @@ async def test_batch_of_several_parts_arrives_as_one_request(sink: GrpcSink) -> 
     assert names == ["a 0", "a 1", "b 0", "b 1", "b 2"]
 
 
-@pytest.mark.skipif(not CAPTURES.is_dir(), reason="shared/reference/hangar-captures not found")
 async def test_hangar_capture_is_forwarded_byte_for_byte(sink: GrpcSink) -> None:
     from hangar_otelcol import otlpjson
 
-    capture = sorted((CAPTURES / "v2.34.4").rglob("*traces*.json"))
-    assert capture, f"no traces capture under {CAPTURES}/v2.34.4"
-    request = json.loads(capture[0].read_text())["request"]
-    part = otlpjson.decode(Signal.TRACES, json.dumps(request))
+    capture = next(c for c in captures.captures("2.34.4") if c.signal is Signal.TRACES)
+    part = otlpjson.decode(Signal.TRACES, json.dumps(capture.request))
     batch = Batch.of(Signal.TRACES, part)
     exp = make({"endpoint": sink.endpoint})
     await exp.start(None)
@@ -211,15 +208,9 @@ async def test_resource_exhausted_is_retried_only_with_retry_info(sink: GrpcSink
     assert sink.attempts == 2
     sink.script = [(grpc.StatusCode.RESOURCE_EXHAUSTED, "memory limiter", None)]
     await exp.consume(trace_batch(4))
-    await asyncio.wait_for(_until(lambda: sample(
-        tel, "otelcol_exporter_send_failed_spans_total") == 4), 5)
+    await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 4)
     await exp.shutdown()
     assert sink.attempts == 3 and len(sink.received) == 1
-
-
-async def _until(cond: Any) -> None:
-    while not cond():
-        await asyncio.sleep(0.01)
 
 
 async def test_invalid_argument_is_permanent(sink: GrpcSink, caplog: Any) -> None:
@@ -243,8 +234,7 @@ async def test_slow_server_times_out_and_is_retried(sink: GrpcSink) -> None:
     exp = make({"endpoint": sink.endpoint, "timeout": "200ms"}, tel)
     await exp.start(None)
     await exp.consume(trace_batch(2))
-    await asyncio.wait_for(_until(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2),
-                           5)
+    await eventually(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2)
     await exp.shutdown()
     assert sink.attempts >= 2 and len(sink.received) >= 1
 
@@ -299,8 +289,7 @@ async def test_tls_with_self_signed_ca(tmp_path: Path) -> None:
                                                 "max_elapsed_time": "200ms"}}, tel)
         await untrusting.start(None)
         await untrusting.consume(trace_batch(5))
-        await asyncio.wait_for(_until(lambda: sample(
-            tel, "otelcol_exporter_send_failed_spans_total") == 5), 5)
+        await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 5)
         await untrusting.shutdown()
     finally:
         await sink.stop()

@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from otlp_sinks import HttpSink, log_batch, metric_batch, self_signed, trace_batch
 
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
@@ -24,6 +23,10 @@ from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port, make_settings
+from tests.support.otlp import log_batch, metric_batch, trace_batch
+from tests.support.sinks import HttpSink
+from tests.support.tls import self_signed
+from tests.support.waiting import eventually
 
 FAST_RETRY = {"initial_interval": "20ms", "max_interval": "50ms", "max_elapsed_time": "3s"}
 
@@ -40,13 +43,6 @@ def make(raw: dict[str, Any], telemetry: Telemetry | None = None, type_: str = "
 
 def sample(telemetry: Telemetry, name: str) -> float:
     return telemetry.registry.get_sample_value(name, {"exporter": "otlp_http"}) or 0.0
-
-
-async def until(cond: Any, timeout: float = 5.0) -> None:
-    async def loop() -> None:
-        while not cond():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(loop(), timeout)
 
 
 @pytest.fixture
@@ -169,7 +165,7 @@ async def test_500_is_not_retried(sink: HttpSink) -> None:
     exp = make({"endpoint": sink.url()}, tel)
     await exp.start(None)
     await exp.consume(trace_batch(1))
-    await until(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
+    await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
     await exp.shutdown()
     assert sink.attempts == 1
 
@@ -180,7 +176,7 @@ async def test_slow_response_times_out_and_retries(sink: HttpSink) -> None:
     exp = make({"endpoint": sink.url(), "timeout": "200ms"}, tel)
     await exp.start(None)
     await exp.consume(trace_batch(2))
-    await until(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2)
+    await eventually(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2)
     await exp.shutdown()
     assert sink.attempts >= 2
 
@@ -224,7 +220,7 @@ async def test_unreadable_2xx_body_is_a_permanent_error(sink: HttpSink) -> None:
     exp = make({"endpoint": sink.url()}, tel)
     await exp.start(None)
     await exp.consume(trace_batch(1))
-    await until(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
+    await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
     await exp.shutdown()
     assert sink.attempts == 1
 
@@ -246,7 +242,7 @@ async def test_tls_ca_file_and_skip_verify(tmp_path: Path) -> None:
             "enabled": False}}, tel)
         await strict.start(None)
         await strict.consume(trace_batch(7))
-        await until(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 7)
+        await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 7)
         await strict.shutdown()
     finally:
         await sink.stop()

@@ -6,7 +6,7 @@ process keeps 8 requests of 512 spans in flight. Reported: spans per
 server CPU-second (the per-core figure of python-performance.md), for gRPC,
 HTTP/protobuf and HTTP/JSON.
 
-Run: .venv/bin/python tests/receivers/otlp/bench_otlp_receiver.py
+Run: .venv/bin/python -m tests.receivers.otlp.bench_otlp_receiver
 """
 
 from __future__ import annotations
@@ -15,11 +15,6 @@ import asyncio
 import multiprocessing
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "otlpjson"))
-
-from bench_decode import build_request
 
 from hangar_otelcol import otlpjson
 from hangar_otelcol.component import Kind
@@ -27,6 +22,7 @@ from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.receivers.otlp.factory import FACTORY
 from hangar_otelcol.testing import free_port, make_settings
+from tests.runtime.bench_decode import build_request
 
 REQUESTS = 300
 SPANS = 512

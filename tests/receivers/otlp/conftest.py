@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from otlp_receiver_helpers import Running, Starter, receiver_config
 
 from hangar_otelcol.component import Consumer, Kind
 from hangar_otelcol.pdata import Signal
@@ -14,6 +13,7 @@ from hangar_otelcol.receivers.otlp.factory import FACTORY
 from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, make_settings
+from tests.receivers.otlp.helpers import Running, Starter, receiver_config
 
 
 @pytest.fixture

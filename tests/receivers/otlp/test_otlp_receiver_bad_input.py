@@ -16,7 +16,9 @@ import pytest
 import zstandard
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from otlp_receiver_helpers import (
+
+from hangar_otelcol.pdata import Signal
+from tests.receivers.otlp.helpers import (
     JS,
     PB,
     SPAN_ID,
@@ -28,8 +30,6 @@ from otlp_receiver_helpers import (
     receiver_config,
     spans_request,
 )
-
-from hangar_otelcol.pdata import Signal
 
 
 def bomb(size: int) -> bytes:

@@ -14,11 +14,11 @@ import orjson
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from otlp_receiver_helpers import PB, VALID, grpc_export, post, receiver_config
 
 from hangar_otelcol.component import ConsumerError
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.testing import CollectingConsumer
+from tests.receivers.otlp.helpers import PB, VALID, grpc_export, post, receiver_config
 
 
 class Refusing:

@@ -1,0 +1,235 @@
+"""tool_audit: hangar spans -> audit records, once per call, none for calls already audited.
+
+Input: the real OTLP captures of hangar 1.6.3 (spans only) and 2.34.4 (spans + audit logs),
+read from tests/testdata/hangar-captures through tests/support/captures.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from hangar_otelcol import invocation
+from hangar_otelcol.component import ConsumerError, Kind
+from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
+from hangar_otelcol.connectors.tool_audit.factory import FACTORY
+from hangar_otelcol.pdata import Batch, Part, Sender, Signal
+from hangar_otelcol.telemetry import Telemetry
+from hangar_otelcol.testing import CollectingConsumer, make_settings
+from tests.support import captures as hc
+from tests.support.otlp import items
+
+
+@pytest.fixture(autouse=True)
+def fresh_ledger() -> Iterator[None]:
+    invocation.AUDIT_LEDGER.clear()
+    yield
+    invocation.AUDIT_LEDGER.clear()
+
+
+def make(raw: dict[str, Any] | None = None, consumer: Any = None) -> tuple[Any, Any]:
+    cfg = build(ToolAuditConfig, raw or {"hold": 0})
+    consumer = consumer or CollectingConsumer()
+    settings = make_settings(Kind.CONNECTOR, "tool_audit", Telemetry())
+    return FACTORY.create(settings, cfg, {Signal.LOGS: consumer}), consumer
+
+
+def traces(version: str) -> list[Part]:
+    return [p for p in hc.load(version) if hc.signal_of(p) is Signal.TRACES]
+
+
+def logs(version: str) -> list[Part]:
+    return [p for p in hc.load(version) if hc.signal_of(p) is Signal.LOGS]
+
+
+def emitted(consumer: CollectingConsumer) -> list[tuple[Any, Any, Any]]:
+    """(resource, scope name, record) of every log record the connector emitted."""
+    return [(resource, scope.name, rec) for batch in consumer.batches for part in batch.parts
+            for resource, scope, rec in items(Signal.LOGS, part.message)]
+
+
+async def run(connector: Any, parts: list[Part]) -> None:
+    await connector.start(None)
+    for part in parts:
+        await connector.consume(Batch(Signal.TRACES, [part]))
+    await connector.shutdown()
+
+
+async def test_span_only_sender_gets_one_audit_record_per_call() -> None:
+    connector, consumer = make()
+    parts = traces("1.6.3")
+    await run(connector, parts)
+    out = emitted(consumer)
+    got = [hc.attrs(rec) for _, _, rec in out]
+    assert Counter((a["mcp.server.id"], a["gen_ai.tool.name"]) for a in got) == Counter(hc.CALLS)
+    assert {scope for _, scope, _ in out} == {"mcp_hangar.audit"}
+    for _, _, rec in out:
+        assert rec.body.string_value == "tool_invocation"
+        assert (rec.severity_number, rec.severity_text) == (9, "INFO")
+        assert len(rec.trace_id) == 16 and len(rec.span_id) == 8
+    by_tool = {a["gen_ai.tool.name"]: a for a in got}
+    assert by_tool["divide"]["mcp.tool.status"] == "error"
+    assert by_tool["divide"]["mcp.error.type"] == "tool_error"
+    assert by_tool["slow"]["mcp.error.type"] == "TimeoutError"
+    assert by_tool["multiply"]["mcp.tool.status"] == "success"
+    assert "mcp.error.type" not in by_tool["multiply"]
+    assert all(a["mcp.audit.source"] == "span" for a in got)
+    assert all(isinstance(a["mcp.tool.duration_ms"], float) for a in got)
+    resource = hc.attrs(out[0][0])
+    assert (resource["service.name"], resource["service.version"]) == ("mcp-hangar", "1.6.3")
+    assert connector.spans.get("derived") == 6
+
+
+async def test_record_time_and_ids_are_the_spans() -> None:
+    connector, consumer = make()
+    parts = traces("1.6.3")
+    spans = {s.span_id: s for p in parts for rs in p.message.resource_spans
+             for ss in rs.scope_spans for s in ss.spans if s.name.startswith("batch.call.")}
+    await run(connector, parts)
+    for _, _, rec in emitted(consumer):
+        span = spans[rec.span_id]
+        assert rec.trace_id == span.trace_id
+        assert rec.time_unix_nano == span.end_time_unix_nano
+        expected_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
+        assert hc.attrs(rec)["mcp.tool.duration_ms"] == pytest.approx(expected_ms)
+
+
+async def test_derived_records_read_like_real_audit_records() -> None:
+    """The logs pipeline (index) sees the same calls as from a 2.x sender's audit logs."""
+    connector, consumer = make()
+    await run(connector, traces("1.6.3"))
+    derived = [i for b in consumer.batches for p in b.parts for i in invocation.index(p)]
+    assert all(i.derived and i.counted and not i.is_span for i in derived)
+    invocation.AUDIT_LEDGER.clear()
+    real = [i for p in logs("2.34.4") for i in invocation.index(p)
+            if i.event == invocation.TOOL_EVENT]
+
+    def view(invs: list[Any]) -> Counter:
+        return Counter((i.server, i.tool, i.status, i.error_type) for i in invs)
+
+    assert view(derived) == view(real)
+
+
+async def test_calls_already_audited_are_not_duplicated() -> None:
+    for part in logs("2.34.4"):  # the logs pipeline indexes them (feeds the ledger)
+        invocation.index(part)
+    connector, consumer = make()
+    await run(connector, traces("2.34.4"))
+    assert emitted(consumer) == []
+    assert connector.spans.get("covered") == 6
+
+
+async def test_spans_wait_for_audit_records_that_arrive_later() -> None:
+    connector, consumer = make({"hold": "300ms"})
+    await connector.start(None)
+    for part in traces("2.34.4"):
+        await connector.consume(Batch(Signal.TRACES, [part]))
+    await asyncio.sleep(0.05)
+    for part in logs("2.34.4"):  # hangar's log processor flushed after its span processor
+        invocation.index(part)
+    await asyncio.sleep(0.5)
+    assert emitted(consumer) == []
+    await connector.shutdown()
+    assert connector.spans.get("covered") == 6
+
+
+async def test_held_spans_are_emitted_when_their_hold_ends() -> None:
+    connector, consumer = make({"hold": "100ms"})
+    await connector.start(None)
+    await asyncio.sleep(0.05)  # idle first, as in a gateway: nothing held, no deadline
+    try:
+        for part in traces("1.6.3"):
+            await connector.consume(Batch(Signal.TRACES, [part]))
+        assert emitted(consumer) == []  # still held
+        await consumer.wait_for_items(6, timeout=5)  # long before shutdown
+    finally:
+        await connector.shutdown()
+    assert len(emitted(consumer)) == 6
+
+
+async def test_held_spans_are_emitted_at_shutdown() -> None:
+    connector, consumer = make({"hold": "10m"})
+    await connector.start(None)
+    for part in traces("1.6.3"):
+        await connector.consume(Batch(Signal.TRACES, [part]))
+    assert emitted(consumer) == []
+    await connector.shutdown()
+    assert len(emitted(consumer)) == 6
+
+
+async def test_caller_and_cost_on_the_span_are_carried_over() -> None:
+    part = traces("1.6.3")[1]
+    for inv in invocation.index(part):
+        if inv.counted:
+            inv.set_attributes({"mcp.caller.type": "user", "mcp.caller.id": "alice",
+                                "mcp.cost.cents": 42, "mcp.cost.model": "fixed",
+                                "batch.call.id": "not copied"})
+    connector, consumer = make()
+    await run(connector, [part])
+    (_, _, rec), = emitted(consumer)
+    a = hc.attrs(rec)
+    assert (a["mcp.caller.type"], a["mcp.caller.id"]) == ("user", "alice")
+    assert (a["mcp.cost.cents"], a["mcp.cost.model"]) == (42, "fixed")
+    assert "batch.call.id" not in a
+
+
+async def test_trace_batch_is_not_changed_and_sender_is_kept() -> None:
+    sender = Sender(transport="grpc", peer="10.0.0.7", metadata={"x-user-id": "bob"})
+    parts = hc.load("1.6.3", sender=sender)
+    wire = [p.wire() for p in parts]
+    connector, consumer = make()
+    assert connector.mutates_data is False
+    await run(connector, parts)
+    assert [p.wire() for p in parts] == wire and not any(p.mutated for p in parts)
+    assert all(p.sender is sender for b in consumer.batches for p in b.parts)
+
+
+async def test_spans_that_are_no_tool_calls_give_nothing() -> None:
+    connector, consumer = make()
+    await run(connector, [Part(ExportTraceServiceRequest())])
+    assert consumer.batches == []
+
+
+class Refusing(CollectingConsumer):
+    def __init__(self, refusals: int, permanent: bool = False) -> None:
+        super().__init__()
+        self.refusals, self.permanent = refusals, permanent
+
+    async def consume(self, batch: Batch) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise ConsumerError("busy", permanent=self.permanent, retry_after=0.01)
+        await super().consume(batch)
+
+
+async def test_retryable_refusal_is_retried() -> None:
+    connector, consumer = make({"hold": "10ms"}, Refusing(2))
+    await connector.start(None)
+    for part in traces("1.6.3"):
+        await connector.consume(Batch(Signal.TRACES, [part]))
+    await consumer.wait_for_items(6, timeout=5)
+    await connector.shutdown()
+    assert len(emitted(consumer)) == 6
+
+
+async def test_permanent_refusal_is_counted_and_dropped(caplog) -> None:
+    connector, _ = make({"hold": 0}, Refusing(100, permanent=True))
+    await run(connector, traces("1.6.3"))
+    assert connector.spans.get("dropped") == 6
+    assert "refused, dropped" in caplog.text
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ConfigError) as err:
+        build(ToolAuditConfig, {"hold": "forever", "max_held": 0, "colour": 1},
+              "connectors.tool_audit")
+    text = str(err.value)
+    assert "connectors.tool_audit.hold: invalid duration 'forever'" in text
+    assert "connectors.tool_audit.max_held: must be at least 1" in text
+    assert "connectors.tool_audit.colour: unknown key" in text
