@@ -67,6 +67,8 @@ def plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, str):
+        return str(value)  # an ExtensionRef is a str subclass
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

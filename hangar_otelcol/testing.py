@@ -79,7 +79,7 @@ class CollectingConsumer:
         await asyncio.wait_for(_wait(), timeout)
 
 
-class TestHost:
+class StandaloneHost:
     """A Host for components started outside a service: named extensions, and one
     in-process ledger as the default (what ``service._Host`` provides)."""
 

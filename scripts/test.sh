@@ -2,7 +2,7 @@
 # The whole test suite from a fresh clone: creates .venv, installs the package with its
 # test extras, installs the real test peers when it can (rsyslog, syslog-ng, lognormalizer,
 # promtool/prometheus as root via apt; real mcp-hangar releases from PyPI into cached
-# virtualenvs), lints, then runs pytest. Extra arguments go to pytest
+# virtualenvs), lints, type-checks (mypy), then runs pytest. Extra arguments go to pytest
 # (e.g. `-m "not hangar"` to skip the real-hangar tests offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +25,5 @@ if [ -f tests/hangar/install_hangars.sh ]; then
 fi
 
 .venv/bin/ruff check .
+bash scripts/typecheck.sh
 exec .venv/bin/pytest "$@"

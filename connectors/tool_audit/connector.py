@@ -30,7 +30,8 @@ from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, Cre
 from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.derive import AUDIT_SCOPE, audit_record
 from hangar_otelcol.ledger import Ledger, ledger_from
-from hangar_otelcol.mcp import TOOL_EVENT, CallKey, call_key, index
+from hangar_otelcol.ledger.counting import counted_spans, reports
+from hangar_otelcol.mcp import CallKey, call_key, index
 from hangar_otelcol.pdata import Batch, Sender, Signal
 
 RECORDS_METRIC = "otelcol_connector_tool_audit_spans_total"
@@ -109,12 +110,10 @@ class ToolAuditConnector(BaseComponent):
     async def consume_logs(self, batch: Batch) -> None:
         """Real audit records: noted in the ledger, then handed on (errors reach the sender)."""
         if self.config.dedupe_with_audit_logs:
-            reports = [call_key(inv) for part in batch.parts
-                       for inv in index(part, self.config.invocations)
-                       if inv.event == TOOL_EVENT and not inv.is_span and not inv.derived
-                       and inv.trace_id]
-            if reports:
-                await self._ledger_of().note(reports)
+            noted = [key for part in batch.parts
+                     for key in reports(index(part, self.config.invocations))]
+            if noted:
+                await self._ledger_of().note(noted)
         await self.consumer.consume(batch)
 
     async def consume(self, batch: Batch) -> None:
@@ -131,8 +130,7 @@ class ToolAuditConnector(BaseComponent):
         dedupe = self.config.dedupe_with_audit_logs
         added = covered = 0
         for part in batch.parts:
-            spans = [inv for inv in index(part, keys) if inv.is_span and inv.counted
-                     and not inv.wrapper and inv.event == TOOL_EVENT]
+            spans = counted_spans(index(part, keys))
             if not spans:
                 continue
             claims = [call_key(inv) for inv in spans]

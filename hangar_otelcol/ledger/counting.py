@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from hangar_otelcol.ledger import Ledger
-from hangar_otelcol.mcp import TOOL_EVENT, InvocationIndex, ToolInvocation, call_key
+from hangar_otelcol.mcp import TOOL_EVENT, CallKey, InvocationIndex, ToolInvocation, call_key
 
 
 def is_report(inv: ToolInvocation) -> bool:
-    """A real audit record of a tool call (not one derived from a span)."""
-    return not inv.is_span and inv.event == TOOL_EVENT and not inv.derived
+    """A real audit record of a tool call (not one derived from a span) that names its call
+    (a trace id: records without one cannot pair with a span)."""
+    return not inv.is_span and inv.event == TOOL_EVENT and not inv.derived and bool(inv.trace_id)
+
+
+def reports(invocations: InvocationIndex) -> list[CallKey]:
+    """What the ledger notes for these invocations: their real audit records."""
+    return [call_key(inv) for inv in invocations if is_report(inv)]
+
+
+def counted_spans(invocations: InvocationIndex) -> list[ToolInvocation]:
+    """The spans among ``invocations`` that would count a call (not nested, not wrappers)."""
+    return [inv for inv in invocations if inv.is_span and inv.counted and inv.event == TOOL_EVENT]
 
 
 async def counted(invocations: InvocationIndex, ledger: Ledger | None
@@ -22,11 +33,10 @@ async def counted(invocations: InvocationIndex, ledger: Ledger | None
     """
     if ledger is None:
         return [inv for inv in invocations if inv.counted and not inv.is_span]
-    reports = [call_key(inv) for inv in invocations if is_report(inv) and inv.trace_id]
-    if reports:
-        await ledger.note(reports)
-    spans = [inv for inv in invocations
-             if inv.is_span and inv.counted and inv.event == TOOL_EVENT]
+    noted = reports(invocations)
+    if noted:
+        await ledger.note(noted)
+    spans = counted_spans(invocations)
     covered: set[int] = set()
     if spans:
         answers = await ledger.claim([call_key(inv) for inv in spans])

@@ -28,24 +28,23 @@ from .split import split_part
 
 
 class _Waiter:
-    """One caller waiting for its parts to be handed on."""
+    """One caller waiting for its parts to be handed on: answered when the last of them
+    was, or at the first refusal (the sender will retry the whole request anyway)."""
 
-    __slots__ = ("error", "future", "outstanding")
+    __slots__ = ("future", "outstanding")
 
     def __init__(self, future: asyncio.Future[None]) -> None:
         self.future = future
         self.outstanding = 0
-        self.error: BaseException | None = None
 
     def sent(self, error: BaseException | None) -> None:
-        if error is not None and self.error is None:
-            self.error = error
         self.outstanding -= 1
-        if self.outstanding <= 0 and not self.future.done():
-            if self.error is None:
-                self.future.set_result(None)
-            else:
-                self.future.set_exception(self.error)
+        if self.future.done():
+            return
+        if error is not None:
+            self.future.set_exception(error)
+        elif self.outstanding <= 0:
+            self.future.set_result(None)
 
 
 class _Shard:

@@ -105,10 +105,10 @@ class HangarAuditLogReceiver(BaseComponent):
         return follower
 
     def _notice(self, kind: str, message: str) -> None:
-        if kind in ("missing", "error"):
-            self.problems.warn(f"file_{kind}", "%s: %s", self.settings.id, message,
+        if kind == "error":
+            self.problems.warn("file_error", "%s: %s", self.settings.id, message,
                                detail=message)
-        elif kind in ("resumed", "rotated"):
+        elif kind in ("resumed", "rotated", "missing"):  # the follower says "missing" once
             self.log.info("%s: %s", self.settings.id, message)
         else:
             self.log.warning("%s: %s", self.settings.id, message)

@@ -10,7 +10,6 @@ import grpc
 import pytest
 
 from hangar_otelcol.pdata import Signal, decode
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 from tests.support import captures
 from tests.support.gateway import run_gateway
 from tests.support.sinks import GrpcSink
@@ -48,7 +47,7 @@ async def test_captures_arrive_byte_for_byte(tmp_path: Path, transport: str) -> 
                     signal, wire = capture.signal, capture.wire
                     sent[signal.value].append(wire)
                     if transport == "grpc":
-                        export = channel.unary_unary(f"/{SERVICES[signal]}/Export")
+                        export = channel.unary_unary(signal.info.grpc_method)
                         await export(wire, timeout=10)
                     else:
                         async with session.post(

@@ -22,7 +22,7 @@ from hangar_otelcol.exporterhelper import (
 )
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import make_settings
+from hangar_otelcol.testing import StandaloneHost, make_settings
 from tests.support.waiting import eventually
 
 
@@ -122,7 +122,7 @@ def test_backoff_grows_jittered_and_capped_then_gives_up() -> None:
 async def test_queued_send_counts_sent_items() -> None:
     rec = Recorder()
     h, tel = helper(rec, fast_config())
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     for i in range(5):
         await h.consume(spans(3, f"b{i}-"))
     await eventually(lambda: len(rec.sent) == 5)
@@ -136,7 +136,7 @@ async def test_retryable_errors_are_retried_until_sent() -> None:
     rec = Recorder([ExportError("unavailable", retryable=True), TimeoutError("conn"),
                     ExportError("throttled", retryable=True, retry_after=0.05)])
     h, tel = helper(rec, fast_config())
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(4))
     await eventually(lambda: len(rec.sent) == 1)
     await h.shutdown()
@@ -148,7 +148,7 @@ async def test_retryable_errors_are_retried_until_sent() -> None:
 async def test_permanent_error_drops_and_counts_without_retry(caplog) -> None:  # type: ignore[no-untyped-def]
     rec = Recorder([ExportError("HTTP 400: bad span", retryable=False)])
     h, tel = helper(rec, fast_config())
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(2))
     await eventually(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 2)
     await h.shutdown()
@@ -159,7 +159,7 @@ async def test_permanent_error_drops_and_counts_without_retry(caplog) -> None:  
 async def test_attempt_timeout_then_retry() -> None:
     rec = Recorder([5.0])  # first attempt hangs longer than the timeout
     h, _ = helper(rec, fast_config(timeout="50ms"))
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(1))
     await eventually(lambda: len(rec.sent) == 1)
     await h.shutdown()
@@ -171,7 +171,7 @@ async def test_gives_up_after_max_elapsed_time() -> None:
     cfg = fast_config(retry_on_failure={"initial_interval": "10ms", "max_interval": "10ms",
                                         "max_elapsed_time": "100ms"})
     h, tel = helper(rec, cfg)
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(3))
     await eventually(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 3)
     await h.shutdown()
@@ -183,7 +183,7 @@ async def test_full_queue_drops_and_counts_enqueue_failed() -> None:
     rec.gate = asyncio.Event()  # the downstream is stuck
     cfg = fast_config(sending_queue={"num_consumers": 1, "queue_size": 2})
     h, tel = helper(rec, cfg)
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(1))
     await eventually(lambda: rec.attempts == 1)  # one in flight, queue empty again
     await h.consume(spans(1))
@@ -203,7 +203,7 @@ async def test_items_sizer_counts_items() -> None:
     rec.gate = asyncio.Event()
     cfg = fast_config(sending_queue={"num_consumers": 1, "queue_size": 10, "sizer": "items"})
     h, tel = helper(rec, cfg)
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(1))
     await eventually(lambda: rec.attempts == 1)
     await h.consume(spans(6))
@@ -224,7 +224,7 @@ async def test_block_on_overflow_waits_for_space() -> None:
     cfg = fast_config(sending_queue={"num_consumers": 1, "queue_size": 1,
                                      "block_on_overflow": True})
     h, tel = helper(rec, cfg)
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(1))
     await eventually(lambda: rec.attempts == 1)
     await h.consume(spans(1))
@@ -241,7 +241,7 @@ async def test_block_on_overflow_waits_for_space() -> None:
 async def test_wait_for_result_reports_the_outcome_to_the_caller() -> None:
     rec = Recorder([ExportError("schema rejected", retryable=False)])
     h, _ = helper(rec, fast_config(sending_queue={"wait_for_result": True}))
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     with pytest.raises(ConsumerError, match="schema rejected") as err:
         await h.consume(spans(1))
     assert err.value.permanent
@@ -254,7 +254,7 @@ async def test_queue_disabled_sends_inline_and_raises() -> None:
     rec = Recorder([ExportError("down", retryable=True, retry_after=0.01)])
     cfg = fast_config(sending_queue={"enabled": False}, retry_on_failure={"enabled": False})
     h, tel = helper(rec, cfg)
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     with pytest.raises(ConsumerError) as err:
         await h.consume(spans(2))
     assert not err.value.permanent and err.value.retry_after == 0.01
@@ -268,7 +268,7 @@ async def test_queue_disabled_sends_inline_and_raises() -> None:
 async def test_shutdown_drains_everything_accepted() -> None:
     rec = Recorder([0.01] * 50)
     h, tel = helper(rec, fast_config(sending_queue={"num_consumers": 2}))
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     for _ in range(50):
         await h.consume(spans(2))
     await asyncio.wait_for(h.shutdown(), 10)
@@ -282,7 +282,7 @@ async def test_shutdown_drains_everything_accepted() -> None:
 async def test_shutdown_deadline_counts_the_rest_as_failed(caplog) -> None:  # type: ignore[no-untyped-def]
     rec = Recorder([ExportError("down", retryable=True)] * 10_000)
     h, tel = helper(rec, fast_config(sending_queue={"num_consumers": 2}))
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     for _ in range(10):
         await h.consume(spans(3))
     with pytest.raises(asyncio.TimeoutError):
@@ -295,7 +295,7 @@ async def test_shutdown_deadline_counts_the_rest_as_failed(caplog) -> None:  # t
 async def test_unexpected_exception_in_send_is_not_retried_forever(caplog) -> None:  # type: ignore[no-untyped-def]
     rec = Recorder([KeyError("bug")])
     h, tel = helper(rec, fast_config())
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     await h.consume(spans(1))
     await eventually(lambda: metric(tel, "otelcol_exporter_send_failed_spans_total") == 1)
     await h.shutdown()
@@ -306,7 +306,7 @@ async def test_unexpected_exception_in_send_is_not_retried_forever(caplog) -> No
 async def test_shutdown_waits_for_inline_sends_but_not_for_the_callers() -> None:
     rec = Recorder([0.1])
     h, tel = helper(rec, fast_config(sending_queue={"enabled": False}))
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
 
     async def caller() -> None:  # e.g. a receiver's long-lived connection task
         await h.consume(spans(2))
@@ -327,7 +327,7 @@ async def test_exporters_that_send_bytes_queue_bytes_only() -> None:
     rec.gate = asyncio.Event()  # hold the sender so requests stay queued
     h, tel = helper(rec, fast_config(sending_queue={"num_consumers": 1}))
     h.queues_bytes = True
-    await h.start(None)  # type: ignore[arg-type]
+    await h.start(StandaloneHost())
     first, second = spans(2, "a"), spans(3, "b")
     two_parts = Batch(Signal.TRACES, [*first.parts, *second.parts])
     expected = two_parts.wire()
@@ -337,8 +337,8 @@ async def test_exporters_that_send_bytes_queue_bytes_only() -> None:
     held = [*h._in_flight, *h.queue._items]  # type: ignore[union-attr]
     assert len(held) == 2
     for item in held:
-        assert len(item.batch.parts) == 1
-        assert item.batch.parts[0]._message is None  # bytes only until someone reads it
+        assert len(item.work.parts) == 1
+        assert item.work.parts[0]._message is None  # bytes only until someone reads it
     rec.gate.set()
     await eventually(lambda: len(rec.sent) == 2)
     await h.shutdown()

@@ -3,7 +3,7 @@
 The rule (docs/identity-and-cost.md): audit log records count; among spans only the
 ``batch.call.<tool>`` span (or a foreign ``execute_tool`` span) counts; a counted span
 reaches the counters only if no real audit record of the same trace and tool exists
-(``AUDIT_LEDGER.claim``).
+(the ledger's ``claim``, ``hangar_otelcol.ledger``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from collections import Counter
 
 import pytest
 
-from hangar_otelcol import invocation as inv_mod
-from hangar_otelcol.invocation import TOOL_EVENT, AuditLedger, index
+from hangar_otelcol.ledger.counting import counted_spans, reports
+from hangar_otelcol.ledger.memory import MemoryLedger
+from hangar_otelcol.mcp import TOOL_EVENT, call_key, index
 from tests.support import captures as hc
 
 
-def _calls_counted(parts: list, ledger: AuditLedger) -> Counter:
+def _calls_counted(parts: list, ledger: MemoryLedger) -> Counter:
     """What the default pipeline counts: audit records + counted spans nobody audited.
 
     Spans are claimed after every part was indexed, as the connector does after its hold
@@ -27,23 +28,19 @@ def _calls_counted(parts: list, ledger: AuditLedger) -> Counter:
     spans = []
     for part in parts:
         invs = index(part)
-        ledger.note(invs)
-        for inv in invs:
-            if inv.event != TOOL_EVENT or not inv.counted:
-                continue
-            if inv.is_span:
-                spans.append(inv)
-            else:
-                counted[(inv.server, inv.tool)] += 1
+        ledger.note_now(reports(invs))
+        spans += counted_spans(invs)
+        counted.update((i.server, i.tool) for i in invs
+                       if i.event == TOOL_EVENT and i.counted and not i.is_span)
     for span in spans:
-        if not ledger.claim(span):
+        if not ledger.claim_now(call_key(span)):
             counted[(span.server, span.tool)] += 1
     return counted
 
 
 @pytest.mark.parametrize("version", ["1.1.0", "1.6.3", "2.34.4", "2.34.4-http"])
 def test_each_call_counted_once(version: str) -> None:
-    counted = _calls_counted(hc.load(version), AuditLedger())
+    counted = _calls_counted(hc.load(version), MemoryLedger())
     assert counted == Counter(hc.CALLS)
 
 
@@ -65,58 +62,75 @@ def test_nested_and_wrapper_spans_are_indexed_but_not_counted() -> None:
 
 @pytest.mark.parametrize("version", ["1.1.0", "2.34.4"])
 def test_audit_records_cover_their_spans(version: str) -> None:
-    ledger = AuditLedger()
+    ledger = MemoryLedger()
     parts = hc.load(version)
     for p in parts:
-        if hc.signal_of(p).value == "logs":
-            ledger.note(index(p))
-    spans = [i for p in parts for i in index(p) if i.is_span and i.counted]
-    assert spans and all(ledger.claim(s) for s in spans)
+        ledger.note_now(reports(index(p)))
+    spans = [s for p in parts for s in counted_spans(index(p))]
+    assert spans and all(ledger.claim_now(call_key(s)) for s in spans)
 
 
 def test_span_only_sender_is_not_covered() -> None:
-    ledger = AuditLedger()
-    spans = [i for p in hc.load("1.6.3") for i in index(p) if i.counted]
-    assert len(spans) == 6 and not any(ledger.claim(s) for s in spans)
+    ledger = MemoryLedger()
+    spans = [s for p in hc.load("1.6.3") for s in counted_spans(index(p))]
+    assert len(spans) == 6 and not any(ledger.claim_now(call_key(s)) for s in spans)
 
 
 def test_note_and_claim_are_idempotent() -> None:
-    ledger = AuditLedger()
+    ledger = MemoryLedger()
     parts = hc.load("2.34.4")
     for p in parts:
-        if hc.signal_of(p).value == "logs":
-            ledger.note(index(p))
-            ledger.note(index(p.copy()))  # a pipeline copy of the same records
+        ledger.note_now(reports(index(p)))
+        ledger.note_now(reports(index(p.copy())))  # a pipeline copy of the same records
     assert len(ledger) == 6
-    spans = [i for p in parts for i in index(p) if i.is_span and i.counted]
-    assert all(ledger.claim(s) for s in spans)
-    assert all(ledger.claim(s) for s in spans)  # asked again: same answer
+    spans = [s for p in parts for s in counted_spans(index(p))]
+    assert all(ledger.claim_now(call_key(s)) for s in spans)
+    assert all(ledger.claim_now(call_key(s)) for s in spans)  # asked again: same answer
     # one more, unaudited call of the same tool in the same trace is not covered
-    extra = index(parts[2].copy())
-    extra_span = next(i for i in extra if i.counted)
-    extra_span.span_id = b"\x01" * 8
-    assert not ledger.claim(extra_span)
+    extra = counted_spans(index(parts[2].copy()))[0]
+    assert not ledger.claim_now(call_key(extra)._replace(report=b"\x01" * 8))
+
+
+def test_claim_covered_decides_nothing_for_an_uncovered_span() -> None:
+    ledger = MemoryLedger()
+    parts = hc.load("2.34.4")
+    spans = [s for p in parts for s in counted_spans(index(p))]
+    assert not any(ledger.claim_covered_now(call_key(s)) for s in spans)
+    for p in parts:  # the audit records arrive later: the spans are still covered
+        ledger.note_now(reports(index(p)))
+    assert all(ledger.claim_now(call_key(s)) for s in spans)
+
+
+def test_pairing_stays_within_one_origin() -> None:
+    ledger = MemoryLedger()
+    parts = hc.load("2.34.4")
+    for p in parts:
+        ledger.note_now([k._replace(origin="alice") for k in reports(index(p))])
+    spans = [s for p in parts for s in counted_spans(index(p))]
+    assert not any(ledger.claim_now(call_key(s, "mallory")) for s in spans)
+    assert all(ledger.claim_now(call_key(s, "alice")) for s in spans)
 
 
 def test_ledger_is_bounded_and_expires() -> None:
     now = [0.0]
-    ledger = AuditLedger(ttl=10.0, max_entries=3, clock=lambda: now[0])
-    logs = [i for p in hc.load("2.34.4") if hc.signal_of(p).value == "logs"
-            for i in index(p) if i.event == TOOL_EVENT]
-    ledger.note(logs)
+    ledger = MemoryLedger(ttl=10.0, max_entries=3, clock=lambda: now[0])
+    parts = hc.load("2.34.4")
+    ledger.note_now([k for p in parts for k in reports(index(p))])
     assert len(ledger) == 3
     now[0] = 11.0
-    ledger.note([])
+    ledger.note_now([])
     assert len(ledger) == 0
-    spans = [i for p in hc.load("2.34.4") for i in index(p) if i.is_span and i.counted]
-    assert not any(ledger.claim(s) for s in spans)
+    spans = [s for p in parts for s in counted_spans(index(p))]
+    assert not any(ledger.claim_now(call_key(s)) for s in spans)
 
 
-def test_index_feeds_the_process_ledger() -> None:
-    inv_mod.AUDIT_LEDGER.clear()
+def test_reading_has_no_side_effects() -> None:
+    """Indexing a part tells no ledger anything: the tool_audit connector (or an exporter
+    with count_spans) notes audit records in the ledger its config names."""
+    ledger = MemoryLedger()
     parts = hc.load("1.1.0")
     for p in parts:
         index(p)
-    spans = [i for p in parts for i in index(p) if i.is_span and i.counted]
-    assert all(inv_mod.AUDIT_LEDGER.claim(s) for s in spans)
-    inv_mod.AUDIT_LEDGER.clear()
+    assert len(ledger) == 0
+    spans = [s for p in parts for s in counted_spans(index(p))]
+    assert not any(ledger.claim_now(call_key(s)) for s in spans)

@@ -8,13 +8,16 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-from hangar_otelcol.invocation import (
-    IDENTITY_KEYS,
+from hangar_otelcol.mcp import (
+    DEFAULT_KEYS,
     STATE_EVENT,
     TOOL_EVENT,
+    InvocationKeys,
     ToolInvocation,
     index,
 )
+from hangar_otelcol.mcp.attrs import EncodedAttributes, set_attributes, set_encoded
+from hangar_otelcol.mcp.keys import IDENTITY_KEYS
 from hangar_otelcol.pdata import Part
 from hangar_otelcol.processors.caller import identity
 
@@ -116,8 +119,8 @@ def test_set_attributes_replaces_known_keys_in_place() -> None:
     part = _log_part([TOOL, ("gen_ai.tool.name", "q"), ("mcp.caller.id", "old"),
                       ("other", "x")])
     inv = _one(part)
-    inv.set_attributes({"mcp.caller.id": "alice", "mcp.caller.type": "human"})
-    inv.set_attributes({"mcp.caller.type": "agent", "mcp.cost.cents": 3})
+    set_attributes(inv, {"mcp.caller.id": "alice", "mcp.caller.type": "human"})
+    set_attributes(inv, {"mcp.caller.type": "agent", "mcp.cost.cents": 3})
     rec = part.message.resource_logs[0].scope_logs[0].log_records[0]
     got = [(kv.key, kv.value.WhichOneof("value")) for kv in rec.attributes]
     assert [k for k, _ in got] == ["mcp.event.name", "gen_ai.tool.name", "mcp.caller.id",
@@ -148,7 +151,7 @@ def test_an_indexed_part_is_freed_without_the_garbage_collector() -> None:
 
     part = _log_part([TOOL, ("gen_ai.tool.name", "q")])
     inv = _one(part)
-    inv.set_attributes({"mcp.caller.id": "alice"})
+    set_attributes(inv, {"mcp.caller.id": "alice"})
     assert part.mutated
     ref = weakref.ref(part)
     was_enabled = gc.isenabled()
@@ -156,23 +159,21 @@ def test_an_indexed_part_is_freed_without_the_garbage_collector() -> None:
     try:
         del part
         assert ref() is None
-        inv.set_attributes({"mcp.caller.type": "human"})  # harmless once the part is gone
+        set_attributes(inv, {"mcp.caller.type": "human"})  # harmless once the part is gone
     finally:
         if was_enabled:
             gc.enable()
 
 
 def test_encoded_attributes_append_or_replace_like_set_attributes() -> None:
-    from hangar_otelcol.invocation import EncodedAttributes
-
     enc = EncodedAttributes({"mcp.caller.id": "alice", "mcp.caller.type": "human"})
     fresh = _log_part([TOOL, ("gen_ai.tool.name", "q")])
     existing = _log_part([TOOL, ("mcp.caller.id", "old"), ("gen_ai.tool.name", "q")])
     span = _span_part("batch.call.q", [("gen_ai.tool.name", "q")])
     for part in (fresh, existing, span):
         inv = _one(part)
-        inv.set_encoded(enc)
-        inv.set_attributes({"mcp.caller.type": "agent"})  # positions stay right
+        set_encoded(inv, enc)
+        set_attributes(inv, {"mcp.caller.type": "agent"})  # positions stay right
         assert part.mutated
         msg = part.message
         record = msg.resource_spans[0].scope_spans[0].spans[0] if inv.is_span else \
@@ -186,8 +187,6 @@ def test_encoded_attributes_append_or_replace_like_set_attributes() -> None:
 
 
 def test_components_with_other_keys_get_their_own_reading() -> None:
-    from hangar_otelcol.invocation import DEFAULT_KEYS, InvocationKeys
-
     part = _log_part([("mcp.event.name", "tool_call"), ("gen_ai.tool.name", "q")])
     assert index(part, DEFAULT_KEYS) == []  # "tool_call" is not hangar's event name
     custom = InvocationKeys(tool_event="tool_call")

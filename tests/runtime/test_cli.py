@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from hangar_otelcol import __version__
-from hangar_otelcol.cli import default_config_text
+from hangar_otelcol.config.gateway import default_config_text
 from tests.support.paths import REPO
 
 

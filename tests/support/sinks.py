@@ -16,7 +16,7 @@ import grpc.aio
 from aiohttp import web
 
 from hangar_otelcol.pdata import Signal, decode
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
+from hangar_otelcol.signals import SIGNALS
 from hangar_otelcol.testing import free_port
 from tests.support.otlp import items
 from tests.support.waiting import eventually
@@ -108,9 +108,9 @@ class GrpcSink(_Sink):
     async def start(self, tls: tuple[bytes, bytes] | None = None,
                     client_ca: bytes | None = None) -> GrpcSink:
         server = grpc.aio.server()
-        for signal, service in SERVICES.items():
+        for signal, info in SIGNALS.items():
             server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-                service, {"Export": self._handler(signal)})])
+                info.grpc_service, {"Export": self._handler(signal)})])
         address = f"127.0.0.1:{self.port}"
         if tls is None:
             server.add_insecure_port(address)

@@ -1,4 +1,5 @@
-"""tool_audit: hangar spans -> audit records, once per call, none for calls already audited.
+"""tool_audit: audit records pass through (noted in the ledger); hangar spans -> audit
+records, once per call, none for calls already audited.
 
 Input: the real OTLP captures of hangar 1.6.3 (spans only) and 2.34.4 (spans + audit logs),
 read from tests/testdata/hangar-captures through tests/support/captures.py.
@@ -8,29 +9,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from hangar_otelcol import invocation
 from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.factory import FACTORY
+from hangar_otelcol.mcp import TOOL_EVENT, index
+from hangar_otelcol.mcp.attrs import set_attributes
 from hangar_otelcol.pdata import Batch, Part, Sender, Signal
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import CollectingConsumer, make_settings
+from hangar_otelcol.testing import CollectingConsumer, StandaloneHost, make_settings
 from tests.support import captures as hc
 from tests.support.otlp import items
-
-
-@pytest.fixture(autouse=True)
-def fresh_ledger() -> Iterator[None]:
-    invocation.AUDIT_LEDGER.clear()
-    yield
-    invocation.AUDIT_LEDGER.clear()
 
 
 def make(raw: dict[str, Any] | None = None, consumer: Any = None) -> tuple[Any, Any]:
@@ -49,13 +43,14 @@ def logs(version: str) -> list[Part]:
 
 
 def emitted(consumer: CollectingConsumer) -> list[tuple[Any, Any, Any]]:
-    """(resource, scope name, record) of every log record the connector emitted."""
+    """(resource, scope name, record) of every audit record the connector derived."""
     return [(resource, scope.name, rec) for batch in consumer.batches for part in batch.parts
-            for resource, scope, rec in items(Signal.LOGS, part.message)]
+            for resource, scope, rec in items(Signal.LOGS, part.message)
+            if hc.attrs(rec).get("mcp.audit.source") == "span"]
 
 
 async def run(connector: Any, parts: list[Part]) -> None:
-    await connector.start(None)
+    await connector.start(StandaloneHost())
     for part in parts:
         await connector.consume(Batch(Signal.TRACES, [part]))
     await connector.shutdown()
@@ -104,11 +99,9 @@ async def test_derived_records_read_like_real_audit_records() -> None:
     """The logs pipeline (index) sees the same calls as from a 2.x sender's audit logs."""
     connector, consumer = make()
     await run(connector, traces("1.6.3"))
-    derived = [i for b in consumer.batches for p in b.parts for i in invocation.index(p)]
+    derived = [i for b in consumer.batches for p in b.parts for i in index(p)]
     assert all(i.derived and i.counted and not i.is_span for i in derived)
-    invocation.AUDIT_LEDGER.clear()
-    real = [i for p in logs("2.34.4") for i in invocation.index(p)
-            if i.event == invocation.TOOL_EVENT]
+    real = [i for p in logs("2.34.4") for i in index(p) if i.event == TOOL_EVENT]
 
     def view(invs: list[Any]) -> Counter:
         return Counter((i.server, i.tool, i.status, i.error_type) for i in invs)
@@ -116,32 +109,86 @@ async def test_derived_records_read_like_real_audit_records() -> None:
     assert view(derived) == view(real)
 
 
-async def test_calls_already_audited_are_not_duplicated() -> None:
-    for part in logs("2.34.4"):  # the logs pipeline indexes them (feeds the ledger)
-        invocation.index(part)
+async def test_audit_records_pass_through_unchanged_and_are_noted() -> None:
     connector, consumer = make()
-    await run(connector, traces("2.34.4"))
+    host = StandaloneHost()
+    await connector.start(host)
+    intake = connector.consumer_for(Signal.LOGS)
+    parts = logs("2.34.4")
+    wire = [p.wire() for p in parts]
+    for part in parts:
+        await intake.consume(Batch(Signal.LOGS, [part]))
+    await connector.shutdown()
+    assert [p for b in consumer.batches for p in b.parts] == parts  # the same parts, in order
+    assert [p.wire() for p in parts] == wire and not any(p.mutated for p in parts)
+    assert len(host.ledger) == 6  # one report per real tool-call record
+
+
+async def test_a_refusal_of_audit_records_reaches_their_sender() -> None:
+    connector, _ = make(consumer=Refusing(1))
+    await connector.start(StandaloneHost())
+    with pytest.raises(ConsumerError, match="busy"):
+        await connector.consumer_for(Signal.LOGS).consume(Batch(Signal.LOGS, logs("2.34.4")))
+    await connector.shutdown()
+
+
+def test_the_logs_input_mutates_exactly_when_the_logs_pipeline_does() -> None:
+    class Mutating(CollectingConsumer):
+        mutates_data = True
+
+    for consumer in (CollectingConsumer(), Mutating()):
+        connector, _ = make(consumer=consumer)
+        assert connector.consumer_for(Signal.LOGS).mutates_data is consumer.mutates_data
+        assert connector.consumer_for(Signal.TRACES) is connector
+        assert connector.mutates_data is False  # trace batches are only read
+
+
+async def test_calls_already_audited_are_not_duplicated() -> None:
+    connector, consumer = make()
+    await connector.start(StandaloneHost())
+    for part in logs("2.34.4"):  # the logs intake pipeline exports them to the connector
+        await connector.consume(Batch(Signal.LOGS, [part]))
+    for part in traces("2.34.4"):
+        await connector.consume(Batch(Signal.TRACES, [part]))
+    await connector.shutdown()
     assert emitted(consumer) == []
     assert connector.spans.get("covered") == 6
 
 
 async def test_spans_wait_for_audit_records_that_arrive_later() -> None:
     connector, consumer = make({"hold": "300ms"})
-    await connector.start(None)
+    await connector.start(StandaloneHost())
     for part in traces("2.34.4"):
         await connector.consume(Batch(Signal.TRACES, [part]))
     await asyncio.sleep(0.05)
     for part in logs("2.34.4"):  # hangar's log processor flushed after its span processor
-        invocation.index(part)
+        await connector.consume(Batch(Signal.LOGS, [part]))
     await asyncio.sleep(0.5)
     assert emitted(consumer) == []
     await connector.shutdown()
     assert connector.spans.get("covered") == 6
 
 
+async def test_the_ledger_named_in_the_config_is_the_one_used() -> None:
+    from hangar_otelcol.ledger.memory import MemoryLedger
+
+    shared = MemoryLedger()
+    first, _ = make({"hold": 0, "ledger": "call_ledger"})
+    second, out = make({"hold": 0, "ledger": "call_ledger"})
+    await first.start(StandaloneHost({"call_ledger": shared}))
+    await second.start(StandaloneHost({"call_ledger": shared}))
+    for part in logs("2.34.4"):  # one gateway process sees the audit records ...
+        await first.consume(Batch(Signal.LOGS, [part]))
+    for part in traces("2.34.4"):  # ... another the spans: still counted once
+        await second.consume(Batch(Signal.TRACES, [part]))
+    await first.shutdown()
+    await second.shutdown()
+    assert emitted(out) == [] and second.spans.get("covered") == 6
+
+
 async def test_held_spans_are_emitted_when_their_hold_ends() -> None:
     connector, consumer = make({"hold": "100ms"})
-    await connector.start(None)
+    await connector.start(StandaloneHost())
     await asyncio.sleep(0.05)  # idle first, as in a gateway: nothing held, no deadline
     try:
         for part in traces("1.6.3"):
@@ -155,7 +202,7 @@ async def test_held_spans_are_emitted_when_their_hold_ends() -> None:
 
 async def test_held_spans_are_emitted_at_shutdown() -> None:
     connector, consumer = make({"hold": "10m"})
-    await connector.start(None)
+    await connector.start(StandaloneHost())
     for part in traces("1.6.3"):
         await connector.consume(Batch(Signal.TRACES, [part]))
     assert emitted(consumer) == []
@@ -165,9 +212,9 @@ async def test_held_spans_are_emitted_at_shutdown() -> None:
 
 async def test_caller_and_cost_on_the_span_are_carried_over() -> None:
     part = traces("1.6.3")[1]
-    for inv in invocation.index(part):
+    for inv in index(part):
         if inv.counted:
-            inv.set_attributes({"mcp.caller.type": "user", "mcp.caller.id": "alice",
+            set_attributes(inv, {"mcp.caller.type": "user", "mcp.caller.id": "alice",
                                 "mcp.cost.cents": 42, "mcp.cost.model": "fixed",
                                 "batch.call.id": "not copied"})
     connector, consumer = make()
@@ -210,7 +257,7 @@ class Refusing(CollectingConsumer):
 
 async def test_retryable_refusal_is_retried() -> None:
     connector, consumer = make({"hold": "10ms"}, Refusing(2))
-    await connector.start(None)
+    await connector.start(StandaloneHost())
     for part in traces("1.6.3"):
         await connector.consume(Batch(Signal.TRACES, [part]))
     await consumer.wait_for_items(6, timeout=5)

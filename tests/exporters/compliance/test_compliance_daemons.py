@@ -17,7 +17,7 @@ from hangar_otelcol.exporters.compliance.config import ComplianceConfig
 from hangar_otelcol.exporters.compliance.factory import FACTORY
 from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import free_port, make_settings
+from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
 from tests.exporters.compliance.daemons import (
     LOGNORMALIZER,
     Rsyslog,
@@ -80,7 +80,7 @@ def make(raw: dict[str, Any], tel: Telemetry | None = None) -> Any:
 
 
 async def send(exporter: Any, recs: list[ComplianceRecord]) -> None:
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     exporter.output.submit([exporter.render(r) for r in recs])
     assert await exporter.flush(20)
     await exporter.shutdown()
@@ -158,7 +158,7 @@ async def test_rsyslog_tls_with_server_verification(tmp_path: Path) -> None:
         tel = Telemetry()
         untrusted = make({"format": "syslog", "output": f"tls://127.0.0.1:{port}",
                           "network": {"initial_backoff": "1s"}}, tel)
-        await untrusted.start(None)
+        await untrusted.start(StandaloneHost())
         untrusted.output.submit([untrusted.render(r) for r in records(["x"])])
         await eventually(lambda: untrusted.output.stats.failed > 0, 10,
                          "the first (failing) handshake", interval=0.02)
@@ -186,7 +186,7 @@ async def test_rsyslog_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
     tel = Telemetry()
     exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
                      "network": {"initial_backoff": "50ms", "max_backoff": "500ms"}}, tel)
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     recs = records([f"call{i}" for i in range(600)])
     try:
         for n, chunk_start in enumerate(range(0, 600, 20)):

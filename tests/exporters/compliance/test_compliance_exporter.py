@@ -10,13 +10,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hangar_otelcol import invocation
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.exporters.compliance.config import ComplianceConfig
 from hangar_otelcol.exporters.compliance.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import free_port, make_settings
+from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
 from tests.exporters.compliance.parsers import parse_cef, parse_leef, parse_syslog
 from tests.support.captures import CALLS_2X, batches
 from tests.support.waiting import eventually
@@ -66,7 +65,7 @@ def test_unknown_format_is_a_config_error_naming_the_path() -> None:
     ({"format": "jsonlines", "output": "/nonexistent-dir/x.log"},
      "exporters.compliance.output: directory '/nonexistent-dir' of the output file does not"),
     ({"format": "syslog", "output": "tls://h:6514", "network": {"tls": {"ca_file": "/nope"}}},
-     "exporters.compliance.network.tls.ca_file: cannot read '/nope'"),
+     "exporters.compliance.network.tls.ca_file: /nope does not exist"),
 ])
 def test_config_errors_are_specific(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -76,7 +75,7 @@ def test_config_errors_are_specific(raw: dict, message: str) -> None:
 
 async def test_empty_format_means_off(capfd: pytest.CaptureFixture[str]) -> None:
     exporter = make({"format": "", "output": ""})
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     for batch in batches("2.34.4"):
         await exporter.consume(batch)
     await exporter.shutdown()
@@ -85,7 +84,7 @@ async def test_empty_format_means_off(capfd: pytest.CaptureFixture[str]) -> None
 
 async def test_stderr_is_the_default_output(capfd: pytest.CaptureFixture[str]) -> None:
     exporter = make({"format": "jsonlines", "output": ""})
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     for batch in batches("2.34.4")[:1]:
         await exporter.consume(batch)
     assert await exporter.flush(5)
@@ -97,16 +96,10 @@ async def test_stderr_is_the_default_output(capfd: pytest.CaptureFixture[str]) -
 
 # ----------------------------------------------------------------------------- captures
 
-@pytest.fixture
-def fresh_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the audit/span pairing memory is process-wide; other tests replay the same captures
-    monkeypatch.setattr(invocation, "AUDIT_LEDGER", invocation.AuditLedger())
-
-
 async def replay(version: str, fmt: str, tmp_path: Path) -> list[str]:
     out = tmp_path / f"{version}.{fmt}.log"
     exporter = make({"format": fmt, "output": str(out), "procid": "1"})
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     for batch in batches(version):
         await exporter.consume(batch)
     assert await exporter.flush(5)
@@ -136,7 +129,7 @@ def _summary(fmt: str, line: str) -> tuple[str, str | None, str | None]:
 @pytest.mark.parametrize("fmt", ["jsonlines", "leef", "syslog", "cef"])
 @pytest.mark.parametrize("version", ["1.6.3", "2.34.4", "2.34.4-http"])
 async def test_replay_gives_one_record_per_call_and_state_change(
-        version: str, fmt: str, tmp_path: Path, fresh_ledger: None) -> None:
+        version: str, fmt: str, tmp_path: Path) -> None:
     lines = await replay(version, fmt, tmp_path)
     got = [_summary(fmt, x) for x in lines]
     calls = [(("101" if s == "success" else "102"), t, s) for t, s in CALLS_2X]
@@ -147,8 +140,7 @@ async def test_replay_gives_one_record_per_call_and_state_change(
     assert collections.Counter(got) == collections.Counter(expected)
 
 
-async def test_replay_uses_record_time_and_sender_version(tmp_path: Path,
-                                                          fresh_ledger: None) -> None:
+async def test_replay_uses_record_time_and_sender_version(tmp_path: Path) -> None:
     lines = await replay("2.34.4", "cef", tmp_path)
     header, ext = parse_cef(lines[0])
     assert header[3] == "2.34.4"  # the sender's service.version
@@ -161,7 +153,7 @@ async def test_file_rotation_keeps_whole_lines(tmp_path: Path) -> None:
     out = tmp_path / "c.log"
     exporter = make({"format": "jsonlines", "output": str(out),
                      "file": {"rotate_size": 2000, "keep": 2}})
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     for _ in range(6):
         for batch in batches("2.34.4"):
             await exporter.consume(batch)
@@ -178,7 +170,7 @@ async def test_file_rotation_keeps_whole_lines(tmp_path: Path) -> None:
 async def test_logrotate_move_is_noticed_without_signal(tmp_path: Path) -> None:
     out = tmp_path / "c.log"
     exporter = make({"format": "syslog", "output": str(out)})
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     all_batches = batches("2.34.4")
     await exporter.consume(all_batches[0])
     assert await exporter.flush(5)
@@ -198,7 +190,7 @@ async def test_write_error_keeps_records_and_recovers(tmp_path: Path) -> None:
     folder.mkdir()
     out = folder / "c.log"
     exporter = make({"format": "leef", "output": str(out)}, tel)
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     folder.rmdir()  # the directory disappears: every write fails (ENOENT)
     for batch in batches("2.34.4"):
         await exporter.consume(batch)
@@ -218,7 +210,7 @@ async def test_full_buffer_drops_new_records_and_counts_them(tmp_path: Path) -> 
     port = free_port()  # nobody listens: the output cannot connect
     exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
                      "buffer_size": 5, "network": {"initial_backoff": "1s"}}, tel)
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     for batch in batches("2.34.4"):
         await exporter.consume(batch)
     assert metric(tel, "dropped", "syslog", "tcp") == 3
@@ -264,14 +256,14 @@ class LineServer:
             pass
 
 
-async def test_tcp_receiver_restart_loses_nothing(fresh_ledger: None) -> None:
+async def test_tcp_receiver_restart_loses_nothing() -> None:
     tel = Telemetry()
     port = free_port()
     server = LineServer(port)
     await server.start()
     exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
                      "network": {"initial_backoff": "50ms", "max_backoff": "200ms"}}, tel)
-    await exporter.start(None)
+    await exporter.start(StandaloneHost())
     all_batches = batches("2.34.4")
     await exporter.consume(all_batches[0])
     assert await exporter.flush(5)

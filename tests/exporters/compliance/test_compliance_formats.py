@@ -21,7 +21,7 @@ from hangar_otelcol.exporters.compliance.formats.syslog import SyslogFormatter
 from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 from tests.exporters.compliance.parsers import ParseError, parse_cef, parse_leef, parse_syslog
 
-SEED_TIME = dt.datetime(2026, 5, 10, 12, 0, 0, tzinfo=dt.timezone.utc)
+SEED_TIME = dt.datetime(2026, 5, 10, 12, 0, 0, tzinfo=dt.UTC)
 SEED_OPTIONS = FormatOptions(procid="1234")  # hangar's pid in the seed's syslog line
 SEED_EVENT = {"mcp_server_id": "math", "tool_name": "add", "status": "success",
               "duration_ms": 12, "caller_id": "alice", "timestamp": SEED_TIME,

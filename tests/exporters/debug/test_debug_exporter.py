@@ -18,7 +18,7 @@ from hangar_otelcol.exporters.debug.exporter import _Sampler
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import make_settings
+from hangar_otelcol.testing import StandaloneHost, make_settings
 
 
 def spans() -> Batch:
@@ -63,7 +63,7 @@ async def export(raw: dict[str, Any], *batches: Batch, telemetry: Telemetry | No
     assert factory is not None
     exp = factory.create(make_settings(Kind.EXPORTER, "debug", telemetry or Telemetry()),
                          build(factory.config_class, raw, "exporters.debug"))
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     for b in batches:
         await exp.consume(b)
     await exp.shutdown()

@@ -19,7 +19,7 @@ from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import make_settings
+from hangar_otelcol.testing import StandaloneHost, make_settings
 from tests.support.otlp import trace_batch
 from tests.support.sinks import GrpcSink
 
@@ -66,8 +66,8 @@ async def test_everything_accepted_is_delivered_on_shutdown() -> None:
     sink.script = [0.05] * 20  # a slowish downstream at first
     tel = Telemetry()
     proc, exp = build_pipeline(sink.endpoint, tel, {"sending_queue": {"num_consumers": 4}})
-    await exp.start(None)
-    await proc.start(None)
+    await exp.start(StandaloneHost())
+    await proc.start(StandaloneHost())
     stop, accepted = asyncio.Event(), [0]
     producers = [asyncio.create_task(produce(proc, stop, accepted)) for _ in range(4)]
     await asyncio.sleep(0.3)
@@ -89,8 +89,8 @@ async def test_short_deadline_with_stuck_downstream_accounts_for_every_item() ->
     proc, exp = build_pipeline(sink.endpoint, tel, {
         "timeout": "100ms", "sending_queue": {"num_consumers": 2},
         "retry_on_failure": {"initial_interval": "20ms", "max_interval": "50ms"}})
-    await exp.start(None)
-    await proc.start(None)
+    await exp.start(StandaloneHost())
+    await proc.start(StandaloneHost())
     stop, accepted = asyncio.Event(), [0]
     producer = asyncio.create_task(produce(proc, stop, accepted))
     await asyncio.sleep(0.2)

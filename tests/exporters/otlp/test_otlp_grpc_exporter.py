@@ -24,7 +24,7 @@ from hangar_otelcol.exporters.otlp.factory import FACTORIES
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import free_port, make_settings
+from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
 from tests.support import captures
 from tests.support.otlp import log_batch, metric_batch, trace_batch
 from tests.support.sinks import GrpcSink
@@ -65,7 +65,7 @@ async def test_aliases_and_defaults() -> None:
 async def test_bytes_arrive_unchanged_for_every_signal(sink: GrpcSink) -> None:
     tel = Telemetry()
     exp = make({"endpoint": sink.endpoint}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     batches = [trace_batch(5), log_batch(3), metric_batch(4)]
     for b in batches:
         await exp.consume(b)
@@ -81,7 +81,7 @@ async def test_bytes_arrive_unchanged_for_every_signal(sink: GrpcSink) -> None:
 
 async def test_batch_of_several_parts_arrives_as_one_request(sink: GrpcSink) -> None:
     exp = make({"endpoint": sink.endpoint})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     a, b = trace_batch(2, "a"), trace_batch(3, "b")
     await exp.consume(Batch(Signal.TRACES, a.parts + b.parts))
     await sink.wait_for(1)
@@ -98,7 +98,7 @@ async def test_hangar_capture_is_forwarded_byte_for_byte(sink: GrpcSink) -> None
     part = otlpjson.decode(Signal.TRACES, json.dumps(capture.request))
     batch = Batch.of(Signal.TRACES, part)
     exp = make({"endpoint": sink.endpoint})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(batch)
     await sink.wait_for(1)
     await exp.shutdown()
@@ -110,7 +110,7 @@ async def test_headers_arrive_as_metadata(sink: GrpcSink) -> None:
     exp = make({"endpoint": f"http://{sink.endpoint}",
                 "headers": {"api-key": "dd-secret", "x-scope-orgid": "tenant-1",
                             "authorization": ""}})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(1))
     await sink.wait_for(1)
     await exp.shutdown()
@@ -163,7 +163,7 @@ class CountingProxy:
 async def test_compression_on_the_wire(sink: GrpcSink, compression: str) -> None:
     proxy = await CountingProxy(sink.port).start()
     exp = make({"endpoint": f"127.0.0.1:{proxy.port}", "compression": compression})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     batch = trace_batch(2000)  # repetitive: compresses well
     raw_size = len(batch.wire())
     await exp.consume(batch)
@@ -181,7 +181,7 @@ async def test_unavailable_is_retried_then_delivered(sink: GrpcSink) -> None:
     tel = Telemetry()
     sink.script = [(grpc.StatusCode.UNAVAILABLE, "overloaded", None)] * 2
     exp = make({"endpoint": sink.endpoint}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(3))
     await sink.wait_for(1)
     await exp.shutdown()
@@ -202,7 +202,7 @@ async def test_resource_exhausted_is_retried_only_with_retry_info(sink: GrpcSink
     tel = Telemetry()
     sink.script = [(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", _retry_info_trailer(0.1))]
     exp = make({"endpoint": sink.endpoint}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(2))
     await sink.wait_for(1)
     assert sink.attempts == 2
@@ -218,7 +218,7 @@ async def test_invalid_argument_is_permanent(sink: GrpcSink, caplog: Any) -> Non
     sink.script = [(grpc.StatusCode.INVALID_ARGUMENT, "span has no trace id", None)]
     exp = make({"endpoint": sink.endpoint,
                 "sending_queue": {"wait_for_result": True}}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     with pytest.raises(ConsumerError) as err:
         await exp.consume(trace_batch(2))
     await exp.shutdown()
@@ -232,7 +232,7 @@ async def test_slow_server_times_out_and_is_retried(sink: GrpcSink) -> None:
     tel = Telemetry()
     sink.script = [3.0]  # the first request hangs past the 200ms timeout
     exp = make({"endpoint": sink.endpoint, "timeout": "200ms"}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(2))
     await eventually(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2)
     await exp.shutdown()
@@ -243,7 +243,7 @@ async def test_downstream_down_then_up() -> None:
     port = free_port()
     tel = Telemetry()
     exp = make({"endpoint": f"127.0.0.1:{port}"}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(3))
     await asyncio.sleep(0.2)  # a few failed attempts against a closed port
     assert sample(tel, "otelcol_exporter_sent_spans_total") == 0
@@ -263,7 +263,7 @@ async def test_partial_success_is_logged_not_retried(sink: GrpcSink, caplog: Any
     resp.partial_success.error_message = "span 3 too large"
     sink.response = resp.SerializeToString()
     exp = make({"endpoint": sink.endpoint})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     with caplog.at_level(logging.WARNING):
         await exp.consume(trace_batch(4))
         await exp.consume(trace_batch(4))
@@ -279,7 +279,7 @@ async def test_tls_with_self_signed_ca(tmp_path: Path) -> None:
     tel = Telemetry()
     try:
         exp = make({"endpoint": f"https://{sink.endpoint}", "tls": {"ca_file": str(cert)}}, tel)
-        await exp.start(None)
+        await exp.start(StandaloneHost())
         await exp.consume(trace_batch(2))
         await sink.wait_for(1)
         await exp.shutdown()
@@ -287,7 +287,7 @@ async def test_tls_with_self_signed_ca(tmp_path: Path) -> None:
         untrusting = make({"endpoint": sink.endpoint, "tls": {},
                            "retry_on_failure": {"initial_interval": "20ms",
                                                 "max_elapsed_time": "200ms"}}, tel)
-        await untrusting.start(None)
+        await untrusting.start(StandaloneHost())
         await untrusting.consume(trace_batch(5))
         await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 5)
         await untrusting.shutdown()
@@ -306,7 +306,7 @@ async def test_mutual_tls(tmp_path: Path) -> None:
         exp = make({"endpoint": sink.endpoint, "tls": {
             "ca_file": str(ca_cert_path), "cert_file": str(cli_cert), "key_file": str(cli_key),
             "server_name_override": "localhost"}})
-        await exp.start(None)
+        await exp.start(StandaloneHost())
         await exp.consume(trace_batch(1))
         await sink.wait_for(1)
         await exp.shutdown()

@@ -22,7 +22,7 @@ from hangar_otelcol.exporters.otlp.http_exporter import parse_retry_after
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import free_port, make_settings
+from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
 from tests.support.otlp import log_batch, metric_batch, trace_batch
 from tests.support.sinks import HttpSink
 from tests.support.tls import self_signed
@@ -64,7 +64,7 @@ async def test_proto_gzip_headers_and_paths(sink: HttpSink) -> None:
     exp = make({"endpoint": sink.url() + "/", "headers": {"Authorization": "Bearer glc_x",
                                                          "DD-API-KEY": "k", "X-Empty": ""}},
                tel, "otlphttp")
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     batches = [trace_batch(40), log_batch(2), metric_batch(3)]
     for b in batches:
         await exp.consume(b)
@@ -87,7 +87,7 @@ async def test_proto_gzip_headers_and_paths(sink: HttpSink) -> None:
 async def test_per_signal_endpoints_and_no_compression(sink: HttpSink) -> None:
     exp = make({"traces_endpoint": sink.url() + "/otlp/t", "logs_endpoint": sink.url() + "/l",
                 "metrics_endpoint": sink.url() + "/m", "compression": "none"})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(1))
     await exp.consume(log_batch(1))
     await sink.wait_for(2)
@@ -98,7 +98,7 @@ async def test_per_signal_endpoints_and_no_compression(sink: HttpSink) -> None:
 
 async def test_json_encoding(sink: HttpSink) -> None:
     exp = make({"endpoint": sink.url(), "encoding": "json", "compression": "none"})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     batch = trace_batch(2)
     await exp.consume(batch)
     await sink.wait_for(1)
@@ -116,7 +116,7 @@ async def test_503_with_retry_after_then_ok(sink: HttpSink) -> None:
     sink.script = [web.Response(status=503, headers={"Retry-After": "0"}),
                    web.Response(status=429, text="rate limited")]
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(2))
     await sink.wait_for(1)
     await exp.shutdown()
@@ -127,7 +127,7 @@ async def test_503_with_retry_after_then_ok(sink: HttpSink) -> None:
 async def test_retry_after_is_honoured(sink: HttpSink) -> None:
     sink.script = [web.Response(status=503, headers={"Retry-After": "1"})]
     exp = make({"endpoint": sink.url()})
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     started = time.monotonic()
     await exp.consume(trace_batch(1))
     await sink.wait_for(1)
@@ -151,7 +151,7 @@ async def test_400_is_permanent_with_the_servers_message(sink: HttpSink) -> None
     sink.script = [web.Response(status=400, body=status.SerializeToString(),
                                 content_type="application/x-protobuf")]
     exp = make({"endpoint": sink.url(), "sending_queue": {"wait_for_result": True}}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     with pytest.raises(ConsumerError, match="HTTP 400: invalid span id length") as err:
         await exp.consume(trace_batch(3))
     await exp.shutdown()
@@ -163,7 +163,7 @@ async def test_500_is_not_retried(sink: HttpSink) -> None:
     sink.script = [web.Response(status=500, text="boom")]
     tel = Telemetry()
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(1))
     await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
     await exp.shutdown()
@@ -174,7 +174,7 @@ async def test_slow_response_times_out_and_retries(sink: HttpSink) -> None:
     tel = Telemetry()
     sink.script = [3.0]
     exp = make({"endpoint": sink.url(), "timeout": "200ms"}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(2))
     await eventually(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2)
     await exp.shutdown()
@@ -185,7 +185,7 @@ async def test_downstream_down_then_up() -> None:
     sink = HttpSink()
     tel = Telemetry()
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(log_batch(4))
     await asyncio.sleep(0.15)
     assert sample(tel, "otelcol_exporter_sent_log_records_total") == 0
@@ -206,7 +206,7 @@ async def test_partial_success_json_response_is_logged(sink: HttpSink, caplog: A
                                  content_type="application/x-protobuf")
     tel = Telemetry()
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(log_batch(5))
     await sink.wait_for(1)
     await exp.shutdown()
@@ -218,7 +218,7 @@ async def test_unreadable_2xx_body_is_a_permanent_error(sink: HttpSink) -> None:
     sink.response = web.Response(body=b"\xff\xff\xff", content_type="application/x-protobuf")
     tel = Telemetry()
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(None)
+    await exp.start(StandaloneHost())
     await exp.consume(trace_batch(1))
     await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
     await exp.shutdown()
@@ -234,13 +234,13 @@ async def test_tls_ca_file_and_skip_verify(tmp_path: Path) -> None:
     try:
         for tls in ({"ca_file": str(cert)}, {"insecure_skip_verify": True}):
             exp = make({"endpoint": sink.url("https"), "tls": tls}, tel)
-            await exp.start(None)
+            await exp.start(StandaloneHost())
             await exp.consume(trace_batch(1))
             await exp.shutdown()
         await sink.wait_for(2)
         strict = make({"endpoint": sink.url("https"), "retry_on_failure": {
             "enabled": False}}, tel)
-        await strict.start(None)
+        await strict.start(StandaloneHost())
         await strict.consume(trace_batch(7))
         await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 7)
         await strict.shutdown()

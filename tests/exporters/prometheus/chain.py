@@ -9,14 +9,13 @@ from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
 from hangar_otelcol.exporters.prometheus.factory import FACTORY as PROM
-from hangar_otelcol.invocation import AUDIT_LEDGER
 from hangar_otelcol.pdata import Batch, Sender
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.factory import FACTORY as CALLER
 from hangar_otelcol.processors.cost.config import CostConfig
 from hangar_otelcol.processors.cost.factory import FACTORY as COST
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import make_settings
+from hangar_otelcol.testing import StandaloneHost, make_settings
 from tests.support import captures as hc
 
 PRICING = """\
@@ -55,6 +54,8 @@ class Chain:
         pricing = tmp / "pricing.yaml"
         pricing.write_text(PRICING)
         self.telemetry = Telemetry()
+        #: the chain's own service: its default ledger pairs audit records and spans
+        self.host = StandaloneHost()
         self.exporter = PROM.create(make_settings(Kind.EXPORTER, "prometheus", self.telemetry),
                                     build(PrometheusConfig, prom or {}))
         self._heads = {}
@@ -73,7 +74,3 @@ class Chain:
         for part in hc.load(version, sender):
             signal = hc.signal_of(part)
             await self._heads[signal.value].consume(Batch(signal, [part]))
-
-
-def reset_ledger() -> None:
-    AUDIT_LEDGER.clear()

@@ -15,9 +15,8 @@ from tests.support.metrics import fetch_metrics, samples, series
 
 @pytest.mark.parametrize("version", ["1.1.0", "1.6.3", "2.34.4"])
 async def test_counters_equal_hand_computed_totals(tmp_path: Path, version: str) -> None:
-    gc.reset_ledger()
     chain = gc.Chain(tmp_path, {"endpoint": "127.0.0.1:0", "per_caller": True})
-    await chain.exporter.start(None)
+    await chain.exporter.start(chain.host)
     try:
         await chain.replay(version)
         _, text = await fetch_metrics(chain.exporter.port)
@@ -51,9 +50,8 @@ async def test_counters_equal_hand_computed_totals(tmp_path: Path, version: str)
 
 
 async def test_text_and_openmetrics(tmp_path: Path) -> None:
-    gc.reset_ledger()
     chain = gc.Chain(tmp_path, {"endpoint": "127.0.0.1:0"})
-    await chain.exporter.start(None)
+    await chain.exporter.start(chain.host)
     try:
         await chain.replay("2.34.4")
         ctype, text = await fetch_metrics(chain.exporter.port)
@@ -75,9 +73,8 @@ async def test_text_and_openmetrics(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed "
                     "(apt-get install prometheus)")
 async def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
-    gc.reset_ledger()
     chain = gc.Chain(tmp_path, {"endpoint": "127.0.0.1:0", "per_caller": True})
-    await chain.exporter.start(None)
+    await chain.exporter.start(chain.host)
     try:
         for version in ("1.1.0", "1.6.3", "2.34.4"):
             await chain.replay(version)
@@ -91,11 +88,12 @@ async def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
 
 
 async def test_series_stay_bounded(tmp_path: Path) -> None:
-    gc.reset_ledger()
     chain = gc.Chain(tmp_path, {"endpoint": "127.0.0.1:0", "per_caller": True,
                                 "caller_limit": 2, "max_series": 3})
+    await chain.exporter.start(chain.host)
     for i in range(5):  # five different callers, each a full 1.6.3 run
         await chain.replay("1.6.3", Sender("grpc", "127.0.0.1", {"x-user-id": f"user{i}"}))
+    await chain.exporter.shutdown()
     m = chain.exporter.metrics
     assert m.callers == {"user0", "user1"}
     callers = {k[3] for k in m.caller_calls.values}
@@ -107,7 +105,7 @@ async def test_series_stay_bounded(tmp_path: Path) -> None:
 async def test_known_tools_start_at_zero(tmp_path: Path) -> None:
     chain = gc.Chain(tmp_path, {"endpoint": "127.0.0.1:0", "known_tools": [
         {"mcp_server": "math", "tool": "add", "cost_model": "fixed"}]})
-    await chain.exporter.start(None)
+    await chain.exporter.start(chain.host)
     try:
         _, text = await fetch_metrics(chain.exporter.port)
     finally:
@@ -119,10 +117,11 @@ async def test_known_tools_start_at_zero(tmp_path: Path) -> None:
 
 async def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     chain = gc.Chain(tmp_path, {"endpoint": "127.0.0.1:0"})
-    await chain.exporter.start(None)
+    await chain.exporter.start(chain.host)
     try:
         other = gc.Chain(tmp_path, {"endpoint": f"127.0.0.1:{chain.exporter.port}"})
-        with pytest.raises(RuntimeError, match=r"cannot listen on 127\.0\.0\.1:"):
-            await other.exporter.start(None)
+        with pytest.raises(OSError, match=r"cannot listen for prometheus metrics on "
+                           r"127\.0\.0\.1:\d+: .*address already in use"):
+            await other.exporter.start(other.host)
     finally:
         await chain.exporter.shutdown()

@@ -59,11 +59,10 @@ async def wait_for(session: aiohttp.ClientSession, port: int, promql: str, value
 
 
 async def test_seed_promql_answers(tmp_path: Path) -> None:
-    gc.reset_ledger()
     chain = gc.Chain(tmp_path, {"endpoint": "127.0.0.1:0", "known_tools": [
         {"mcp_server": "math", "tool": t, "cost_model": "fixed"}
         for t in ("add", "multiply", "divide")]})
-    await chain.exporter.start(None)
+    await chain.exporter.start(chain.host)
     prom_port = free_port()
     (tmp_path / "prometheus.yml").write_text(f"""
 global:

@@ -1,5 +1,10 @@
 """The ``batch`` processor: size and time triggers, max-size splitting, partitioning,
-downstream errors, shutdown flush. The next consumer is the project's CollectingConsumer."""
+acknowledgements held until the batch is handed on, downstream errors, shutdown flush. The
+next consumer is the project's CollectingConsumer.
+
+Each ``consume`` call is one receiver request; with ``ack_after_export`` (the default) it
+returns only once its data was handed on, so requests that are to share a batch are sent
+concurrently, as receivers do."""
 
 from __future__ import annotations
 
@@ -65,6 +70,16 @@ def sample(telemetry: Telemetry, name: str) -> float:
     return telemetry.registry.get_sample_value(name, {"processor": "batch"}) or 0.0
 
 
+def requests(proc: Any, batches: list[Batch]) -> list[asyncio.Task[None]]:
+    """Each batch as its own caller (a receiver request), started in order."""
+    return [asyncio.ensure_future(proc.consume(b)) for b in batches]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 def test_defaults_and_validation() -> None:
     c = BatchConfig()
     assert (c.send_batch_size, c.timeout, c.send_batch_max_size) == (8192, 0.2, 0)
@@ -80,8 +95,7 @@ async def test_size_trigger_concatenates_parts_without_copying() -> None:
     proc, out, tel = make({"send_batch_size": 10, "timeout": "10s"})
     inputs = [traces(4, f"b{i}-") for i in range(3)]
     wires = [b.parts[0].wire() for b in inputs]
-    for b in inputs:
-        await proc.consume(b)
+    await asyncio.wait_for(asyncio.gather(*requests(proc, inputs)), 5)
     assert len(out.batches) == 1  # 12 >= 10 sent at once, no waiting for the timer
     sent = out.batches[0]
     assert [p for p in sent.parts] == [b.parts[0] for b in inputs]  # the same Part objects
@@ -93,10 +107,10 @@ async def test_size_trigger_concatenates_parts_without_copying() -> None:
 
 async def test_timeout_trigger() -> None:
     proc, out, tel = make({"send_batch_size": 1000, "timeout": "50ms"})
-    await proc.consume(traces(3, "a"))
-    await proc.consume(traces(2, "b"))
-    assert out.batches == []
-    await out.wait_for_items(5, timeout=5)
+    callers = requests(proc, [traces(3, "a"), traces(2, "b")])
+    await settle()
+    assert out.batches == [] and not any(c.done() for c in callers)  # held, not answered
+    await asyncio.wait_for(asyncio.gather(*callers), 5)
     assert len(out.batches) == 1 and names(out.batches[0]) == ["a0", "a1", "a2", "b0", "b1"]
     assert sample(tel, "otelcol_processor_batch_timeout_trigger_send_total") == 1
     await proc.shutdown()
@@ -106,9 +120,10 @@ async def test_max_size_moves_whole_parts_and_splits_only_oversized_ones() -> No
     proc, out, _ = make({"send_batch_size": 5, "send_batch_max_size": 6, "timeout": "10s"})
     small = traces(4, "s")
     big = traces(5, "x", resources=2, scopes=2)  # 20 spans in 2 resources x 2 scopes
-    await proc.consume(small)
-    await proc.consume(big)
+    callers = requests(proc, [small, big])
+    await settle()
     await proc.shutdown()
+    await asyncio.wait_for(asyncio.gather(*callers), 5)
     sizes = [b.item_count for b in out.batches]
     assert all(s <= 6 for s in sizes) and sum(sizes) == 24
     assert out.batches[0].parts == small.parts  # not split to fill the first batch
@@ -170,14 +185,16 @@ async def test_metadata_keys_batch_per_tenant() -> None:
                          "metadata_cardinality_limit": 2})
     a = Sender(metadata={"x-tenant": "a"})
     b = Sender(metadata={"x-tenant": "b"})
-    await proc.consume(traces(2, "a", sender=a))
-    await proc.consume(traces(3, "b", sender=b))
-    await proc.consume(traces(2, "a", sender=a))
+    callers = requests(proc, [traces(2, "a", sender=a), traces(3, "b", sender=b),
+                              traces(2, "a", sender=a)])
+    await settle()
     assert len(out.batches) == 1 and tenants(out.batches[0]) == {"a"}
+    assert [c.done() for c in callers] == [True, False, True]  # b waits for its batch
     with pytest.raises(ConsumerError, match="metadata_cardinality_limit 2") as err:
         await proc.consume(traces(1, "c", sender=Sender(metadata={"x-tenant": "c"})))
     assert err.value.permanent
     await proc.shutdown()
+    await asyncio.wait_for(asyncio.gather(*callers), 5)
     assert [tenants(bb) for bb in out.batches] == [{"a"}, {"b"}]
 
 
@@ -192,9 +209,71 @@ class Refusing:
         raise ConsumerError("exporter otlp: sending queue is full (1000/1000)")
 
 
-async def test_downstream_errors_are_logged_once_and_counted(caplog: Any) -> None:
+async def test_a_downstream_refusal_reaches_every_caller_of_the_batch() -> None:
     nxt = Refusing()
-    proc, _, tel = make({"send_batch_size": 2, "timeout": "10s"}, nxt)
+    proc, _, tel = make({"send_batch_size": 4, "timeout": "10s"}, nxt)
+    callers = requests(proc, [traces(2), traces(2)])
+    results = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 5)
+    assert nxt.calls == 1
+    assert all(isinstance(r, ConsumerError) and not r.permanent and
+               "sending queue is full" in str(r) for r in results)  # both senders retry
+    assert sample(tel, "otelcol_processor_dropped_spans_total") == 0  # nothing dropped
+    await proc.shutdown()
+
+
+class Gate:
+    """A next consumer that accepts only when the test opens the gate."""
+
+    mutates_data = False
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.batches: list[Batch] = []
+
+    async def consume(self, batch: Batch) -> None:
+        await self.open.wait()
+        self.batches.append(batch)
+
+
+async def test_a_caller_is_answered_only_after_its_batch_was_handed_on() -> None:
+    gate = Gate()
+    proc, _, _ = make({"send_batch_size": 2, "timeout": "10s"}, gate)
+    caller = asyncio.ensure_future(proc.consume(traces(3)))
+    await settle()
+    assert not caller.done()  # the exporter has not accepted it yet
+    gate.open.set()
+    await asyncio.wait_for(caller, 5)
+    assert sum(b.item_count for b in gate.batches) == 3
+    await proc.shutdown()
+
+
+class RefuseSecond:
+    mutates_data = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def consume(self, batch: Batch) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            raise ConsumerError("disk full", retry_after=2.0)
+
+
+async def test_a_split_request_waits_for_every_piece_and_gets_their_error() -> None:
+    nxt = RefuseSecond()
+    proc, _, _ = make({"send_batch_size": 3, "send_batch_max_size": 3, "timeout": "10s"}, nxt)
+    with pytest.raises(ConsumerError, match="disk full") as err:
+        await asyncio.wait_for(proc.consume(traces(7)), 5)  # pieces of 3, 3, (1 held)
+    assert err.value.retry_after == 2.0
+    assert nxt.calls >= 2
+    await proc.shutdown()
+
+
+async def test_without_ack_after_export_errors_are_logged_once_and_counted(caplog: Any
+                                                                           ) -> None:
+    nxt = Refusing()
+    proc, _, tel = make({"send_batch_size": 2, "timeout": "10s", "ack_after_export": False},
+                        nxt)
     with caplog.at_level(logging.WARNING):
         for _ in range(3):
             await proc.consume(traces(2))  # the sender never sees the error
@@ -206,10 +285,11 @@ async def test_downstream_errors_are_logged_once_and_counted(caplog: Any) -> Non
 
 async def test_shutdown_flushes_what_is_held() -> None:
     proc, out, _ = make({"send_batch_size": 100, "timeout": "1h"})
-    await proc.consume(traces(3))
-    await proc.consume(traces(4))
+    callers = requests(proc, [traces(3), traces(4)])
+    await settle()
     assert out.items() == 0
     await asyncio.wait_for(proc.shutdown(), 5)
+    await asyncio.wait_for(asyncio.gather(*callers), 5)
     assert out.items() == 7
     await proc.consume(traces(1))  # late data after shutdown still goes through
     assert out.items() == 8

@@ -6,7 +6,8 @@ import pytest
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
-from hangar_otelcol.invocation import TOOL_EVENT, index
+from hangar_otelcol.mcp import TOOL_EVENT, index
+from hangar_otelcol.mcp.attrs import set_attributes
 from hangar_otelcol.pdata import Batch, Sender
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.factory import FACTORY
@@ -83,7 +84,7 @@ async def test_record_attributes_win_and_hangar_types_are_mapped() -> None:
     parts = [p for p in hc.load("2.34.4") if hc.signal_of(p).value == "logs"]
     first = next(i for i in index(parts[0]) if i.event == TOOL_EVENT)
     # what hangar 2.x writes with auth on: principal type "user", id, matched role
-    first.set_attributes({"mcp.caller.type": "user", "mcp.caller.id": "user:developer",
+    set_attributes(first, {"mcp.caller.type": "user", "mcp.caller.id": "user:developer",
                           "mcp.caller.roles": "developer"})
     sender = Sender("grpc", "127.0.0.1", HANGAR_HEADERS)
     for p in parts:

@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
-from hangar_otelcol.invocation import TOOL_EVENT, index
+from hangar_otelcol.mcp import TOOL_EVENT, index
 from hangar_otelcol.pdata import Batch, Sender
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import CollectingConsumer, free_port, make_settings
+from hangar_otelcol.testing import CollectingConsumer, StandaloneHost, free_port, make_settings
 from tests.support import captures as hc
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
@@ -68,7 +68,7 @@ async def identify(raw: dict, token: str, telemetry: Telemetry | None = None,
     if own:
         proc = FACTORY.create(make_settings(Kind.PROCESSOR, "mcp_caller", telemetry),
                               build(CallerConfig, raw), None, CollectingConsumer())
-        await proc.start(None)
+        await proc.start(StandaloneHost())
     try:
         sender = Sender("grpc", "10.9.9.9", {"authorization": f"Bearer {token}"})
         parts = hc.load("1.6.3", sender)
@@ -150,7 +150,7 @@ async def test_jwks_url_is_fetched_and_refreshed_on_new_kid(rsa_key) -> None:
                        "algorithms": ["RS256"], "jwks_min_refresh": 0}}
         proc = FACTORY.create(make_settings(Kind.PROCESSOR, "mcp_caller"),
                               build(CallerConfig, cfg), None, CollectingConsumer())
-        await proc.start(None)
+        await proc.start(StandaloneHost())
         try:
             tok = jwt.encode(claims(), rsa_key, "RS256", headers={"kid": "k1"})
             assert await identify(cfg, tok, proc=proc) == ALICE

@@ -11,12 +11,13 @@ import pytest
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
-from hangar_otelcol.invocation import TOOL_EVENT, index
+from hangar_otelcol.mcp import TOOL_EVENT, index
+from hangar_otelcol.mcp.attrs import set_attributes
 from hangar_otelcol.pdata import Batch
 from hangar_otelcol.processors.cost.config import CostConfig
 from hangar_otelcol.processors.cost.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import CollectingConsumer, make_settings
+from hangar_otelcol.testing import CollectingConsumer, StandaloneHost, make_settings
 from tests.support import captures as hc
 
 PRICING = """\
@@ -90,7 +91,7 @@ async def test_existing_cost_is_kept_unless_overwrite() -> None:
     for overwrite, expected in ((False, 7), (True, 10)):
         part = next(p for p in hc.load("2.34.4") if hc.signal_of(p).value == "logs")
         inv = next(i for i in index(part) if i.event == TOOL_EVENT)
-        inv.set_attributes({"mcp.cost.cents": 7})
+        set_attributes(inv, {"mcp.cost.cents": 7})
         inv.cost_cents = 7
         proc, _ = _make({"rules": [{"usd_per_call": 0.001}], "overwrite": overwrite})
         await proc.consume(Batch(hc.signal_of(part), [part]))
@@ -148,7 +149,7 @@ async def test_file_change_is_picked_up_without_sighup(tmp_path: Path) -> None:
     pricing = tmp_path / "pricing.yaml"
     pricing.write_text("rules:\n  - usd_per_call: 0.001\n")
     proc, _ = _make({"pricing_file": str(pricing), "watch_interval": "20ms"})
-    await proc.start(None)
+    await proc.start(StandaloneHost())
     try:
         new = tmp_path / "new.yaml"
         new.write_text("rules:\n  - usd_per_call: 0.003\n")

@@ -11,7 +11,7 @@ from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
 from hangar_otelcol.receivers.hangar_audit_log.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import CollectingConsumer, make_settings
+from hangar_otelcol.testing import CollectingConsumer, StandaloneHost, make_settings
 from tests.support.otlp import attrs, items
 from tests.support.paths import TESTDATA
 
@@ -47,7 +47,7 @@ class Harness:
         self.receiver = FACTORY.create(self.settings, self.config, {Signal.LOGS: self.consumer})
 
     async def __aenter__(self) -> Harness:
-        await self.receiver.start(None)  # type: ignore[arg-type]
+        await self.receiver.start(StandaloneHost())
         return self
 
     async def __aexit__(self, *exc: object) -> None:

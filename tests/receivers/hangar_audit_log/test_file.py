@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -176,10 +177,12 @@ async def test_start_at_end_without_checkpoint(tmp_path: Path) -> None:
     assert _seqs(h) == [1]
 
 
-async def test_file_that_appears_later(tmp_path: Path) -> None:
+async def test_file_that_appears_later(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                       ) -> None:
     log = tmp_path / "later.log"
+    caplog.set_level(logging.INFO)
     async with Harness(_cfg(tmp_path, log)) as h:
-        await eventually(lambda: h.receiver._reported)  # "does not exist yet" noticed
+        await eventually(lambda: "later.log does not exist yet" in caplog.text)
         log.write_text(audit_line(0))
         await eventually(lambda: len(records(h.consumer)) == 1)
 

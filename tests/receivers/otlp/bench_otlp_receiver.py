@@ -21,7 +21,7 @@ from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.receivers.otlp.factory import FACTORY
-from hangar_otelcol.testing import free_port, make_settings
+from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
 from tests.runtime.bench_decode import build_request
 
 REQUESTS = 300
@@ -71,7 +71,7 @@ async def measure(mode: str) -> None:
         "grpc": {"endpoint": f"127.0.0.1:{gport}"}, "http": {"endpoint": f"127.0.0.1:{hport}"}}})
     sink = PassThrough()
     receiver = FACTORY.create(make_settings(Kind.RECEIVER, "otlp"), config, {Signal.TRACES: sink})
-    await receiver.start(None)
+    await receiver.start(StandaloneHost())
     request = build_request(SPANS)
     body = (otlpjson.encode(Signal.TRACES, request) if mode == "json"
             else request.SerializeToString())

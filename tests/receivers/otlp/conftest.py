@@ -12,7 +12,7 @@ from hangar_otelcol.pdata import Signal
 from hangar_otelcol.receivers.otlp.factory import FACTORY
 from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import CollectingConsumer, make_settings
+from hangar_otelcol.testing import CollectingConsumer, StandaloneHost, make_settings
 from tests.receivers.otlp.helpers import Running, Starter, receiver_config
 
 
@@ -28,7 +28,7 @@ async def start_receiver() -> AsyncIterator[Starter]:
         telemetry = Telemetry()
         settings = make_settings(Kind.RECEIVER, "otlp", telemetry)
         receiver = FACTORY.create(settings, config, consumers)
-        await receiver.start(None)
+        await receiver.start(StandaloneHost())
         started.append(receiver)
         return Running(receiver, consumers, telemetry)
 

@@ -11,7 +11,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from hangar_otelcol.config.types import build
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.receivers.otlp.factory import FACTORY
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import free_port
@@ -90,5 +89,5 @@ async def post(session, url, body, headers):
 
 async def grpc_export(running, body, signal=Signal.TRACES, **kwargs):
     async with grpc.aio.insecure_channel(running.grpc_target) as channel:
-        return await channel.unary_unary(f"/{SERVICES[signal]}/Export")(body, timeout=10,
+        return await channel.unary_unary(signal.info.grpc_method)(body, timeout=10,
                                                                         **kwargs)

@@ -16,7 +16,6 @@ import grpc
 import pytest
 
 from hangar_otelcol import otlpjson
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 from tests.support import captures
 
 CAPTURES = captures.captures()
@@ -31,7 +30,7 @@ async def test_captures_over_grpc(running):
     async with grpc.aio.insecure_channel(running.grpc_target) as channel:
         for capture in CAPTURES:
             signal, wire = capture.signal, capture.wire
-            call = channel.unary_unary(f"/{SERVICES[signal]}/Export")
+            call = channel.unary_unary(signal.info.grpc_method)
             metadata = [(k, v) for k, v in capture.metadata.items()  # gRPC metadata only
                         if capture.transport == "grpc" and k != "user-agent"]
             assert await call(wire, metadata=metadata, timeout=10) == b""

@@ -9,7 +9,6 @@ import grpc
 import pytest
 
 from hangar_otelcol.pdata import Signal
-from hangar_otelcol.receivers.otlp.grpc_server import SERVICES
 from tests.receivers.otlp.helpers import PB, VALID, receiver_config
 from tests.support.tls import self_signed
 
@@ -42,6 +41,6 @@ async def test_mtls_on_grpc_and_http(start_receiver, pki):
         root_certificates=pki["ca"].read_bytes(), private_key=pki["client"][1].read_bytes(),
         certificate_chain=pki["client"][0].read_bytes())
     async with grpc.aio.secure_channel(running.grpc_target, credentials) as channel:
-        call = channel.unary_unary(f"/{SERVICES[Signal.TRACES]}/Export")
+        call = channel.unary_unary(Signal.TRACES.info.grpc_method)
         assert await call(VALID, timeout=10) == b""
     assert running.consumers[Signal.TRACES].items() == 4
