@@ -26,7 +26,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import orjson
 from bench import floor, procstat
 from bench.payloads import build
 from bench.scenarios import SCENARIOS, Load, Scenario, by_name
-from hangar_otelcol.testing import free_port
+from hangar_otelcol.testing import free_port, terminate
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -152,14 +151,7 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) 
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
+    return terminate(proc, timeout, strict=False)
 
 
 class Sink:

@@ -126,9 +126,16 @@ class ConsumingComponent(Component, Consumer, Protocol):
 
 
 class BaseComponent:
-    """Convenience base: no-op lifecycle, not mutating."""
+    """Convenience base: the settings every component uses, a no-op lifecycle, not
+    mutating."""
 
     mutates_data = False
+
+    def __init__(self, settings: CreateSettings) -> None:
+        self.settings = settings
+        self.logger = settings.logger
+        self.problems = settings.problems
+        self.telemetry = settings.telemetry
 
     async def start(self, host: Host) -> None:
         pass
@@ -166,6 +173,7 @@ class CreateSettings:
 
 C_contra = TypeVar("C_contra", contravariant=True)
 C = TypeVar("C")
+R = TypeVar("R")
 
 
 class ReceiverCreate(Protocol[C_contra]):
@@ -234,36 +242,54 @@ def _stability(stability: Mapping[Signal | str, Stability]) -> dict[str, Stabili
 
 
 def receiver_factory(type_name: str, config_class: type[C], create: ReceiverCreate[C],
-                     stability: Mapping[Signal | str, Stability], *,
-                     aliases: tuple[str, ...] = (), description: str = "") -> Factory:
-    return Factory(type_name, Kind.RECEIVER, config_class, create, _stability(stability),
-                   aliases=aliases, description=description)
+                     stability: Mapping[Signal | str, Stability], **more: Any) -> Factory:
+    """``more``: ``aliases``, ``description`` (the Factory fields)."""
+    return Factory(type_name, Kind.RECEIVER, config_class, create, _stability(stability), **more)
 
 
 def processor_factory(type_name: str, config_class: type[C], create: ProcessorCreate[C],
-                      stability: Mapping[Signal | str, Stability], *,
-                      aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+                      stability: Mapping[Signal | str, Stability], **more: Any) -> Factory:
     return Factory(type_name, Kind.PROCESSOR, config_class, create, _stability(stability),
-                   aliases=aliases, description=description)
+                   **more)
 
 
 def exporter_factory(type_name: str, config_class: type[C], create: ExporterCreate[C],
-                     stability: Mapping[Signal | str, Stability], *,
-                     aliases: tuple[str, ...] = (), description: str = "") -> Factory:
-    return Factory(type_name, Kind.EXPORTER, config_class, create, _stability(stability),
-                   aliases=aliases, description=description)
+                     stability: Mapping[Signal | str, Stability], **more: Any) -> Factory:
+    return Factory(type_name, Kind.EXPORTER, config_class, create, _stability(stability), **more)
 
 
 def connector_factory(type_name: str, config_class: type[C], create: ConnectorCreate[C],
                       stability: Mapping[Signal | str, Stability],
-                      connects: frozenset[tuple[Signal, Signal]], *,
-                      aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+                      connects: frozenset[tuple[Signal, Signal]], **more: Any) -> Factory:
     return Factory(type_name, Kind.CONNECTOR, config_class, create, _stability(stability),
-                   connects=connects, aliases=aliases, description=description)
+                   connects=connects, **more)
 
 
 def extension_factory(type_name: str, config_class: type[C], create: ExtensionCreate[C],
-                      stability: Stability, *, provides: frozenset[str] = frozenset(),
-                      aliases: tuple[str, ...] = (), description: str = "") -> Factory:
+                      stability: Stability, **more: Any) -> Factory:
+    """``more``: ``provides`` (what other components may name it for), ``aliases``,
+    ``description``."""
     return Factory(type_name, Kind.EXTENSION, config_class, create, {"extension": stability},
-                   aliases=aliases, description=description, provides=provides)
+                   **more)
+
+
+def feeding(signal: Signal, make: Callable[[CreateSettings, C, Consumer], R]
+            ) -> Callable[[CreateSettings, C, Mapping[Signal, Consumer]], R]:
+    """A receiver's or connector's create function for a component that produces only
+    ``signal``: ``make(settings, config, the one consumer)`` (``consumer_of``)."""
+    def create(settings: CreateSettings, config: C, consumers: Mapping[Signal, Consumer]) -> R:
+        return make(settings, config, consumer_of(consumers, signal, settings))
+
+    return create
+
+
+def consumer_of(consumers: Mapping[Signal, Consumer], signal: Signal,
+                settings: CreateSettings) -> Consumer:
+    """The one consumer a receiver or connector that produces only ``signal`` feeds; a
+    permanent error naming the component if no pipeline of that signal receives from it."""
+    consumer = consumers.get(signal)
+    if consumer is None:
+        raise ConsumerError(f"{settings.id}: the {settings.id.type} {settings.kind.value} "
+                            f"produces {signal.value}; use it as a receiver of a "
+                            f"{signal.value} pipeline", permanent=True)
+    return consumer

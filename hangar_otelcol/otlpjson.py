@@ -187,6 +187,28 @@ _T_STR = b"\x0a"  # AnyValue.string_value / KeyValue.key (field 1, length-delimi
 _T_KV_VALUE = b"\x12"  # KeyValue.value (field 2)
 
 
+def _named(key: str, encode: Callable[[Any], bytes], value: Any) -> bytes:
+    """``encode(value)``; an error names ``key`` in its path."""
+    try:
+        return encode(value)
+    except _Err as e:
+        e.path.append(key)
+        raise
+
+
+def _nested(key: str, tag: bytes, encode: Callable[[Any], bytes], value: Any) -> bytes:
+    """``value`` encoded as the length-delimited field ``tag``; an error names ``key``."""
+    return _ld(tag, _named(key, encode, value))
+
+
+def _int64_varint(value: Any) -> bytes:
+    return _varint(_int(value, _I64_MIN, _I64_MAX, "a 64-bit integer") & _U64)
+
+
+def _pack_double(value: Any) -> bytes:
+    return _pack_d(_double(value))
+
+
 def _any_value(v: Any) -> bytes:
     """Wire bytes of one AnyValue (the message body, without tag/length)."""
     if type(v) is not dict:
@@ -202,40 +224,19 @@ def _any_value(v: Any) -> bytes:
             n = len(b)
             out += b"\x0a" + (_SMALL[n] if n < 128 else _varint(n)) + b
         elif k == "intValue" or k == "int_value":
-            try:
-                out += b"\x18" + _varint(_int(x, _I64_MIN, _I64_MAX, "a 64-bit integer")
-                                         & _U64)
-            except _Err as e:
-                e.path.append(k)
-                raise
+            out += b"\x18" + _named(k, _int64_varint, x)
         elif k == "doubleValue" or k == "double_value":
-            try:
-                out += b"\x21" + _pack_d(_double(x))
-            except _Err as e:
-                e.path.append(k)
-                raise
+            out += b"\x21" + _named(k, _pack_double, x)
         elif k == "boolValue" or k == "bool_value":
             if type(x) is not bool:
                 raise _Err(f"boolValue: expected true or false, got {_describe(x)}")
             out += b"\x10\x01" if x else b"\x10\x00"
         elif k == "arrayValue" or k == "array_value":
-            try:
-                out += _ld(b"\x2a", _array_value(x))
-            except _Err as e:
-                e.path.append(k)
-                raise
+            out += _nested(k, b"\x2a", _array_value, x)
         elif k == "kvlistValue" or k == "kvlist_value":
-            try:
-                out += _ld(b"\x32", _kvlist_value(x))
-            except _Err as e:
-                e.path.append(k)
-                raise
+            out += _nested(k, b"\x32", _kvlist_value, x)
         elif k == "bytesValue" or k == "bytes_value":
-            try:
-                out += _ld(b"\x3a", _b64(x))
-            except _Err as e:
-                e.path.append(k)
-                raise
+            out += _nested(k, b"\x3a", _b64, x)
         # stringValueStrindex (profiles only) and unknown keys: ignored
     return out
 

@@ -23,11 +23,9 @@ class InvocationProcessor(BaseComponent):
 
     def __init__(self, settings: CreateSettings, keys: InvocationKeys, next_consumer: Consumer,
                  *, outcome_label: str = "outcome", outcome_help: str = "") -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.keys = keys
         self.next = next_consumer
-        self.logger = settings.logger
-        self.problems = settings.problems
         self.outcomes = settings.telemetry.counter(
             f"otelcol_processor_{settings.id.type}_invocations_total",
             outcome_help or f"Tool invocations seen by {settings.id.type}, by {outcome_label}",

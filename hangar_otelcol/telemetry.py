@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
@@ -19,15 +19,31 @@ from hangar_otelcol.multiprocess import SeriesFiles
 from hangar_otelcol.pdata import Signal
 
 
-class FastCounter:
-    """A labelled counter backed by a dict; safe to increment from one event loop."""
-
-    __slots__ = ("description", "labelnames", "name", "values")
+class _Metric:
+    __slots__ = ("description", "labelnames", "name")
 
     def __init__(self, name: str, description: str, labelnames: Sequence[str]) -> None:
         self.name = name
         self.description = description
         self.labelnames = tuple(labelnames)
+
+    def family(self) -> Any:
+        raise NotImplementedError
+
+    def write_to(self, files: SeriesFiles) -> None:
+        raise NotImplementedError
+
+
+M = TypeVar("M", bound=_Metric)
+
+
+class FastCounter(_Metric):
+    """A labelled counter backed by a dict; safe to increment from one event loop."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, name: str, description: str, labelnames: Sequence[str]) -> None:
+        super().__init__(name, description, labelnames)
         self.values: dict[tuple[str, ...], float] = {}
 
     def inc(self, labels: tuple[str, ...], amount: float = 1) -> None:
@@ -43,16 +59,18 @@ class FastCounter:
             fam.add_metric(labels, value)
         return fam
 
+    def write_to(self, files: SeriesFiles) -> None:
+        files.write_counter(self.name.removesuffix("_total"), self.description,
+                            self.labelnames, self.values)
 
-class CallbackGauge:
+
+class CallbackGauge(_Metric):
     """A gauge whose samples are read from callbacks at scrape time."""
 
-    __slots__ = ("callbacks", "description", "labelnames", "name")
+    __slots__ = ("callbacks",)
 
     def __init__(self, name: str, description: str, labelnames: Sequence[str]) -> None:
-        self.name = name
-        self.description = description
-        self.labelnames = tuple(labelnames)
+        super().__init__(name, description, labelnames)
         self.callbacks: dict[tuple[str, ...], Callable[[], float]] = {}
 
     def set_function(self, labels: tuple[str, ...], fn: Callable[[], float]) -> None:
@@ -73,32 +91,35 @@ class CallbackGauge:
             fam.add_metric(labels, value)
         return fam
 
+    def write_to(self, files: SeriesFiles) -> None:
+        files.write_gauge(self.name, self.description, self.labelnames, self.samples())
+
 
 class Telemetry:
     """All self-metrics of one gateway process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._metrics: dict[str, FastCounter | CallbackGauge] = {}
+        self._metrics: dict[str, _Metric] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
     def counter(self, name: str, description: str, labelnames: Sequence[str]) -> FastCounter:
-        with self._lock:
-            existing = self._metrics.get(name)
-            if existing is None:
-                existing = FastCounter(name, description, labelnames)
-                self._metrics[name] = existing
-            assert isinstance(existing, FastCounter), name
-            return existing
+        return self._metric(FastCounter, name, description, labelnames)
 
     def gauge(self, name: str, description: str, labelnames: Sequence[str]) -> CallbackGauge:
+        return self._metric(CallbackGauge, name, description, labelnames)
+
+    def _metric(self, kind: type[M], name: str, description: str, labelnames: Sequence[str]
+                ) -> M:
+        """The metric ``name``, made on first use (every component of a kind shares it)."""
         with self._lock:
             existing = self._metrics.get(name)
             if existing is None:
-                existing = CallbackGauge(name, description, labelnames)
-                self._metrics[name] = existing
-            assert isinstance(existing, CallbackGauge), name
+                existing = self._metrics[name] = kind(name, description, labelnames)
+            if not isinstance(existing, kind):
+                raise TypeError(f"metric {name} is a {type(existing).__name__}, not a "
+                                f"{kind.__name__}")
             return existing
 
     def collect(self) -> Iterable[Any]:
@@ -108,12 +129,7 @@ class Telemetry:
     def write_to(self, files: SeriesFiles) -> None:
         """Write every series to this worker's multiprocess files (workers: N)."""
         for metric in list(self._metrics.values()):
-            if isinstance(metric, FastCounter):
-                files.write_counter(metric.name.removesuffix("_total"), metric.description,
-                                    metric.labelnames, metric.values)
-            else:
-                files.write_gauge(metric.name, metric.description, metric.labelnames,
-                                  metric.samples())
+            metric.write_to(files)
 
     def for_component(self, kind: str, component_id: str) -> ComponentTelemetry:
         return ComponentTelemetry(self, kind, component_id)

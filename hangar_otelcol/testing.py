@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import socket
+import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +49,22 @@ def free_port() -> int:
             _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no fresh free port after 200 tries")
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 30, *,
+              strict: bool = True) -> int:
+    """SIGTERM (the gateway's graceful stop), then the exit code; after ``timeout`` SIGKILL,
+    and with ``strict`` re-raise the timeout (a test must not pass on a hung process)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+        if strict:
+            raise
+        return process.returncode
 
 
 def make_settings(kind: Kind, component_id: str, telemetry: Telemetry | None = None,

@@ -63,10 +63,9 @@ class ToolAuditConnector(BaseComponent):
 
     def __init__(self, settings: CreateSettings, config: ToolAuditConfig,
                  consumer: Consumer) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config
         self.consumer = consumer
-        self.problems = settings.problems
         self.spans = settings.telemetry.counter(
             RECORDS_METRIC, "Tool-invocation spans seen by the tool_audit connector, by "
             "outcome (derived: an audit record was made; covered: a real audit record "

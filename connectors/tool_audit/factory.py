@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from hangar_otelcol.component import (
-    Consumer,
-    ConsumerError,
-    CreateSettings,
-    Stability,
-    connector_factory,
-)
+from hangar_otelcol.component import Stability, connector_factory, feeding
 from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.connector import ToolAuditConnector
 from hangar_otelcol.pdata import Signal
 
-
-def create(settings: CreateSettings, config: ToolAuditConfig,
-           consumers: Mapping[Signal, Consumer]) -> ToolAuditConnector:
-    consumer = consumers.get(Signal.LOGS)
-    if consumer is None:
-        raise ConsumerError(f"{settings.id}: the tool_audit connector produces logs; use it "
-                            "as a receiver of a logs pipeline", permanent=True)
-    return ToolAuditConnector(settings, config, consumer)
-
-
 FACTORY = connector_factory(
-    "tool_audit", ToolAuditConfig, create,
+    "tool_audit", ToolAuditConfig, feeding(Signal.LOGS, ToolAuditConnector),
     {Signal.TRACES: Stability.BETA, Signal.LOGS: Stability.BETA},
     frozenset({(Signal.TRACES, Signal.LOGS), (Signal.LOGS, Signal.LOGS)}),
     description="the count-once point: audit log records pass through (noted in the "

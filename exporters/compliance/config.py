@@ -24,6 +24,7 @@ from .formats.options import (
     DEFAULT_SYSLOG_SEVERITY,
     SYSLOG_FACILITIES,
     SYSLOG_SEVERITIES,
+    SourceIdentity,
 )
 
 EVENT_KEYS = ("completed", "failed", "denied", "state_change", "requested")
@@ -113,7 +114,7 @@ LEEF_TIME_FORMATS = ("MMM dd yyyy HH:mm:ss", "MMM dd yyyy HH:mm:ss.SSS",
 
 
 @dataclass
-class ComplianceConfig:
+class ComplianceConfig(SourceIdentity):
     #: jsonlines | json-lines | leef | syslog | cef; empty = exporter off (accepts, writes nothing)
     format: str = ""
     #: "" or stderr, stdout, a file path, udp://host:port, tcp://host:port, tls://host:port
@@ -124,16 +125,8 @@ class ComplianceConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     leef: LeefConfig = field(default_factory=LeefConfig)
 
-    # identity of the source, with the seed's values as defaults
-    vendor: str = "MCP Hangar"
-    product: str = "MCP Hangar"
-    #: header version; empty = the sender's service.version
-    version: str = ""
-    hostname: str = "mcp-hangar"
-    app_name: str = "mcp-hangar"
     #: RFC 5424 PROCID; empty = the gateway's process id
     procid: str = ""
-    sd_id: str = "mcp@49152"
     facility: str = "local0"
     #: record type -> syslog severity name or number
     severity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSLOG_SEVERITY))

@@ -8,7 +8,6 @@ exporter never stalls this one (each exporter has its own consume).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -41,10 +40,8 @@ class ComplianceExporter(BaseComponent):
     mutates_data = False
 
     def __init__(self, settings: CreateSettings, config: ComplianceConfig) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config
-        self.logger: logging.Logger = settings.logger
-        self.problems = settings.problems
         self.enabled = config.enabled
         self.output: BufferedOutput | None = None
         self._ledger: Ledger | None = None

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from .config import ComplianceConfig
-from .formats.options import FormatOptions
+from .formats.options import FormatOptions, SourceIdentity
 
 
 def format_options(config: ComplianceConfig) -> FormatOptions:
+    identity = {f.name: getattr(config, f.name) for f in dataclasses.fields(SourceIdentity)}
+    identity["procid"] = config.procid or str(os.getpid())
     return FormatOptions(
-        vendor=config.vendor,
-        product=config.product,
-        version=config.version,
-        hostname=config.hostname,
-        app_name=config.app_name,
-        procid=config.procid or str(os.getpid()),
-        sd_id=config.sd_id,
+        **identity,
         facility=config.facility_number(),
         syslog_severity=config.severity_numbers(),
         cef_severity=config.cef_severities(),

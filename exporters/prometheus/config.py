@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from hangar_otelcol.config.types import LedgerRef
 from hangar_otelcol.mcp import InvocationKeys
-from hangar_otelcol.net.endpoints import endpoint_problem
+from hangar_otelcol.net.http import HttpServerConfig
 
 
 @dataclass
@@ -17,7 +17,7 @@ class KnownTool:
 
 
 @dataclass
-class PrometheusConfig:
+class PrometheusConfig(HttpServerConfig):
     #: host:port of the /metrics server
     endpoint: str = "0.0.0.0:8889"
     path: str = "/metrics"
@@ -40,12 +40,7 @@ class PrometheusConfig:
     invocations: InvocationKeys = field(default_factory=InvocationKeys)
 
     def validate(self) -> list[str]:
-        errors = []
-        problem = endpoint_problem(self.endpoint)
-        if problem:
-            errors.append(problem)
-        if not self.path.startswith("/"):
-            errors.append(f"path: must start with /, got {self.path!r}")
+        errors = super().validate()
         if self.caller_limit < 1:
             errors.append("caller_limit: must be at least 1")
         if self.max_series < 1:

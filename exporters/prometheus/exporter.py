@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-import logging
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
@@ -32,9 +31,8 @@ class PrometheusExporter(BaseComponent):
     mutates_data = False
 
     def __init__(self, settings: CreateSettings, config: PrometheusConfig) -> None:
-        self._settings = settings
+        super().__init__(settings)
         self._config = config
-        self._log: logging.Logger = settings.logger
         self._keys = config.invocations
         self.metrics = ToolMetrics(config.max_series, config.per_caller, config.caller_limit)
         self._ledger: Ledger | None = None
@@ -55,7 +53,7 @@ class PrometheusExporter(BaseComponent):
             self.registry.register(self.metrics)
         self._server: HttpServer | None = None
         self.port: int | None = None
-        self._counted = settings.telemetry.counter(
+        self._counted = self.telemetry.counter(
             "otelcol_exporter_prometheus_invocations_total",
             "Tool invocations counted into the mcp_hangar_* series")
 
@@ -65,13 +63,14 @@ class PrometheusExporter(BaseComponent):
         if self._files is not None:
             self.metrics.write_to(self._files)  # known_tools at 0 right away
             self._flusher = asyncio.create_task(
-                flush_every(self.metrics.write_to, self._files), name=f"{self._settings.id}-flush")
+                flush_every(self.metrics.write_to, self._files), name=f"{self.settings.id}-flush")
         app = web.Application()
         app.router.add_get(self._config.path, self._handle)
         self._server = await serve(app, self._config.endpoint,
-                                   what=f"{self._settings.id} metrics")
+                                   what=f"{self.settings.id} metrics",
+                                   ssl_context=self._config.ssl_context())
         self.port = self._server.port
-        self._log.info("%s: serving %s on %s", self._settings.id, self._config.path,
+        self.logger.info("%s: serving %s on %s", self.settings.id, self._config.path,
                        self._config.endpoint)
 
     async def shutdown(self) -> None:
@@ -109,5 +108,5 @@ class PrometheusExporter(BaseComponent):
                 n += record_all(await counted(invs, self._ledger))
         if n:
             self._counted.inc(amount=n)
-        self._settings.telemetry.sent(batch.signal, batch.item_count)
+        self.settings.telemetry.sent(batch.signal, batch.item_count)
 

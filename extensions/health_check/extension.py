@@ -12,7 +12,7 @@ from hangar_otelcol.net.http import HttpServer, serve
 
 class HealthCheck(BaseComponent):
     def __init__(self, settings: CreateSettings, config: HealthCheckConfig) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config
         self._host: Host | None = None
         self._server: HttpServer | None = None
@@ -37,7 +37,8 @@ class HealthCheck(BaseComponent):
         self._host = host
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
-        self._server = await serve(app, self.config.endpoint, what="health checks")
+        self._server = await serve(app, self.config.endpoint, what="health checks",
+                                   ssl_context=self.config.ssl_context())
 
     async def shutdown(self) -> None:
         if self._server is not None:

@@ -60,10 +60,7 @@ class ExporterHelper(BaseComponent):
         send: SendFunc | None = None,
         queue: SendingQueue | None = None,
     ) -> None:
-        self.settings = settings
-        self.logger = settings.logger
-        self.problems = settings.problems
-        self.telemetry = settings.telemetry
+        super().__init__(settings)
         self._timeout = float(config.timeout)
         self._queue_config = config.sending_queue
         self._retry_config = config.retry_on_failure

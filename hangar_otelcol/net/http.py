@@ -4,10 +4,35 @@ gateway starts (OTLP/HTTP receiver, Prometheus exporter, health check, self-metr
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 
 from aiohttp import web
 
-from hangar_otelcol.net.endpoints import split_endpoint
+from hangar_otelcol.net.endpoints import endpoint_problem, split_endpoint
+from hangar_otelcol.net.tls import TLSServerConfig
+
+
+@dataclass
+class HttpServerConfig:
+    """Where an HTTP endpoint of a component listens (its config embeds these keys)."""
+
+    endpoint: str = "127.0.0.1:0"
+    #: the URL path served
+    path: str = "/"
+    #: serve HTTPS (and with ``client_ca_file``, ask for client certificates)
+    tls: TLSServerConfig | None = None
+
+    def validate(self) -> list[str]:
+        errors = []
+        problem = endpoint_problem(self.endpoint)
+        if problem:
+            errors.append(problem)
+        if not self.path.startswith("/"):
+            errors.append(f"path: must start with '/', got {self.path!r}")
+        return errors
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self.tls.ssl_context() if self.tls is not None and self.tls.enabled else None
 
 
 class HttpServer:

@@ -70,12 +70,10 @@ class BatchProcessor(BaseComponent):
 
     def __init__(self, settings: CreateSettings, config: BatchConfig, signal: Signal,
                  next_consumer: Consumer) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config
         self.signal = signal
         self.next = next_consumer
-        self.logger = settings.logger
-        self.telemetry = settings.telemetry
         self._size = config.send_batch_size
         self._max = config.send_batch_max_size
         self._timeout = float(config.timeout)
@@ -239,7 +237,7 @@ class BatchProcessor(BaseComponent):
             error = exc
         except Exception as exc:  # a bug downstream: retryable, so the sender keeps its data
             error = ConsumerError(f"{type(exc).__name__}: {exc}")
-            self.settings.problems.error("bug", "%s: the next component failed", self.settings.id,
+            self.problems.error("bug", "%s: the next component failed", self.settings.id,
                                          detail=type(exc).__name__, exc_info=True)
         if self._hold:
             self._release(parts, error)
@@ -247,7 +245,7 @@ class BatchProcessor(BaseComponent):
             # the senders' requests were already answered: nobody to hand this to
             self.telemetry.dropped(self.signal, items)
             text = f"{type(error).__name__}: {error}"
-            self.settings.problems.warn("dropped", "%s: dropped %d %s after batching, the next "
+            self.problems.warn("dropped", "%s: dropped %d %s after batching, the next "
                                         "component refused them: %s", self.settings.id, items,
                                         self.signal.item_name, text, detail=text)
         return error

@@ -33,7 +33,6 @@ class CostProcessor(InvocationProcessor):
         super().__init__(settings, config.invocations, next_consumer,
                          outcome_help="Tool invocations seen by the cost processor, by outcome")
         self._config = config
-        self._log = settings.logger
         self._batch_cents = 0
         self._inline = compile_rules(config.rules, config.currency)
         self._ruleset = RuleSet(list(self._inline), "inline")
@@ -97,7 +96,7 @@ class CostProcessor(InvocationProcessor):
         # one reference swap: a batch in flight keeps the RuleSet it started with
         self._ruleset = RuleSet([*self._inline, *file_rules], path)
         self._reloads.inc("loaded")
-        self._log.info("%s: pricing reloaded (%s): %d rules from %s", self.settings.id, why,
+        self.logger.info("%s: pricing reloaded (%s): %d rules from %s", self.settings.id, why,
                        len(self.rules), path)
         return True
 
@@ -111,7 +110,7 @@ class CostProcessor(InvocationProcessor):
                 try:
                     self._reload_file("file changed")
                 except Exception as exc:  # the watcher must survive anything
-                    self._log.error("%s: pricing watch: %s", self.settings.id, exc)
+                    self.logger.error("%s: pricing watch: %s", self.settings.id, exc)
 
     async def prepare(self, part: Part, invocations: InvocationIndex) -> RuleSet:
         # one reference read: a part in flight keeps the rule set it started with

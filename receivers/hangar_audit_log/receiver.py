@@ -34,11 +34,9 @@ _EOF = object()
 class HangarAuditLogReceiver(BaseComponent):
     def __init__(self, settings: CreateSettings, config: HangarAuditLogConfig,
                  consumer: Any) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config
         self.consumer = consumer
-        self.log = settings.logger
-        self.telemetry = settings.telemetry
         self.lines = self.telemetry.counter(
             LINES_METRIC, "Lines read by the hangar_audit_log receiver, by outcome "
             "(audit, other, forwarded, not_json, too_long)", ("outcome",))
@@ -50,7 +48,6 @@ class HangarAuditLogReceiver(BaseComponent):
         self._first_pending = 0.0  # monotonic time of the first record in the pending batch
         self._pending_pos: Position | None = None  # checkpoint once the pending batch is in
         self._saved_pos: Position | None = None
-        self.problems = settings.problems
         self._ckpt_path: Path | None = None
         if not config.reads_stdin and config.checkpoint:
             self._ckpt_path = (Path(config.checkpoint_path) if config.checkpoint_path
@@ -91,12 +88,12 @@ class HangarAuditLogReceiver(BaseComponent):
             try:
                 loaded = checkpoint.load(self._ckpt_path)
             except ValueError as exc:
-                self.log.warning("%s: %s; starting as if there were none", self.settings.id, exc)
+                self.logger.warning("%s: %s; starting as if there were none", self.settings.id, exc)
                 loaded = None
             if loaded is not None:
                 followed, saved = loaded
                 if os.path.abspath(followed) != os.path.abspath(self.config.path):
-                    self.log.warning("%s: checkpoint %s is for %s, not %s; ignoring it",
+                    self.logger.warning("%s: checkpoint %s is for %s, not %s; ignoring it",
                                      self.settings.id, self._ckpt_path, followed,
                                      self.config.path)
                     saved = None
@@ -109,9 +106,9 @@ class HangarAuditLogReceiver(BaseComponent):
             self.problems.warn("file_error", "%s: %s", self.settings.id, message,
                                detail=message)
         elif kind in ("resumed", "rotated", "missing"):  # the follower says "missing" once
-            self.log.info("%s: %s", self.settings.id, message)
+            self.logger.info("%s: %s", self.settings.id, message)
         else:
-            self.log.warning("%s: %s", self.settings.id, message)
+            self.logger.warning("%s: %s", self.settings.id, message)
         if kind in ("rotated", "truncated"):
             self.telemetry.counter("otelcol_receiver_hangar_audit_log_file_events_total",
                                    "Rotations and truncations seen", ("event",)).inc(kind)
@@ -148,7 +145,7 @@ class HangarAuditLogReceiver(BaseComponent):
     async def _run_stdin(self) -> None:
         stream = sys.stdin.buffer if sys.stdin is not None else None
         if stream is None or _is_tty(stream):
-            self.log.info("%s: standard input is not a pipe or file; nothing to read",
+            self.logger.info("%s: standard input is not a pipe or file; nothing to read",
                           self.settings.id)
             self.eof.set()
             return
@@ -164,7 +161,7 @@ class HangarAuditLogReceiver(BaseComponent):
             timeout = 0.0 if stopping else (self._idle_wait() if self._builder.count else None)
             item = await self._next(queue, timeout)
             if item is _EOF:
-                self.log.info("%s: standard input closed", self.settings.id)
+                self.logger.info("%s: standard input closed", self.settings.id)
                 await self._maybe_flush(stopping=True)
                 break
             if item is not None:
@@ -256,13 +253,13 @@ class HangarAuditLogReceiver(BaseComponent):
             except ConsumerError as exc:
                 if exc.permanent:
                     self.telemetry.refused(Signal.LOGS, n, self.transport)
-                    self.log.warning("%s: %d records refused permanently, dropped: %s",
+                    self.logger.warning("%s: %d records refused permanently, dropped: %s",
                                      self.settings.id, n, exc)
                     break
                 if stopping:
                     # keep the checkpoint where it is: the next start offers these again
                     self.telemetry.refused(Signal.LOGS, n, self.transport)
-                    self.log.warning("%s: %d records refused while stopping (%s); they will "
+                    self.logger.warning("%s: %d records refused while stopping (%s); they will "
                                      "be read again on the next start", self.settings.id, n,
                                      exc)
                     self._builder = self._new_builder()

@@ -24,11 +24,9 @@ from hangar_otelcol.receivers.otlp.status import Outcome
 class OTLPReceiver(BaseComponent):
     def __init__(self, settings: CreateSettings, config: OTLPReceiverConfig,
                  consumers: Mapping[Signal, Consumer]) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.config = config
         self.consumers = dict(consumers)
-        self.telemetry = settings.telemetry
-        self.problems = settings.problems
         self.failed_requests = settings.telemetry.counter(
             "otelcol_receiver_failed_requests_total",
             "Requests answered with an error, by transport and reason",

@@ -10,36 +10,22 @@ import grpc
 import pytest
 
 from hangar_otelcol.pdata import Signal, decode
-from tests.support import captures
+from tests.support import captures, configs
 from tests.support.gateway import run_gateway
 from tests.support.sinks import GrpcSink
 
-CONFIG = """
-extensions: {{health_check: {{endpoint: "127.0.0.1:{{health}}"}}}}
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{{grpc}}"}}
-      http: {{endpoint: "127.0.0.1:{{http}}"}}
-exporters:
-  otlp:
-    endpoint: "127.0.0.1:{sink}"
-    tls: {{insecure: true}}
-    sending_queue: {{num_consumers: 1}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{level: none}}}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [otlp]}}
-    logs: {{receivers: [otlp], exporters: [otlp]}}
-"""
+
+def config(sink: int) -> str:
+    return configs.gateway(
+        {signal: {"receivers": ["otlp"], "exporters": ["otlp"]} for signal in ("traces", "logs")},
+        exporters={"otlp": configs.otlp_out(sink, sending_queue={"num_consumers": 1})})
 
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
 async def test_captures_arrive_byte_for_byte(tmp_path: Path, transport: str) -> None:
     sink = await GrpcSink().start()
     try:
-        with run_gateway(tmp_path, CONFIG.format(sink=sink.port)) as gw:
+        with run_gateway(tmp_path, config(sink.port)) as gw:
             sent: dict[str, list[bytes]] = {"traces": [], "logs": []}
             async with aiohttp.ClientSession() as session, \
                     grpc.aio.insecure_channel(f"127.0.0.1:{gw.ports['grpc']}") as channel:

@@ -27,29 +27,18 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 
 from hangar_otelcol.pdata import REQUEST_TYPES, Signal
-from tests.support import sdk_data
+from tests.support import configs, sdk_data
 from tests.support.gateway import run_gateway
 from tests.support.sinks import GrpcSink
 
-PIPELINES = """
-extensions: {{health_check: {{endpoint: "127.0.0.1:{{health}}"}}}}
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{{grpc}}"}}
-      http: {{endpoint: "127.0.0.1:{{http}}"}}
-processors:
-  batch: {{timeout: 50ms}}
-exporters:
-{exporter}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{{metrics}}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [batch], exporters: [{name}]}}
-    logs: {{receivers: [otlp], processors: [batch], exporters: [{name}]}}
-    metrics: {{receivers: [otlp], processors: [batch], exporters: [{name}]}}
-"""
+
+def chain_config(name: str, exporter: dict[str, Any]) -> str:
+    """OTLP in, batch, one exporter for all three signals, self-metrics on {metrics}."""
+    return configs.gateway(
+        {signal: {"receivers": ["otlp"], "processors": ["batch"], "exporters": [name]}
+         for signal in ("traces", "logs", "metrics")},
+        processors={"batch": {"timeout": "50ms"}}, exporters={name: exporter},
+        metrics="127.0.0.1:{metrics}")
 
 
 @pytest.fixture
@@ -88,13 +77,10 @@ def to_otlp_json(message: Any) -> bytes:
 async def test_sdk_data_arrives_unchanged_through_two_gateways(
         tmp_path: Path, sink: GrpcSink, client: str) -> None:
     # gateway B: receives from A over OTLP/HTTP, forwards to the sink over OTLP/gRPC
-    b_config = PIPELINES.format(
-        name="otlp", exporter=f'  otlp: {{endpoint: "127.0.0.1:{sink.port}", '
-                              'tls: {insecure: true}}')
+    b_config = chain_config("otlp", configs.otlp_out(sink.port))
     with run_gateway(tmp_path, b_config, "b") as gw_b:
-        a_config = PIPELINES.format(
-            name="otlp_http", exporter=f'  otlp_http: {{endpoint: '
-                                       f'"http://127.0.0.1:{gw_b.ports["http"]}"}}')
+        a_config = chain_config("otlp_http",
+                                {"endpoint": f"http://127.0.0.1:{gw_b.ports['http']}"})
         with run_gateway(tmp_path, a_config, "a") as gw_a:
             spans, logs, metrics = sdk_data.make_spans(), sdk_data.make_logs(), \
                 sdk_data.make_metrics()

@@ -3,9 +3,9 @@ tool calls give the same counters, the same compliance records and the same attr
 downstream, apart from what that line cannot know.
 
 Per test: a real gRPC OTLP sink (downstream), the real gateway (``python -m hangar_otelcol``
-with the default pipeline shape: otlp + hangar_audit_log + tool_audit -> mcp_caller, mcp_cost,
-batch -> prometheus, compliance, otlp), real ``mcp-hangar serve --http`` pointed at it, and
-the MCP client calling add, multiply+add, divide(1,0) (tool error), slow with a timeout, add.
+on the shipped config/gateway.yaml, with an overlay that sets a price, a default caller and
+forwards everything to the sink), real ``mcp-hangar serve --http`` pointed at it, and the
+MCP client calling add, multiply+add, divide(1,0) (tool error), slow with a timeout, add.
 
 - 2.34.4 sends spans and audit logs (gRPC or http/protobuf): the gateway must not count a
   call twice;
@@ -32,6 +32,7 @@ import pytest
 
 from hangar_otelcol.testing import free_port
 from tests.hangar import hangars
+from tests.support import configs
 from tests.support.gateway import GatewayProcess
 from tests.support.metrics import scrape, series
 from tests.support.otlp import attrs
@@ -43,44 +44,21 @@ pytestmark = [pytest.mark.hangar, pytest.mark.usefixtures("hangar_venvs")]
 HOLD = "3s"  # tool_audit hold; hangar's SDK flushes every 0.5 s here (OTEL_B*_SCHEDULE_DELAY)
 PRICE = 25  # hundredths of a cent per priced call (fixed rule for math/*)
 
-CONFIG = """
-extensions: {{health_check: {{endpoint: "127.0.0.1:{health}"}}}}
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
-  hangar_audit_log:
-    path: "{audit_path}"
-    checkpoint: false
-processors:
-  mcp_caller:
-    default: {{id: ci-agent, type: agent}}
-  mcp_cost:
-    rules:
-      - {{mcp_server_id: math, tool_name: "*", model: fixed, fixed_cost_cents: {price}}}
-  batch: {{timeout: 200ms}}
-connectors:
-  tool_audit: {{hold: {hold}}}
-exporters:
-  prometheus: {{endpoint: "127.0.0.1:{prom}"}}
-  compliance: {{format: jsonlines, output: "{compliance}"}}
-  otlp:
-    endpoint: "127.0.0.1:{sink}"
-    tls: {{insecure: true}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{level: none}}}}
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [mcp_caller, mcp_cost, batch]
-      exporters: [tool_audit, otlp]
-    logs:
-      receivers: [otlp, hangar_audit_log, tool_audit]
-      processors: [mcp_caller, mcp_cost, batch]
-      exporters: [prometheus, compliance, otlp]
-"""
+def overlay() -> str:
+    """What the test changes in the shipped config: a fixed price and a default caller, a
+    shorter hold, compliance to a file, and everything also forwarded to the OTLP sink."""
+    return configs.shipped_overlay(
+        receivers={"hangar_audit_log": {"path": "{audit_path}", "checkpoint": False}},
+        processors={"mcp_caller": {"default": {"id": "ci-agent", "type": "agent"}},
+                    "mcp_cost": {"rules": [{"mcp_server_id": "math", "tool_name": "*",
+                                            "model": "fixed", "fixed_cost_cents": PRICE}]}},
+        connectors={"tool_audit": {"hold": HOLD}},
+        exporters={"compliance": {"format": "jsonlines", "output": "{compliance}"},
+                   "otlp": configs.otlp_out("{sink}")},
+        service={"pipelines": {"traces": {"exporters": ["tool_audit", "debug", "otlp"]},
+                               "logs": {"exporters": ["prometheus", "compliance", "debug",
+                                                      "otlp"]}}})
+
 
 CALLS = ["add", "multiply", "add", "divide", "slow", "add"]
 STATE_CHANGES = [("cold", "initializing"), ("initializing", "ready")]
@@ -126,10 +104,9 @@ async def run_line(tmp_path: Path, version: str, protocol: str) -> dict[str, Any
     compliance = tmp_path / "gateway-compliance.jsonl"
     hangar_compliance = tmp_path / "hangar-compliance.jsonl"
     piped = version == "1.1.0"
-    config = tmp_path / "gateway.yaml"
-    config.write_text(CONFIG.format(
-        **ports, sink=sink.port, compliance=compliance, hold=HOLD, price=PRICE,
-        audit_path="-" if piped else tmp_path / "unused.log"))
+    config = configs.write(tmp_path / "overlay.yaml", overlay(), **ports, sink=sink.port,
+                           compliance=compliance,
+                           audit_path="-" if piped else tmp_path / "unused.log")
     endpoint = (f"http://127.0.0.1:{ports['http']}" if protocol == "http/protobuf"
                 else f"http://127.0.0.1:{ports['grpc']}")
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
@@ -137,7 +114,9 @@ async def run_line(tmp_path: Path, version: str, protocol: str) -> dict[str, Any
            "OTEL_BSP_SCHEDULE_DELAY": "500", "OTEL_BLRP_SCHEDULE_DELAY": "500",
            "MCP_COMPLIANCE_FORMAT": "jsonlines", "MCP_COMPLIANCE_OUTPUT": str(hangar_compliance)}
     hangar = hangars.HangarProcess(version, tmp_path / "hangar", ports["hangar"], env)
-    gateway = GatewayProcess(config, ports["health"], tmp_path / "gateway.stderr")
+    # the shipped config, as a user runs it, with the overlay on top
+    gateway = GatewayProcess(configs.SHIPPED, ports["health"], tmp_path / "gateway.stderr",
+                             extra_args=["--config", str(config)])
     want = expected_calls(version)
     n_tool = sum(want.values())
     try:

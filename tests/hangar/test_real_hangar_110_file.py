@@ -18,6 +18,7 @@ import pytest
 
 from hangar_otelcol.testing import free_port
 from tests.hangar import hangars
+from tests.support import configs
 from tests.support.gateway import GatewayProcess
 from tests.support.otlp import attrs
 from tests.support.sinks import GrpcSink
@@ -25,24 +26,12 @@ from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.hangar, pytest.mark.usefixtures("hangar_venvs")]
 
-CONFIG = """
-extensions: {{health_check: {{endpoint: "127.0.0.1:{health}"}}}}
-receivers:
-  hangar_audit_log:
-    path: "{log}"
-    checkpoint_path: "{ckpt}"
-    service_version: "1.1.0"
-exporters:
-  otlp:
-    endpoint: "127.0.0.1:{sink}"
-    tls: {{insecure: true}}
-    sending_queue: {{enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{level: none}}}}
-  pipelines:
-    logs: {{receivers: [hangar_audit_log], exporters: [otlp]}}
-"""
+def config(**audit_log: str) -> str:
+    return configs.gateway(
+        {"logs": {"receivers": ["hangar_audit_log"], "exporters": ["otlp"]}},
+        receivers={"hangar_audit_log": {"path": "{log}", "checkpoint_path": "{ckpt}",
+                                        **audit_log}},
+        exporters={"otlp": configs.otlp_out("{sink}", sending_queue={"enabled": False})})
 
 
 def _key(attrs: dict, time_unix_nano: int) -> tuple:
@@ -72,10 +61,10 @@ async def test_kill_and_restart_while_following_hangar_110(tmp_path: Path) -> No
     hangar = hangars.HangarProcess("1.1.0", tmp_path / "hangar", ports["hangar"], {
         # 1.1.0 writes audit_event lines only when an OTLP endpoint is configured
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
-    config = tmp_path / "gateway.yaml"
-    config.write_text(CONFIG.format(health=ports["health"], log=hangar.stderr_path,
-                                     ckpt=tmp_path / "ckpt.json", sink=sink.port))
-    gateway = GatewayProcess(config, ports["health"], tmp_path / "gateway.stderr")
+    path = configs.write(tmp_path / "gateway.yaml", config(service_version="1.1.0"),
+                         health=ports["health"], log=hangar.stderr_path,
+                         ckpt=tmp_path / "ckpt.json", sink=sink.port)
+    gateway = GatewayProcess(path, ports["health"], tmp_path / "gateway.stderr")
     try:
         hangar.start()
         await asyncio.to_thread(gateway.start)

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
+from hangar_otelcol.testing import terminate
 
-def terminate(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
-    """SIGTERM, wait for the exit code; SIGKILL (and re-raise) if it does not stop in time."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-        raise
+__all__ = ["terminate", "wait_serving"]
 
 
 def wait_serving(url: str, process: subprocess.Popen[bytes], timeout: float, name: str,

@@ -34,30 +34,16 @@ _REASON = 1023
 _HOST = 100
 
 
-def _ext_table() -> dict[int, str]:
-    table: dict[int, str] = {c: "\ufffd" for c in range(0x20)}
-    table[0x7F] = "\ufffd"
-    table[0x09] = "\t"
-    table[0x0A] = "\\n"
-    table[0x0D] = "\\r"
-    table[ord("\\")] = "\\\\"
-    table[ord("=")] = "\\="
+def _table(keep: dict[str, str]) -> dict[int, str]:
+    """str.translate table: controls become U+FFFD (CEF has no escape for them), except
+    the characters in ``keep``, which become what it says."""
+    table: dict[int, str] = {c: "\ufffd" for c in (*range(0x20), 0x7F)}
+    table.update({ord(c): text for c, text in keep.items()})
     return table
 
 
-def _hdr_table() -> dict[int, str]:
-    table: dict[int, str] = {c: "\ufffd" for c in range(0x20)}
-    table[0x7F] = "\ufffd"
-    table[0x0A] = " "
-    table[0x0D] = " "
-    table[0x09] = " "
-    table[ord("\\")] = "\\\\"
-    table[ord("|")] = "\\|"
-    return table
-
-
-EXT_TABLE = _ext_table()
-HDR_TABLE = _hdr_table()
+EXT_TABLE = _table({"\t": "\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\", "=": "\\="})
+HDR_TABLE = _table({"\t": " ", "\n": " ", "\r": " ", "\\": "\\\\", "|": "\\|"})
 
 
 def escape_header(value: str, limit: int = 1023) -> str:

@@ -24,16 +24,25 @@ DEFAULT_CEF_SEVERITY = {"completed": 1, "failed": 7, "state_change": 3, "denied"
 
 
 @dataclass
-class FormatOptions:
+class SourceIdentity:
+    """Who the records say wrote them (LEEF/CEF headers, syslog HEADER and SD-ID), with the
+    seed's values as defaults; the exporter config has the same keys."""
+
     vendor: str = "MCP Hangar"
     product: str = "MCP Hangar"
-    #: header version; empty = the sender's service.version (else ``fallback_version``)
+    #: header version; empty = the sender's service.version
     version: str = ""
-    fallback_version: str = "unknown"
     hostname: str = "mcp-hangar"
     app_name: str = "mcp-hangar"
+    #: RFC 5424 PROCID
     procid: str = "-"
     sd_id: str = "mcp@49152"
+
+
+@dataclass
+class FormatOptions(SourceIdentity):
+    #: the header version when neither ``version`` nor the sender's service.version is known
+    fallback_version: str = "unknown"
     facility: int = 16  # local0
     #: event key (completed, failed, ...) -> RFC 5424 severity number
     syslog_severity: dict[str, int] = field(

@@ -20,13 +20,14 @@ configs for tests must use 127.0.0.1 endpoints only.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from hangar_otelcol.testing import terminate
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-otelcol-peer.sh"
@@ -152,14 +153,7 @@ def wait_healthy(port: int, timeout: float = 30.0, *, path: str = "/",
 
 def stop(proc: subprocess.Popen, timeout: float = 15.0) -> int:
     """SIGTERM (graceful shutdown), then SIGKILL after ``timeout``; the exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
+    return terminate(proc, timeout, strict=False)
 
 
 def log_text(proc: subprocess.Popen) -> str:

@@ -5,15 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from hangar_otelcol.receivers.hangar_audit_log.convert import (
-    AUDIT_SCOPE,
-    LineKind,
-    RequestBuilder,
-    audit_record,
-    classify,
-    other_record,
-    parse_timestamp,
-)
+from hangar_otelcol.receivers.hangar_audit_log import convert
+from hangar_otelcol.receivers.hangar_audit_log.convert import LineKind, parse_timestamp
 from tests.receivers.hangar_audit_log.helpers import DATA
 
 CAPTURED = (DATA / "v1.1.0-audit_event.jsonl").read_bytes().splitlines()
@@ -28,14 +21,14 @@ def _attrs(record) -> dict:
 
 
 def test_captured_lines_are_all_audit_events() -> None:
-    kinds = [classify(line)[0] for line in CAPTURED]
+    kinds = [convert.classify(line)[0] for line in CAPTURED]
     assert kinds == [LineKind.AUDIT] * 8
 
 
 def test_tool_invocation_has_2x_shape() -> None:
-    kind, obj = classify(CAPTURED[2])  # add, success
+    kind, obj = convert.classify(CAPTURED[2])  # add, success
     assert kind is LineKind.AUDIT and obj is not None
-    rec = audit_record(obj, add_genai_keys=True, observed_unix_nano=1)
+    rec = convert.audit_record(obj, add_genai_keys=True, observed_unix_nano=1)
     assert rec.body.string_value == "tool_invocation"
     assert (rec.severity_number, rec.severity_text) == (9, "INFO")
     # the line's own timestamp 2026-11-24T21:11:10.941378Z, to the microsecond
@@ -52,14 +45,14 @@ def test_tool_invocation_has_2x_shape() -> None:
 
 
 def test_failure_and_state_change() -> None:
-    failed = [audit_record(classify(line)[1], add_genai_keys=False) for line in CAPTURED
-              if b'"error"' in line]
+    failed = [convert.audit_record(convert.classify(line)[1], add_genai_keys=False)
+              for line in CAPTURED if b'"error"' in line]
     assert len(failed) == 1
     attrs = _attrs(failed[0])
     assert attrs["mcp.error.type"] == ("string_value", "TimeoutError")
     assert attrs["mcp.tool.duration_ms"] == ("double_value", 0.0)
     assert "gen_ai.tool.name" not in attrs  # add_genai_keys off keeps 1.1.0's keys only
-    state = audit_record(classify(CAPTURED[0])[1], add_genai_keys=True)
+    state = convert.audit_record(convert.classify(CAPTURED[0])[1], add_genai_keys=True)
     assert state.body.string_value == "mcp_server_state_change"
     assert _attrs(state)["mcp.server.state"] == ("string_value", "initializing")
     assert _attrs(state)["mcp.server.previous_state"] == ("string_value", "cold")
@@ -71,7 +64,7 @@ def test_types_nulls_and_structlog_keys() -> None:
                          "nested": {"a": [1, "b"]}, "event": "audit_event",
                          "timestamp": "2026-01-01T00:00:00Z", "level": "info",
                          "logger": "l", "service": "svc"})
-    rec = audit_record(classify(line)[1], add_genai_keys=True)
+    rec = convert.audit_record(convert.classify(line)[1], add_genai_keys=True)
     attrs = _attrs(rec)
     assert attrs["mcp.tool.duration_ms"] == ("double_value", 3.0)
     assert attrs["mcp.cost.cents"] == ("int_value", 12)
@@ -89,7 +82,7 @@ def test_types_nulls_and_structlog_keys() -> None:
     (b'{"event": "tracing_initialization_failed", "level": "error"}', LineKind.OTHER),
 ])
 def test_classify(line: bytes, kind: LineKind) -> None:
-    assert classify(line)[0] is kind
+    assert convert.classify(line)[0] is kind
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -106,21 +99,21 @@ def test_parse_timestamp(value, expected: int) -> None:
 
 def test_other_lines_keep_level_logger_and_text() -> None:
     startup = (DATA / "v1.1.0-startup.jsonl").read_bytes().splitlines()
-    kind, obj = classify(startup[1])
-    rec, scope = other_record(obj, startup[1])
+    kind, obj = convert.classify(startup[1])
+    rec, scope = convert.other_record(obj, startup[1])
     assert kind is LineKind.OTHER
     assert scope == "mcp_hangar.observability.tracing"
     assert rec.body.string_value == "tracing_initialization_failed"
     assert (rec.severity_number, rec.severity_text) == (17, "ERROR")
-    plain, scope = other_record(None, b"INFO: Started server process\r\n")
+    plain, scope = convert.other_record(None, b"INFO: Started server process\r\n")
     assert plain.body.string_value == "INFO: Started server process"
 
 
 def test_builder_groups_by_service_and_scope() -> None:
-    builder = RequestBuilder("1.1.0", {"deployment.environment": "dev"})
+    builder = convert.RequestBuilder("1.1.0", {"deployment.environment": "dev"})
     for service in ("a", "b", "a"):
-        builder.add(service, AUDIT_SCOPE, audit_record(classify(CAPTURED[2])[1],
-                                                       add_genai_keys=True))
+        record = convert.audit_record(convert.classify(CAPTURED[2])[1], add_genai_keys=True)
+        builder.add(service, convert.AUDIT_SCOPE, record)
     request = builder.request
     assert builder.count == 3
     assert len(request.resource_logs) == 2

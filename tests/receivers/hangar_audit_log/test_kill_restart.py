@@ -26,31 +26,18 @@ from pathlib import Path
 
 from hangar_otelcol.testing import free_port
 from tests.receivers.hangar_audit_log.helpers import audit_line
+from tests.support import configs
 from tests.support.gateway import GatewayProcess
 from tests.support.otlp import attrs
 from tests.support.sinks import GrpcSink
 from tests.support.waiting import eventually
 
-CONFIG = """
-extensions: {{health_check: {{endpoint: "127.0.0.1:{health}"}}}}
-receivers:
-  hangar_audit_log:
-    path: "{log}"
-    checkpoint_path: "{ckpt}"
-    poll_interval: 20ms
-    batch_timeout: 20ms
-    max_batch_lines: 7
-exporters:
-  otlp:
-    endpoint: "127.0.0.1:{sink}"
-    tls: {{insecure: true}}
-    sending_queue: {{enabled: false}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{level: none}}}}
-  pipelines:
-    logs: {{receivers: [hangar_audit_log], exporters: [otlp]}}
-"""
+CONFIG = configs.gateway(
+    {"logs": {"receivers": ["hangar_audit_log"], "exporters": ["otlp"]}},
+    receivers={"hangar_audit_log": {"path": "{log}", "checkpoint_path": "{ckpt}",
+                                    "poll_interval": "20ms", "batch_timeout": "20ms",
+                                    "max_batch_lines": 7}},
+    exporters={"otlp": configs.otlp_out("{sink}", sending_queue={"enabled": False})})
 
 TOTAL = 400
 
@@ -91,9 +78,8 @@ async def test_sigkill_and_restart_neither_lose_nor_repeat(tmp_path: Path) -> No
     log = tmp_path / "hangar.log"
     log.write_text("")
     health = free_port()
-    config = tmp_path / "gw.yaml"
-    config.write_text(CONFIG.format(health=health, log=log, ckpt=tmp_path / "ckpt.json",
-                                    sink=sink.port))
+    config = configs.write(tmp_path / "gw.yaml", CONFIG, health=health, log=log,
+                           ckpt=tmp_path / "ckpt.json", sink=sink.port)
     gw = GatewayProcess(config, health, tmp_path / "gw.stderr")
     writer = Writer(log)
     rng = random.Random(11)
