@@ -47,11 +47,14 @@ SCENARIOS: list[Scenario] = [
              loads=(Load(protocol="http", connections=8),)),
     Scenario("full-512", "default-like pipeline: caller + cost + OTLP + Prometheus + "
              "JSON-lines and CEF compliance files; traces and audit logs in",
-             "full.yaml", loads=(Load(concurrency=4), Load("logs-512", concurrency=4)),
+             # 16 x 512 items in flight per signal: a batch fills by size (the batch
+             # processor holds each request's answer until its batch was handed on)
+             "full.yaml", loads=(Load(concurrency=16, connections=4),
+                                 Load("logs-512", concurrency=16, connections=4)),
              target=("per_core", ">=", 60_000)),
     Scenario("full-spans-only-512", "full pipeline fed as hangar 1.6 feeds it: spans only, so "
              "the tool_audit connector derives an audit record for every counted span",
-             "full.yaml", loads=(Load(concurrency=8),)),
+             "full.yaml", loads=(Load(concurrency=16, connections=4),)),
     Scenario("json-http-512", "OTLP/JSON over HTTP in -> OTLP/gRPC out (passthrough config)",
              "passthrough.yaml", loads=(Load(protocol="http-json", connections=8),),
              target=("per_core", ">=", 50_000)),
