@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from hangar_otelcol.config.types import ByteSize, Duration, LedgerRef
+from hangar_otelcol.exporterhelper import QueueConfig, RetryConfig
 from hangar_otelcol.mcp import DEFAULT_KEYS, InvocationKeys
 from hangar_otelcol.net.tls import TLSClientConfig
 
@@ -41,6 +43,9 @@ class FileConfig:
     reopen_on_sighup: bool = True
     #: permission bits of a newly created file, octal
     mode: str = "0640"
+    #: fsync after every write: written records also survive a power loss or an OS crash
+    #: (without it they survive the gateway being killed: the OS has them)
+    fsync: bool = False
 
     def validate(self) -> list[str]:
         errors = []
@@ -65,8 +70,6 @@ class NetworkConfig:
     max_message_size: ByteSize = ByteSize(0)
     connect_timeout: Duration = Duration(5.0)
     write_timeout: Duration = Duration(30.0)
-    initial_backoff: Duration = Duration(0.1)
-    max_backoff: Duration = Duration(30.0)
     #: records sent this long before a connection broke are sent again (no loss on restart)
     resend_window: Duration = Duration(2.0)
     tls: TLSClientConfig = field(default_factory=TLSClientConfig)
@@ -75,8 +78,6 @@ class NetworkConfig:
         errors = []
         if self.framing not in ("octet_counting", "lf"):
             errors.append(f"framing: must be octet_counting or lf, got {self.framing!r}")
-        if self.max_backoff < self.initial_backoff:
-            errors.append("max_backoff: must not be smaller than initial_backoff")
         return errors
 
 
@@ -114,13 +115,51 @@ LEEF_TIME_FORMATS = ("MMM dd yyyy HH:mm:ss", "MMM dd yyyy HH:mm:ss.SSS",
 
 
 @dataclass
+class DedupeConfig:
+    """Records remembered as written, so that one seen again is not written twice."""
+
+    #: how long a written record is remembered
+    window: Duration = Duration(600.0)
+    #: at most this many records are remembered (about 60 bytes each)
+    max_records: int = 500_000
+
+    def validate(self) -> list[str]:
+        return ["max_records: must be at least 1"] if self.max_records < 1 else []
+
+
+@dataclass
+class ComplianceQueueConfig(QueueConfig):
+    """``sending_queue`` with the compliance defaults: one sender keeps the records in
+    order; the size is in records."""
+
+    num_consumers: int = 1
+    queue_size: int = 100_000
+    sizer: Literal["requests", "items", "bytes"] = "items"
+
+
+@dataclass
+class ComplianceRetryConfig(RetryConfig):
+    """``retry_on_failure``: evidence is never given up on, it is retried until written."""
+
+    initial_interval: Duration = Duration(0.1)
+    max_interval: Duration = Duration(30.0)
+    max_elapsed_time: Duration = Duration(0)
+
+
+@dataclass
 class ComplianceConfig(SourceIdentity):
     #: jsonlines | json-lines | leef | syslog | cef; empty = exporter off (accepts, writes nothing)
     format: str = ""
     #: "" or stderr, stdout, a file path, udp://host:port, tcp://host:port, tls://host:port
     output: str = ""
-    #: records kept in memory while the output cannot write; when full, new ones are dropped
-    buffer_size: int = 100_000
+    #: the exporter helper's queue: records waiting for the output (``queue_size`` in
+    #: records); with ``storage`` they are kept on disk. When full, new data is refused
+    #: with a retryable answer.
+    sending_queue: ComplianceQueueConfig = field(default_factory=ComplianceQueueConfig)
+    retry_on_failure: ComplianceRetryConfig = field(default_factory=ComplianceRetryConfig)
+    #: per write attempt (0: none; network outputs have their own timeouts)
+    timeout: Duration = Duration(0)
+    dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     file: FileConfig = field(default_factory=FileConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     leef: LeefConfig = field(default_factory=LeefConfig)
@@ -187,8 +226,6 @@ class ComplianceConfig(SourceIdentity):
         errors: list[str] = []
         if self.enabled and canonical_format(self.format) is None:
             errors.append(f"format: {unknown_format_message(self.format.strip())}")
-        if self.buffer_size < 1:
-            errors.append(f"buffer_size: must be at least 1, got {self.buffer_size}")
         kind, where, port = self.output_kind()
         if kind not in ("stderr", "stdout", "file", *NETWORK_SCHEMES):
             errors.append(f"output: unknown scheme {kind!r} (expected a file path, stderr, "

@@ -1,30 +1,38 @@
 """The ``compliance`` exporter: invocation views -> formatted lines -> one output.
 
-``consume`` formats synchronously (microseconds per record) and hands the lines
-to the output's bounded buffer; it never waits for a disk or a SIEM, so the
-OTLP pipeline is never stalled by compliance export, and a failing OTLP
-exporter never stalls this one (each exporter has its own consume).
+Built on the exporter helper like every exporter: ``consume`` formats the batch's records
+(microseconds each) and queues the lines; one sender writes them in order, retrying with
+backoff while the output cannot write; with ``sending_queue.storage`` the queue is on disk,
+so accepted records survive a crash and are written after the restart.
+
+Each record carries a stable id (``record_id``, hangar_otelcol/mcp/ids.py). The exporter
+remembers the ids it wrote (``dedupe``): a record seen again (a sender's retry of a request
+taken before a crash, a log line read again) is not written twice. After a restart it reads
+the ids at the end of its file, so records written just before the crash count as written.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from hangar_otelcol.component import BaseComponent, CreateSettings, Host
+from hangar_otelcol.component import CreateSettings, Host
+from hangar_otelcol.exporterhelper import ExporterHelper, ExportError
+from hangar_otelcol.exporterhelper.seen import SeenWindow, short_id
 from hangar_otelcol.ledger import Ledger, ledger_from
 from hangar_otelcol.ledger.counting import counted
 from hangar_otelcol.mcp import ToolInvocation, index
-from hangar_otelcol.pdata import Batch
+from hangar_otelcol.pdata import Batch, Signal
 
 from .config import ComplianceConfig
 from .formats import formatter_for
 from .formats.common import utf8
 from .formats.syslog import SyslogFormatter, SyslogHeader, envelope
 from .options_from_config import format_options
-from .outputs.base import BufferedOutput
+from .outputs.base import Writer
 from .outputs.file import FileOutput
-from .outputs.stream import StreamOutput
+from .outputs.stream import StreamWriter
 from .outputs.syslog_net import (
     StreamSyslogOutput,
     UdpOutput,
@@ -32,19 +40,23 @@ from .outputs.syslog_net import (
     frame_octet_counting,
 )
 from .record import ComplianceRecord, from_invocation
+from .work import ComplianceWork
 
 _UDP_MAX_DATAGRAM = 65507
+#: seconds between checkpoints of what was written (with a persistent queue)
+CHECKPOINT_INTERVAL = 1.0
 
 
-class ComplianceExporter(BaseComponent):
-    mutates_data = False
+class ComplianceExporter(ExporterHelper):
+    checkpoint_interval = CHECKPOINT_INTERVAL
 
     def __init__(self, settings: CreateSettings, config: ComplianceConfig) -> None:
-        super().__init__(settings)
+        super().__init__(settings, config)
         self.config = config
         self.enabled = config.enabled
-        self.output: BufferedOutput | None = None
+        self.output: Writer | None = None
         self._ledger: Ledger | None = None
+        self._seen = SeenWindow(float(config.dedupe.window), config.dedupe.max_records)
         if not self.enabled:
             return
         fmt = config.canonical_format
@@ -63,8 +75,11 @@ class ComplianceExporter(BaseComponent):
                 ("written", "Compliance records written to the output"),
                 ("failed", "Compliance records in failed write attempts (kept and retried) "
                            "or that could not be formatted"),
-                ("dropped", "Compliance records lost (buffer full, unsendable, shutdown)"),
+                ("dropped", "Compliance records lost (unsendable, or a memory queue at the "
+                            "shutdown deadline)"),
                 ("resent", "Compliance records sent again after a connection break"),
+                ("duplicates", "Records not written because one with the same record id "
+                               "was written already (a retry or a replay after a restart)"),
             )
         }
         self._counters = counters
@@ -73,22 +88,22 @@ class ComplianceExporter(BaseComponent):
             counters[what].inc(*labels, amount=n)
 
         net = config.network
-        common: dict[str, Any] = {"buffer_size": config.buffer_size, "logger": self.logger,
-                                  "problems": self.problems, "on_event": on_event}
+        common: dict[str, Any] = {"logger": self.logger, "problems": self.problems,
+                                  "on_event": on_event}
         self._max_size = 0
         self._frame: Callable[[bytes], bytes]
         self._envelope: SyslogHeader | None = None
         if kind in ("stderr", "stdout"):
-            self.output = StreamOutput(kind, **common)
+            self.output = StreamWriter(kind, **common)
             self._frame = frame_lf
         elif kind == "file":
+            durable = bool(config.sending_queue.storage)
             self.output = FileOutput(where, rotate_size=int(config.file.rotate_size),
                                      keep=config.file.keep, mode=int(config.file.mode, 8),
-                                     **common)
+                                     fsync=config.file.fsync,
+                                     repair="truncate" if durable else "newline", **common)
             self._frame = frame_lf
         else:
-            common.update(initial_backoff=float(net.initial_backoff),
-                          max_backoff=float(net.max_backoff))
             if fmt != "syslog":  # LEEF/CEF/JSON travel as MSG of an RFC 5424 message
                 self._envelope = SyslogHeader(options)
             if kind == "udp":
@@ -96,9 +111,7 @@ class ComplianceExporter(BaseComponent):
                 self._frame = _identity
                 self._max_size = int(net.max_message_size) or 2048
             else:
-                tls = None
-                if kind == "tls":
-                    tls = net.tls.ssl_context()
+                tls = net.tls.ssl_context() if kind == "tls" else None
                 self.output = StreamSyslogOutput(
                     where, port, tls=tls, server_name=net.tls.server_name_override or None,
                     connect_timeout=float(net.connect_timeout),
@@ -114,9 +127,8 @@ class ComplianceExporter(BaseComponent):
         self._format_line: Callable[[ComplianceRecord], bytes] = getattr(
             self.formatter, "format_line", None) or self._format_then_frame
         tel.gauge("otelcol_exporter_compliance_records_buffered",
-                  "Compliance records waiting in the output buffer",
-                  lambda: float(self.output.buffered if self.output else 0),
-                  {"format": fmt, "output": kind})
+                  "Compliance records accepted and not written yet",
+                  lambda: float(self.queued_items), {"format": fmt, "output": kind})
 
     # ------------------------------------------------------------------ rendering
 
@@ -155,13 +167,37 @@ class ComplianceExporter(BaseComponent):
                                "maximum message size)", self._max_size)
         return data
 
+    def _render_pending(self, work: ComplianceWork) -> list[tuple[int, bytes]]:
+        """The messages of ``work`` still to write: repeats of records written already, and
+        records that cannot be formatted or sent, are left out (and counted)."""
+        seen = self._seen
+        out: list[tuple[int, bytes]] = []
+        repeats = 0
+        for record, rid in zip(work.records, work.ids, strict=True):
+            if rid and rid in seen:
+                repeats += 1
+                continue
+            try:
+                msg = self.render(record)
+            except Exception as exc:  # a bad record must never fail the others
+                self._counters["failed"].inc(self.format_name, self.output_kind)
+                self.problems.warn("render", "cannot format a compliance record: %r", exc,
+                                   detail=type(exc).__name__)
+                continue
+            if msg is not None:
+                out.append((rid, msg))
+        if repeats:
+            self._counters["duplicates"].inc(self.format_name, self.output_kind,
+                                             amount=repeats)
+        return out
+
     # ------------------------------------------------------------------ pipeline
 
-    async def consume(self, batch: Batch) -> None:
+    async def to_work(self, batch: Batch) -> ComplianceWork | None:
         if not self.enabled or self.output is None:
-            return
+            return None
         keys = self.config.invocations
-        messages: list[bytes] = []
+        records: list[ComplianceRecord] = []
         for part in batch.parts:
             invs = index(part, keys)
             if not invs:
@@ -169,39 +205,81 @@ class ComplianceExporter(BaseComponent):
             # a span whose call a real audit record reported (hangar 2.x sends both) is not
             # exported again; claims are idempotent per span, so asking here does not
             # disturb the tool_audit connector
-            for inv in await counted(invs, self._ledger):
-                try:
-                    msg = self.render(_record_of(inv))
-                except Exception as exc:  # a bad record must never fail the batch
-                    self._counters["failed"].inc(self.format_name, self.output_kind)
-                    self.problems.warn("render", "cannot format a compliance record: %r", exc,
-                                       detail=type(exc).__name__)
-                    continue
-                if msg is not None:
-                    messages.append(msg)
-        if messages:
-            self.output.submit(messages)  # one write per batch, never blocks
-        self.settings.telemetry.sent(batch.signal, batch.item_count)
+            records += [_record_of(inv) for inv in await counted(invs, self._ledger)]
+        return _work(records, batch.signal)
 
-    async def start(self, host: Host) -> None:
+    async def export_records(self, records: list[ComplianceRecord]) -> None:
+        """Queue records made outside a pipeline (the API, tests) like consumed ones."""
+        work = _work(records, Signal.LOGS)
+        if work is not None:
+            await self.enqueue(work)
+
+    def encode_work(self, work: ComplianceWork) -> bytes:
+        return work.encode()
+
+    def decode_work(self, data: bytes) -> ComplianceWork:
+        return ComplianceWork.decode(data)
+
+    async def send(self, work: ComplianceWork) -> None:
+        assert self.output is not None
+        if work.pending is None:  # the first attempt: what is still to write, formatted
+            work.pending = self._render_pending(work)
+        if work.pending:
+            try:
+                await self.output.write(work)
+            except OSError as exc:
+                self._counters["failed"].inc(self.format_name, self.output_kind,
+                                             amount=len(work.pending))
+                await self.output.reset()
+                raise ExportError(f"{self.output.describe()}: {exc}", retryable=True) from None
+            self._counters["written"].inc(self.format_name, self.output_kind,
+                                          amount=len(work.pending))
+            self._seen.add(rid for rid, _ in work.pending if rid)
+
+    def given_up(self, work: ComplianceWork) -> None:
+        self._counters["dropped"].inc(
+            self.format_name, self.output_kind,
+            amount=len(work.pending) if work.pending is not None else work.item_count)
+
+    # ------------------------------------------------------------------ state
+
+    async def restore_state(self, state: dict[str, bytes]) -> None:
+        expired = self._seen.restore(state)
+        if isinstance(self.output, FileOutput):
+            pattern: re.Pattern[bytes] = self.formatter.RECORD_ID
+            found = self.output.recent_ids(pattern)
+            self._seen.add(short_id(bytes.fromhex(rid.decode())) for rid in found)
+        self._expired_state = expired
+
+    def checkpoint_state(self) -> dict[str, bytes | None]:
+        state = self._seen.checkpoint()
+        expired = getattr(self, "_expired_state", None)
+        if expired:
+            state.update(expired)
+            self._expired_state = {}
+        return state
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self, host: Host) -> None:
         if self.output is None:
             return
         if self.config.count_spans:
             self._ledger = ledger_from(host, self.config.ledger)
-        await self.output.start()
+        await self.output.open()
+
+    async def close(self) -> None:
+        if self.output is not None:
+            await self.output.close()
 
     async def reload(self) -> None:
         """Called by the service on SIGHUP: reopen the file (logrotate's postrotate)."""
-        if isinstance(self.output, FileOutput) and self.config.file.reopen_on_sighup:
+        if self.output is not None and self.config.file.reopen_on_sighup:
             self.output.reopen()
 
-    async def shutdown(self) -> None:
-        if self.output is None:
-            return
-        await self.output.shutdown()
-
     async def flush(self, timeout: float = 10.0) -> bool:
-        return True if self.output is None else await self.output.flush(timeout)
+        """Wait (bounded) until everything accepted so far was written."""
+        return await self.idle(timeout)
 
 
 def _record_of(inv: ToolInvocation) -> ComplianceRecord:
@@ -217,6 +295,13 @@ def _record_of(inv: ToolInvocation) -> ComplianceRecord:
     if record is None:
         record = views["compliance"] = from_invocation(inv)
     return record
+
+
+def _work(records: list[ComplianceRecord], signal: Signal) -> ComplianceWork | None:
+    if not records:
+        return None
+    ids = [short_id(bytes.fromhex(r.record_id)) if r.record_id else 0 for r in records]
+    return ComplianceWork(records, ids, signal)
 
 
 def _identity(data: bytes) -> bytes:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hangar_otelcol.mcp import STATE_EVENT, ToolInvocation
+from hangar_otelcol.mcp.ids import record_id
 
 # hangar's record types and ids (docs/compliance-formats.md, "Record types")
 REQUESTED = "ToolInvocationRequested"
@@ -75,6 +76,9 @@ class ComplianceRecord:
     trace_id: str | None = None  # lower-case hex, None when absent/all-zero
     span_id: str | None = None
     service_version: str | None = None
+    #: stable id of the record (32 lower-case hex digits; hangar_otelcol.mcp.ids); None for
+    #: records made through the API without one
+    record_id: str | None = None
 
     @property
     def event_id(self) -> int:
@@ -129,4 +133,4 @@ def from_invocation(inv: ToolInvocation) -> ComplianceRecord:
         inv.error_type, inv.from_state, inv.to_state, inv.caller_type, inv.caller_id,
         inv.caller_roles, inv.cost_cents, inv.cost_model, _positive(inv.input_tokens),
         _positive(inv.output_tokens), hex_id(inv.trace_id), hex_id(inv.span_id),
-        inv.service_version or None)
+        inv.service_version or None, record_id(inv).hex())

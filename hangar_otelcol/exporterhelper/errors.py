@@ -18,4 +18,9 @@ class ExportError(Exception):
 
 
 class QueueFullError(Exception):
-    pass
+    """The queue cannot take the item now (or, ``never_fits``, ever: it is bigger than the
+    whole queue, so retrying cannot help)."""
+
+    def __init__(self, message: str, *, never_fits: bool = False) -> None:
+        super().__init__(message)
+        self.never_fits = never_fits

@@ -20,6 +20,7 @@ count it as ``send_failed``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,6 +52,11 @@ class ExporterHelper(BaseComponent):
     mutates_data = False
     #: ``send`` only uses ``batch.wire()``: queue batches as bytes (``Batch.compact``)
     queues_bytes = False
+    #: > 0: with a persistent queue, sent items are acknowledged only every this many
+    #: seconds (and at shutdown), together with ``checkpoint_state()`` in one transaction,
+    #: so the exporter's own state (counters, what it delivered) and the queue position
+    #: never disagree after a crash
+    checkpoint_interval = 0.0
 
     def __init__(
         self,
@@ -82,6 +88,13 @@ class ExporterHelper(BaseComponent):
         self._inline_done = asyncio.Event()
         self._accepting = False
         self._stopped = False
+        #: sent items waiting for the next checkpoint (checkpoint_interval)
+        self._done: list[QueueItem] = []
+        #: items accepted and not finished yet (queued, in flight or being sent inline)
+        self.queued_items = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._checkpointer: asyncio.Task[None] | None = None
 
     # --- to override -----------------------------------------------------------------
 
@@ -90,10 +103,21 @@ class ExporterHelper(BaseComponent):
         raise ExportError on failure."""
         raise NotImplementedError
 
-    def to_work(self, batch: Batch) -> Any:
-        """What the queue holds for ``batch``: anything with ``signal`` and ``item_count``.
-        The batch, as bytes only when ``send`` needs nothing else (``queues_bytes``)."""
+    async def to_work(self, batch: Batch) -> Any:
+        """What the queue holds for ``batch``: anything with ``signal`` and ``item_count``
+        (None: nothing to send). The batch, as bytes only when ``send`` needs nothing else
+        (``queues_bytes``)."""
         return batch.compact() if self.queues_bytes else batch
+
+    async def restore_state(self, state: dict[str, bytes]) -> None:
+        """What ``checkpoint_state`` saved before the last stop (persistent queues)."""
+
+    def checkpoint_state(self) -> dict[str, bytes | None]:
+        """State to save with the items acknowledged now (None deletes a key)."""
+        return {}
+
+    def given_up(self, work: Any) -> None:
+        """``work`` will not be sent (a permanent error, or no retries left)."""
 
     def encode_work(self, work: Any) -> bytes:
         """``work`` as a persistent queue stores it (default: the Batch envelope)."""
@@ -120,6 +144,8 @@ class ExporterHelper(BaseComponent):
             queue = PersistentQueue(qc.queue_size, storage.client(str(self.settings.id)),
                                     self.encode_work, self.decode_work, self._stored_size)
             loaded = await queue.open()
+            await self.restore_state(await queue.load_state())
+            self._track(queue.size_items())
             if loaded:
                 self._replayed.inc(amount=loaded)
                 self.logger.info("%s: %d requests accepted before the last stop are sent "
@@ -132,6 +158,37 @@ class ExporterHelper(BaseComponent):
             self._consumers = [
                 asyncio.create_task(self._consume_loop(), name=f"{self.settings.id}-sender-{i}")
                 for i in range(self._queue_config.num_consumers)]
+            if self._checkpointing:
+                self._checkpointer = asyncio.create_task(
+                    self._checkpoint_every(), name=f"{self.settings.id}-checkpoint")
+
+    @property
+    def _checkpointing(self) -> bool:
+        return bool(self.checkpoint_interval) and self._queue is not None and \
+            self._queue.durable
+
+    async def _checkpoint_every(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_interval)
+            try:
+                await self.checkpoint()
+            except Exception as exc:  # the storage is full or gone: items stay queued
+                self.problems.error("checkpoint", "%s: cannot save a checkpoint: %s",
+                                    self.settings.id, exc, detail=type(exc).__name__)
+
+    async def checkpoint(self) -> None:
+        """Acknowledge what was sent since the last checkpoint, with the exporter's state."""
+        if self._queue is None:
+            return
+        items, self._done = self._done, []
+        state = self.checkpoint_state()
+        if not items and not state:
+            return
+        try:
+            await self._queue.ack_many(items, state)
+        except BaseException:
+            self._done[:0] = items  # not acknowledged: next time
+            raise
 
     async def shutdown(self) -> None:
         """Stop accepting, drain the queue; if cancelled (deadline), count the rest as lost."""
@@ -148,9 +205,24 @@ class ExporterHelper(BaseComponent):
                 await self._inline_done.wait()
         except asyncio.CancelledError:
             self._abandon()
+            await self._stop_checkpoints()
             await self._close_quietly()
             raise
+        await self._stop_checkpoints()
         await self._close_quietly()
+
+    async def _stop_checkpoints(self) -> None:
+        task, self._checkpointer = self._checkpointer, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        try:
+            await self.checkpoint()  # the last one: nothing sent is sent again
+        except Exception as exc:
+            self.logger.error("%s: the last checkpoint was not saved (%s); what was sent "
+                              "since the one before may be sent again", self.settings.id, exc)
 
     def _abandon(self) -> None:
         """The deadline is up: cancel senders and count everything not sent as failed
@@ -173,6 +245,9 @@ class ExporterHelper(BaseComponent):
         for item in lost:
             items += item.items
             self.telemetry.send_failed(item.signal, item.items)
+            self._track(-item.items)
+            if item.work is not None:
+                self.given_up(item.work)
             self._finish(item, ConsumerError("exporter shut down before the data was sent"))
         if lost:
             self.logger.error("%s: shutdown deadline reached, dropped %d requests (%d items) "
@@ -191,23 +266,56 @@ class ExporterHelper(BaseComponent):
             self.telemetry.enqueue_failed(batch.signal, batch.item_count)
             reason = "shutting down" if self._stopped else "not started"
             raise ConsumerError(f"exporter {self.settings.id} is {reason}")
+        work = await self.to_work(batch)
+        if work is None:  # nothing in it for this exporter
+            self.telemetry.sent(batch.signal, batch.item_count)
+            return
+        await self.enqueue(work)
+
+    async def enqueue(self, work: Any) -> None:
+        """Queue ``work`` (or send it at once without a queue); returns once it is accepted
+        (committed to the storage with a persistent queue). Refusals are retryable
+        ConsumerErrors the receiver turns into 503 / UNAVAILABLE with a retry hint."""
+        if not self._accepting:
+            reason = "shutting down" if self._stopped else "not started"
+            raise ConsumerError(f"exporter {self.settings.id} is {reason}", retry_after=1.0)
         if self._queue is None:
-            await self._send_inline(self.to_work(batch))
+            self._track(work.item_count)
+            try:
+                await self._send_inline(work)
+            finally:
+                self._track(-work.item_count)
             return
         qc = self._queue_config
         done = asyncio.get_running_loop().create_future() if qc.wait_for_result else None
-        work = self.to_work(batch)
         item = QueueItem(work, self._sizer(work), done)
         try:
             await self._queue.put(item, block=qc.block_on_overflow)
         except (QueueFullError, StorageFull) as exc:
-            self.telemetry.enqueue_failed(batch.signal, batch.item_count)
+            self.telemetry.enqueue_failed(work.signal, work.item_count)
             self.problems.warn("enqueue_failed", "%s: refusing data: %s", self.settings.id, exc,
                                detail=type(exc).__name__)
-            raise ConsumerError(f"exporter {self.settings.id}: {exc}",
-                                retry_after=1.0) from None
+            never = isinstance(exc, QueueFullError) and exc.never_fits
+            raise ConsumerError(f"exporter {self.settings.id}: {exc}", permanent=never,
+                                retry_after=None if never else 1.0) from None
+        self._track(item.items)
         if done is not None:
             await done  # raises the ConsumerError set by _finish
+
+    def _track(self, items: int) -> None:
+        self.queued_items += items
+        if self.queued_items > 0:
+            self._idle.clear()
+        else:
+            self._idle.set()
+
+    async def idle(self, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until everything accepted was sent or given up; True if so."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def _send_inline(self, batch: Any) -> None:
         """Queue disabled: the caller's task does the sending and gets the error."""
@@ -232,6 +340,7 @@ class ExporterHelper(BaseComponent):
             if item.work is None:  # a persistent queue lost the payload (never expected)
                 self.problems.error("queue_corrupt", "%s: queued request %d could not be read "
                                     "back; dropped", self.settings.id, item.seq)
+                self._track(-item.items)
                 await queue.ack(item)
                 continue
             self._in_flight.add(item)
@@ -239,7 +348,11 @@ class ExporterHelper(BaseComponent):
                 error = await self._export(item.work)
             finally:
                 self._in_flight.discard(item)
-            await queue.ack(item)
+                self._track(-item.items)
+            if self._checkpointing:
+                self._done.append(item)
+            else:
+                await queue.ack(item)
             self._finish(item, error)
 
     @staticmethod
@@ -296,6 +409,7 @@ class ExporterHelper(BaseComponent):
     def _give_up(self, batch: Any, reason: str, *, permanent: bool = False,
                  retry_after: float | None = None) -> ConsumerError:
         self.telemetry.send_failed(batch.signal, batch.item_count)
+        self.given_up(batch)
         self.problems.warn("dropped", "%s: dropping %d %s: %s", self.settings.id,
                            batch.item_count, batch.signal.item_name, reason, detail=reason)
         return ConsumerError(f"exporter {self.settings.id}: {reason}", permanent=permanent,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from hangar_otelcol.exporterhelper.errors import QueueFullError
@@ -57,7 +57,15 @@ class SendingQueue(Protocol):
     async def ack(self, item: QueueItem) -> None:
         """The item is finished (sent or given up); a persistent queue deletes it here."""
 
+    async def ack_many(self, items: list[QueueItem], state: Mapping[str, bytes | None]
+                       ) -> None:
+        """Finish ``items`` and, in the same transaction, save the exporter's ``state``
+        (a checkpoint: what the items did and the queue position never disagree)."""
+
     def size(self) -> int: ...
+
+    def size_items(self) -> int:
+        """Items (spans, log records, records) of everything queued."""
 
     def capacity(self) -> int: ...
 
@@ -124,7 +132,8 @@ class MemoryQueue:
         if item.size > self._capacity:
             # can never fit, waiting would hang forever
             raise QueueFullError(f"request of size {item.size} exceeds the queue capacity "
-                                 f"{self._capacity}")
+                                 f"{self._capacity} (raise sending_queue.queue_size)",
+                                 never_fits=True)
         while self._size + item.size > self._capacity:
             if not block:
                 raise QueueFullError(f"sending queue is full ({self._size}/{self._capacity})")
@@ -158,8 +167,15 @@ class MemoryQueue:
     async def ack(self, item: QueueItem) -> None:
         pass  # nothing to persist
 
+    async def ack_many(self, items: list[QueueItem], state: Mapping[str, bytes | None]
+                       ) -> None:
+        pass
+
     def size(self) -> int:
         return self._size
+
+    def size_items(self) -> int:
+        return sum(item.items for item in self._items)
 
     def capacity(self) -> int:
         return self._capacity
@@ -248,6 +264,13 @@ class PersistentQueue(MemoryQueue):
 
     async def ack(self, item: QueueItem) -> None:
         await self._client.remove(QUEUE_NAME, [item.seq])
+
+    async def ack_many(self, items: list[QueueItem], state: Mapping[str, bytes | None]
+                       ) -> None:
+        await self._client.remove(QUEUE_NAME, [item.seq for item in items], state)
+
+    async def load_state(self) -> dict[str, bytes]:
+        return await self._client.load_state()
 
     def drain(self) -> list[QueueItem]:
         # what is still queued stays in the storage for the next start: nothing is lost

@@ -78,6 +78,8 @@ class ToolInvocation:
     attr_count = 0
     #: the record's event name attribute as read (``mcp.event.name``), before mapping
     event_name: str | None = None
+    #: ``hangar_otelcol.mcp.ids.record_id``, once computed
+    record_id: bytes | None = None
 
     def __init__(self, record: Any = None, is_span: bool = False) -> None:
         self.record = record

@@ -13,6 +13,8 @@ because trailing spaces of the final pair are not preserved by CEF parsers.
 
 from __future__ import annotations
 
+import re
+
 from ..record import EVENT_IDS, EVENT_KEYS, ComplianceRecord
 from .common import Memo, epoch_millis, number_text, truncate, utf8
 from .options import FormatOptions
@@ -52,6 +54,8 @@ def escape_header(value: str, limit: int = 1023) -> str:
 
 class CefFormatter:
     name = "cef"
+    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
+    RECORD_ID = re.compile(rb'externalId=([0-9a-f]{32})')
     envelope_bom = False  # the CEF: cookie must start MSG (docs/compliance-formats.md)
 
     def __init__(self, options: FormatOptions | None = None) -> None:
@@ -106,6 +110,8 @@ class CefFormatter:
             add(f"cs6={r.trace_id} cs6Label=TraceId")
         if r.span_id is not None:
             add(f"flexString1={r.span_id} flexString1Label=SpanId")
+        if r.record_id is not None:
+            add(f"externalId={r.record_id}")
         if r.error_type is not None:
             add(f"reason={esc(truncate(r.error_type, _REASON))}")
         add(f"act={r.event_type}")

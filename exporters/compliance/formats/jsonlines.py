@@ -7,6 +7,7 @@ empty strings are kept (the JSON line is the lossless record).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -21,6 +22,8 @@ _PS = "\u2029".encode()
 
 class JsonLinesFormatter:
     name = "jsonlines"
+    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
+    RECORD_ID = re.compile(rb'"record_id":"([0-9a-f]{32})"')
     #: an RFC 5424 envelope may put a BOM in front (JSON is free-text UTF-8)
     envelope_bom = True
 
@@ -67,6 +70,8 @@ class JsonLinesFormatter:
             d["trace_id"] = r.trace_id
         if r.span_id is not None:
             d["span_id"] = r.span_id
+        if r.record_id is not None:
+            d["record_id"] = r.record_id
         try:
             out = orjson.dumps(d, option=option)
         except TypeError:

@@ -15,6 +15,8 @@ sender's ``service.version`` is sanitized (``|``, ``\\`` and controls -> ``_``).
 
 from __future__ import annotations
 
+import re
+
 from ..record import ComplianceRecord
 from .common import LeefTime, Memo, epoch_millis, number_text, truncate
 from .options import FormatOptions
@@ -51,6 +53,8 @@ def sanitize_header(value: str) -> str:
 
 class LeefFormatter:
     name = "leef"
+    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
+    RECORD_ID = re.compile(rb'recordId=([0-9a-f]{32})')
     envelope_bom = False  # the LEEF: cookie must start MSG (docs/compliance-formats.md)
 
     def __init__(self, options: FormatOptions | None = None) -> None:
@@ -104,6 +108,8 @@ class LeefFormatter:
             add(f"traceId={r.trace_id}")
         if r.span_id:
             add(f"spanId={r.span_id}")
+        if r.record_id:
+            add(f"recordId={r.record_id}")
         if r.mcp_server_id:
             add(f"mcpServer={esc(r.mcp_server_id)}")
         return d.join(parts)

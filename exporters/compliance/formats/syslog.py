@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..record import EVENT_KEYS, ComplianceRecord
 from .common import IsoTime, Memo, number_text
 from .options import FormatOptions
@@ -80,6 +82,8 @@ def envelope(header: SyslogHeader, r: ComplianceRecord, payload: str, bom: bool)
 
 class SyslogFormatter:
     name = "syslog"
+    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
+    RECORD_ID = re.compile(rb'record_id="([0-9a-f]{32})"')
     envelope_bom = False  # syslog lines are complete messages, never wrapped
 
     def __init__(self, options: FormatOptions | None = None) -> None:
@@ -126,6 +130,8 @@ class SyslogFormatter:
             add(f' trace_id="{r.trace_id}"')
         if r.span_id is not None:
             add(f' span_id="{r.span_id}"')
+        if r.record_id is not None:
+            add(f' record_id="{r.record_id}"')
         add("]")
         if not with_msg:  # MSG is optional; dropped first when a message is too long
             return f"{self._header(r)} {''.join(sd)}"

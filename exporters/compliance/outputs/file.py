@@ -1,4 +1,4 @@
-"""Append to a file, with size-based rotation and logrotate support.
+"""Append to a file, with size-based rotation, logrotate support and crash repair.
 
 * Append mode (``O_APPEND``): each chunk is one ``write()`` of whole lines, so
   concurrent writers and crashes never leave half a line in the middle.
@@ -8,10 +8,15 @@
 * logrotate: the path is stat()ed once per chunk; if the file was moved or
   deleted (inode changed) it is reopened, so ``create`` mode works without a
   signal. ``reopen()`` (called on SIGHUP when ``reopen_on_sighup``) forces it.
-* A write error (disk full, permissions) keeps the records in the buffer, logs
-  one warning and retries with backoff; the part of a chunk already written is
-  not written again, so lines stay whole. Records are lost only when the
-  buffer is full (counted as dropped).
+* A write error (disk full, permissions) fails the attempt; the exporter helper keeps the
+  work and retries with backoff; the part of a chunk already written is not written
+  again, so lines stay whole.
+* The path is opened with O_NOFOLLOW: a symbolic link put in place of the file is refused,
+  not followed (a compliance file must not be redirected elsewhere).
+* After a crash: a last line without its newline (the gateway was killed during a write)
+  is removed when the records come back from a persistent queue (``repair="truncate"``), or
+  ended with a newline otherwise; ``recent_ids`` reads the ids of the last records written,
+  so records written just before a crash are not written again.
 """
 
 from __future__ import annotations
@@ -19,21 +24,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 
-from .base import BufferedOutput
+from .base import Writer
 from .stream import write_fd
 
+#: how much of the end of the file (and the rotated one) ``recent_ids`` reads
+TAIL_BYTES = 4 * 1024 * 1024
 
-class FileOutput(BufferedOutput):
+
+class FileOutput(Writer):
     kind = "file"
 
     def __init__(self, path: str, *, rotate_size: int = 0, keep: int = 5, mode: int = 0o640,
-                 **kwargs: object) -> None:
+                 fsync: bool = False, repair: str = "newline", **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.path = path
         self.rotate_size = rotate_size
         self.keep = keep
         self.mode = mode
+        self.fsync = fsync
+        self.repair = repair
         self._fd: int | None = None
         self._ino = -1
         self._size = 0
@@ -45,15 +56,70 @@ class FileOutput(BufferedOutput):
     def reopen(self) -> None:
         """Close and reopen the file before the next write (logrotate's SIGHUP)."""
         self._reopen_requested = True
-        self._wakeup.set()
 
-    async def _send(self, data: bytes, messages: list[bytes]) -> None:
-        await asyncio.to_thread(self._write, data)
+    async def open(self) -> None:
+        await asyncio.to_thread(self._repair_tail)
+
+    async def _write(self, data: bytes, messages: list[bytes]) -> None:
+        await asyncio.to_thread(self._write_sync, data)
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, self.mode)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.path, flags, self.mode)
+        except OSError as exc:
+            if os.path.islink(self.path):
+                raise OSError(exc.errno, f"{self.path} is a symbolic link; a compliance file "
+                              "is never written through one") from None
+            raise
         st = os.fstat(fd)
         self._fd, self._ino, self._size = fd, st.st_ino, st.st_size
+
+    def _repair_tail(self) -> None:
+        """A last line without its newline is what a crash during a write leaves."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                if size == 0:
+                    return
+                f.seek(max(0, size - TAIL_BYTES))
+                tail = f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            return
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n") + 1  # 0 when the whole tail is one torn line
+        torn = len(tail) - cut
+        if self.repair == "truncate":
+            os.truncate(self.path, size - torn)
+            self._logger.warning("%s: removed a torn last line of %d bytes (the gateway stopped "
+                                 "during a write); its record is written again from the "
+                                 "persistent queue", self.describe(), torn)
+        else:
+            with open(self.path, "ab") as f:
+                f.write(b"\n")
+            self._logger.warning("%s: ended a torn last line of %d bytes with a newline (the "
+                                 "gateway stopped during a write)", self.describe(), torn)
+
+    def recent_ids(self, pattern: re.Pattern[bytes]) -> list[bytes]:
+        """The record ids (group 1 of ``pattern``) in the last TAIL_BYTES written, in the
+        file and, when it is younger than that, in its rotated predecessor."""
+        found: list[bytes] = []
+        need = TAIL_BYTES
+        for path in (self.path, f"{self.path}.1"):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(0, os.SEEK_END)
+                    size = f.tell()
+                    f.seek(max(0, size - need))
+                    found += pattern.findall(f.read())
+            except OSError:
+                break
+            need -= size
+            if need <= 0:
+                break
+        return found
 
     def _close_fd(self) -> None:
         if self._fd is not None:
@@ -61,7 +127,7 @@ class FileOutput(BufferedOutput):
                 os.close(self._fd)
             self._fd = None
 
-    def _write(self, data: bytes) -> None:
+    def _write_sync(self, data: bytes) -> None:
         if self._fd is not None and (self._reopen_requested or self._moved()):
             self._close_fd()
         self._reopen_requested = False
@@ -69,6 +135,7 @@ class FileOutput(BufferedOutput):
             self._open()
         if not self.rotate_size or self._size + len(data) <= self.rotate_size:
             self._write_group(data, 0)
+            self._sync()
             return
         # rotating: cut the chunk at line ends so no file passes rotate_size
         # (lines never contain a raw LF, every format escapes it)
@@ -89,6 +156,11 @@ class FileOutput(BufferedOutput):
             pos = end
         if group_start < len(data):
             self._write_group(data[group_start:], done)
+        self._sync()
+
+    def _sync(self) -> None:
+        if self.fsync and self._fd is not None:
+            os.fsync(self._fd)
 
     def _write_group(self, data: bytes, done: int) -> None:
         assert self._fd is not None
@@ -122,8 +194,8 @@ class FileOutput(BufferedOutput):
             os.replace(self.path, f"{self.path}.1")
         self._open()
 
-    async def _reset(self) -> None:
+    async def reset(self) -> None:
         self._close_fd()
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
         self._close_fd()

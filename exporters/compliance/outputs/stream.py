@@ -1,7 +1,7 @@
 """stderr / stdout: one ``write()`` per chunk, from a worker thread.
 
-The write happens off the event loop because a full pipe (a container log
-driver that stalls) blocks ``write()``; the pipeline must not stall with it.
+The write happens off the event loop because a full pipe (a container log driver that
+stalls) blocks ``write()``; the pipeline must not stall with it.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import asyncio
 import os
 import sys
 
-from .base import BufferedOutput, PartialWrite
+from .base import PartialWrite, Writer
 
 
-class StreamOutput(BufferedOutput):
+class StreamWriter(Writer):
     def __init__(self, which: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.kind = which  # "stderr" | "stdout"
 
-    async def _send(self, data: bytes, messages: list[bytes]) -> None:
+    async def _write(self, data: bytes, messages: list[bytes]) -> None:
         stream = sys.stderr if self.kind == "stderr" else sys.stdout
         buffer = getattr(stream, "buffer", None)
         if buffer is None:  # a text-only stand-in (tests, embedding programs)

@@ -9,10 +9,10 @@ restarts, it closes the connection (FIN) and whatever we wrote after that, or
 what was still unread in its socket buffer, is gone although ``write()``
 succeeded. So every chunk is remembered for ``resend_window`` seconds; when the
 connection breaks (EOF from the peer, reset, write error) the chunks sent in
-that window are queued again before anything newer and go out on the next
-connection. A receiver restart therefore loses nothing; the price is that a
-few records sent just before the break may arrive twice (counted as
-``resent``; each carries its trace/span id for de-duplication).
+that window go out again, before anything newer, on the next connection. A
+receiver restart therefore loses nothing; the price is that a few records sent
+just before the break may arrive twice (counted as ``resent``; each carries its
+record id for de-duplication).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import socket
 import ssl
 import time
 
-from .base import BufferedOutput
+from .base import Writer
 
 
 def frame_octet_counting(message: bytes) -> bytes:
@@ -35,7 +35,7 @@ def frame_lf(message: bytes) -> bytes:
     return message + b"\n"
 
 
-class UdpOutput(BufferedOutput):
+class UdpOutput(Writer):
     kind = "udp"
     resume_partial = False
 
@@ -43,11 +43,13 @@ class UdpOutput(BufferedOutput):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.host, self.port = host, port
         self._sock: socket.socket | None = None
+        #: datagrams of the current work already sent (a retry continues after them)
+        self._sent = 0
 
     def describe(self) -> str:
         return f"syslog udp://{self.host}:{self.port}"
 
-    async def _send(self, data: bytes, messages: list[bytes]) -> None:
+    async def _write(self, data: bytes, messages: list[bytes]) -> None:
         if self._sock is None:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 self.host, self.port, type=socket.SOCK_DGRAM)
@@ -59,33 +61,28 @@ class UdpOutput(BufferedOutput):
             sock.connect(addr)
             self._sock = sock
         sock = self._sock
-        sent = 0
-        try:
-            for msg in messages:
-                for _ in range(100):  # bounded wait for socket buffer space
-                    try:
-                        sock.send(msg)
-                        break
-                    except BlockingIOError:
-                        await asyncio.sleep(0.001)
-                else:
-                    raise BlockingIOError("UDP socket buffer stays full")
-                sent += 1
-        except OSError:
-            # the datagrams already sent are not sent again
-            del messages[:sent]
-            raise
+        for msg in messages[self._sent:]:
+            for _ in range(100):  # bounded wait for socket buffer space
+                try:
+                    sock.send(msg)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.001)
+            else:
+                raise BlockingIOError("UDP socket buffer stays full")
+            self._sent += 1  # a datagram sent is not sent again when the work is retried
+        self._sent = 0
 
-    async def _reset(self) -> None:
-        await self._close()
+    async def reset(self) -> None:
+        await self.close()
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
 
 
-class StreamSyslogOutput(BufferedOutput):
+class StreamSyslogOutput(Writer):
     """TCP or TLS: one connection, reconnect with backoff, resend window."""
 
     resume_partial = False
@@ -108,6 +105,8 @@ class StreamSyslogOutput(BufferedOutput):
         self._broken = False
         #: (monotonic time, messages) of recent chunks, for the resend window
         self._recent: collections.deque[tuple[float, list[bytes]]] = collections.deque()
+        #: what goes out again, first, on the next connection
+        self._again: list[bytes] = []
 
     def describe(self) -> str:
         return f"syslog {self.kind}://{self.host}:{self.port}"
@@ -138,22 +137,28 @@ class StreamSyslogOutput(BufferedOutput):
         self._broken = True
         # everything sent recently may not have been read by the receiver: send again
         horizon = time.monotonic() - self._resend_window
-        again = [m for t, msgs in self._recent if t >= horizon for m in msgs]
+        self._again += [m for t, msgs in self._recent if t >= horizon for m in msgs]
         self._recent.clear()
-        self.requeue(again)
 
-    async def _send(self, data: bytes, messages: list[bytes]) -> None:
+    async def _write(self, data: bytes, messages: list[bytes]) -> None:
         if self._writer is not None and self._broken:
-            await self._reset()
+            await self.reset()
         if self._writer is None:
             await self._connect()
         writer = self._writer
         assert writer is not None
         now = time.monotonic()
+        again = self._again
+        if again:  # written before the connection broke: maybe never read
+            self._again = []
+            self.count("resent", len(again))
+            data = b"".join(again) + data
+            messages = again + messages
         try:
             writer.write(data)
             await asyncio.wait_for(writer.drain(), self._write_timeout)
         except BaseException:
+            self._again[:0] = again
             self._on_break()
             raise
         if self._broken:  # the peer went away while we were writing
@@ -164,7 +169,7 @@ class StreamSyslogOutput(BufferedOutput):
         while recent and recent[0][0] < horizon:
             recent.popleft()
 
-    async def _reset(self) -> None:
+    async def reset(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None
         if self._watch is not None:
             self._watch.cancel()
@@ -174,5 +179,5 @@ class StreamSyslogOutput(BufferedOutput):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
-    async def _close(self) -> None:
-        await self._reset()
+    async def close(self) -> None:
+        await self.reset()

@@ -67,3 +67,11 @@ class QueuedBatch(_message.Message):
     parts: _containers.RepeatedCompositeFieldContainer[QueuedPart]
     enqueued_unix_nano: int
     def __init__(self, signal: _Optional[_Union[Signal, str]] = ..., parts: _Optional[_Iterable[_Union[QueuedPart, _Mapping]]] = ..., enqueued_unix_nano: _Optional[int] = ...) -> None: ...
+
+class QueuedRecords(_message.Message):
+    __slots__ = ("records", "record_ids")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedScalarFieldContainer[bytes]
+    record_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, records: _Optional[_Iterable[bytes]] = ..., record_ids: _Optional[_Iterable[int]] = ...) -> None: ...

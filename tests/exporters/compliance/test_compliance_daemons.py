@@ -81,9 +81,14 @@ def make(raw: dict[str, Any], tel: Telemetry | None = None) -> Any:
 
 async def send(exporter: Any, recs: list[ComplianceRecord]) -> None:
     await exporter.start(StandaloneHost())
-    exporter.output.submit([exporter.render(r) for r in recs])
+    await exporter.export_records(recs)
     assert await exporter.flush(20)
     await exporter.shutdown()
+
+
+def counted(tel: Telemetry, what: str, output: str) -> float:
+    return tel.counter(f"otelcol_exporter_compliance_records_{what}_total", "",
+                       ()).get(("compliance", "syslog", output))
 
 
 def check_sd(received: list[dict[str, Any]], sd_key: str, values: list[str]) -> None:
@@ -157,12 +162,12 @@ async def test_rsyslog_tls_with_server_verification(tmp_path: Path) -> None:
         # verification is on by default: without our CA the handshake must fail
         tel = Telemetry()
         untrusted = make({"format": "syslog", "output": f"tls://127.0.0.1:{port}",
-                          "network": {"initial_backoff": "1s"}}, tel)
+                          "retry_on_failure": {"initial_interval": "1s"}}, tel)
         await untrusted.start(StandaloneHost())
-        untrusted.output.submit([untrusted.render(r) for r in records(["x"])])
-        await eventually(lambda: untrusted.output.stats.failed > 0, 10,
+        await untrusted.export_records(records(["x"]))
+        await eventually(lambda: counted(tel, "failed", "tls") > 0, 10,
                          "the first (failing) handshake", interval=0.02)
-        assert untrusted.output.buffered == 1  # kept, not lost
+        assert untrusted.queued_items == 1  # kept, not lost
         task = asyncio.ensure_future(untrusted.shutdown())
         await asyncio.sleep(0.01)
         task.cancel()
@@ -185,12 +190,13 @@ async def test_rsyslog_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
     daemon.start()
     tel = Telemetry()
     exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
-                     "network": {"initial_backoff": "50ms", "max_backoff": "500ms"}}, tel)
+                     "retry_on_failure": {"initial_interval": "50ms",
+                                          "max_interval": "500ms"}}, tel)
     await exporter.start(StandaloneHost())
     recs = records([f"call{i}" for i in range(600)])
     try:
         for n, chunk_start in enumerate(range(0, 600, 20)):
-            exporter.output.submit([exporter.render(r) for r in recs[chunk_start:chunk_start + 20]])
+            await exporter.export_records(recs[chunk_start:chunk_start + 20])
             await asyncio.sleep(0.01)
             if n == 10:
                 await asyncio.to_thread(daemon.stop)  # the SIEM restarts mid-stream
@@ -205,7 +211,7 @@ async def test_rsyslog_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
     tools = [r["sd"]["mcp@49152"]["tool"] for r in daemon.records()]
     assert set(tools) == {f"call{i}" for i in range(600)}
     # at-least-once: duplicates are possible only from the resend window
-    assert len(tools) - 600 <= exporter.output.stats.resent
+    assert len(tools) - 600 <= counted(tel, "resent", "tcp")
 
 
 # ----------------------------------------------------------------------------- syslog-ng

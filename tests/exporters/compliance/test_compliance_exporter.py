@@ -10,10 +10,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hangar_otelcol.component import Kind
+from hangar_otelcol.component import ConsumerError, Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.exporters.compliance.config import ComplianceConfig
 from hangar_otelcol.exporters.compliance.factory import FACTORY
+from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
 from tests.exporters.compliance.parsers import parse_cef, parse_leef, parse_syslog
@@ -149,14 +150,22 @@ async def test_replay_uses_record_time_and_sender_version(tmp_path: Path) -> Non
 
 # ----------------------------------------------------------------------------- files
 
+def numbered(n: int) -> list[ComplianceRecord]:
+    """``n`` distinct records (each its own record id)."""
+    return [ComplianceRecord(event_type="ToolInvocationCompleted",
+                             time_unix_nano=1_795_000_000_000_000_000 + i, mcp_server_id="m",
+                             tool_name=f"t{i}", status="success", record_id=f"{i + 1:016x}" * 2)
+            for i in range(n)]
+
+
 async def test_file_rotation_keeps_whole_lines(tmp_path: Path) -> None:
     out = tmp_path / "c.log"
     exporter = make({"format": "jsonlines", "output": str(out),
                      "file": {"rotate_size": 2000, "keep": 2}})
     await exporter.start(StandaloneHost())
-    for _ in range(6):
-        for batch in batches("2.34.4"):
-            await exporter.consume(batch)
+    records = numbered(48)
+    for i in range(0, 48, 8):
+        await exporter.export_records(records[i:i + 8])
         assert await exporter.flush(5)
     await exporter.shutdown()
     files = sorted(tmp_path.iterdir())
@@ -196,7 +205,7 @@ async def test_write_error_keeps_records_and_recovers(tmp_path: Path) -> None:
         await exporter.consume(batch)
     await eventually(lambda: metric(tel, "failed", "leef", "file") > 0, 2,
                      "at least one failed attempt", interval=0.01)
-    assert exporter.output.buffered == 8
+    assert exporter.queued_items == 8  # kept, retried
     folder.mkdir()
     assert await exporter.flush(10)
     await exporter.shutdown()
@@ -205,22 +214,37 @@ async def test_write_error_keeps_records_and_recovers(tmp_path: Path) -> None:
     assert metric(tel, "dropped", "leef", "file") == 0
 
 
-async def test_full_buffer_drops_new_records_and_counts_them(tmp_path: Path) -> None:
+async def test_a_full_queue_refuses_new_data_retryably_and_loses_nothing_accepted(
+        tmp_path: Path) -> None:
     tel = Telemetry()
     port = free_port()  # nobody listens: the output cannot connect
     exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
-                     "buffer_size": 5, "network": {"initial_backoff": "1s"}}, tel)
+                     "sending_queue": {"queue_size": 2},
+                     "retry_on_failure": {"initial_interval": "1s"}}, tel)
     await exporter.start(StandaloneHost())
-    for batch in batches("2.34.4"):
-        await exporter.consume(batch)
-    assert metric(tel, "dropped", "syslog", "tcp") == 3
-    assert exporter.output.buffered == 5
+    refused = []
+    records = numbered(8)
+    await exporter.export_records(records[:2])
+    await eventually(lambda: exporter.queue.size() == 0, 5, "the sender took the first 2")
+    for i in range(2, 8, 2):  # the first 2 are being sent (and failing); 2 may wait
+        try:
+            await exporter.export_records(records[i:i + 2])
+        except ConsumerError as exc:
+            refused.append(exc)
+    assert len(refused) == 2 and all(not e.permanent and e.retry_after for e in refused)
+    assert exporter.queued_items == 4
+    with pytest.raises(ConsumerError, match="exceeds the queue capacity 2") as never:
+        await exporter.export_records(numbered(3))  # can never fit: retrying cannot help
+    assert never.value.permanent
+    assert metric(tel, "dropped", "syslog", "tcp") == 0  # refused is not dropped: retried
+    held = exporter.queued_items
     task = asyncio.ensure_future(exporter.shutdown())
     await asyncio.sleep(0.05)
     task.cancel()  # what the service's drain deadline does
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert metric(tel, "dropped", "syslog", "tcp") == 8
+    # a memory queue at the deadline: what it held is lost, and counted
+    assert metric(tel, "dropped", "syslog", "tcp") == held
 
 
 # ----------------------------------------------------------------------------- TCP receiver
@@ -262,7 +286,8 @@ async def test_tcp_receiver_restart_loses_nothing() -> None:
     server = LineServer(port)
     await server.start()
     exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
-                     "network": {"initial_backoff": "50ms", "max_backoff": "200ms"}}, tel)
+                     "retry_on_failure": {"initial_interval": "50ms",
+                                          "max_interval": "200ms"}}, tel)
     await exporter.start(StandaloneHost())
     all_batches = batches("2.34.4")
     await exporter.consume(all_batches[0])
