@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hangar_otelcol.config.types import Duration, LedgerRef
+from hangar_otelcol.config.types import Duration, LedgerRef, StorageRef
 from hangar_otelcol.mcp import InvocationKeys
 
 _7S = Duration(7.0)
@@ -18,6 +18,9 @@ class ToolAuditConfig:
     #: the count-once ledger (an extension id such as ``call_ledger``); empty: the
     #: service's in-process one. Audit records are noted in it, spans claim from it.
     ledger: LedgerRef = LedgerRef("")
+    #: a storage extension (``file_storage``): held spans are written to it before their
+    #: senders are answered, so a crash during the hold loses no call
+    storage: StorageRef = StorageRef("")
     #: how long a span waits for a real audit record of the same call before an audit record
     #: is derived from it. Hangar's SDK flushes spans and logs independently every 5 s, so
     #: the real record (2.x) can arrive up to ~5 s after the span. 0 derives at once (only

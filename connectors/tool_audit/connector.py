@@ -21,29 +21,20 @@ import asyncio
 import collections
 import contextlib
 import time
-from dataclasses import dataclass
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.derive import AUDIT_SCOPE, audit_record
+from hangar_otelcol.connectors.tool_audit.held import Held, HeldStore
 from hangar_otelcol.ledger import Ledger, ledger_from
 from hangar_otelcol.ledger.counting import counted_spans, reports
-from hangar_otelcol.mcp import CallKey, call_key, index
+from hangar_otelcol.mcp import call_key, index
 from hangar_otelcol.pdata import Batch, Sender, Signal
+from hangar_otelcol.storage import Storage
 
 RECORDS_METRIC = "otelcol_connector_tool_audit_spans_total"
-
-
-@dataclass(slots=True)
-class _Held:
-    due: float  # monotonic time at which the span is decided
-    claim: CallKey  # what the ledger pairs on
-    sender: Sender
-    resource: bytes  # serialized Resource of the span
-    record: LogRecord
 
 
 class _AuditIntake:
@@ -72,11 +63,12 @@ class ToolAuditConnector(BaseComponent):
             "reported the call; dropped: the logs pipeline refused the derived record)",
             ("outcome",))
         self._prefixes = tuple(config.copy_attribute_prefixes)
-        self._held: collections.deque[_Held] = collections.deque()
+        self._held: collections.deque[Held] = collections.deque()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._ledger: Ledger | None = None
+        self._store: HeldStore | None = None
         self._intake = _AuditIntake(self)
 
     def consumer_for(self, signal: Signal) -> Consumer:
@@ -87,10 +79,22 @@ class ToolAuditConnector(BaseComponent):
 
     async def start(self, host: Host) -> None:
         self._ledger = ledger_from(host, self.config.ledger)
+        if self.config.storage:
+            storage = host.extension(self.config.storage)
+            if not isinstance(storage, Storage):
+                raise ValueError(f"storage: extension {self.config.storage!r} is no storage")
+            self._store = HeldStore(storage.client(str(self.settings.id)))
+            loaded = await self._store.load()
+            if loaded:
+                self._held.extend(sorted(loaded, key=lambda h: h.due))
+                self.logger.info("%s: %d spans held before the last stop wait for their "
+                                 "audit records again", self.settings.id, len(loaded))
         self._task = asyncio.create_task(self._run(), name=f"{self.settings.id}")
 
     async def shutdown(self) -> None:
-        """Decide every held span now (the logs pipeline is still running) and emit."""
+        """Decide every held span now (the logs pipeline is still running) and emit; with a
+        storage, what is held stays there and is decided after the next start, when its
+        hold is over (an audit record may still come)."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -127,7 +131,8 @@ class ToolAuditConnector(BaseComponent):
         observed = time.time_ns()
         source_key = keys.audit_source_key
         dedupe = self.config.dedupe_with_audit_logs
-        added = covered = 0
+        covered = 0
+        new: list[Held] = []
         for part in batch.parts:
             spans = counted_spans(index(part, keys))
             if not spans:
@@ -148,11 +153,13 @@ class ToolAuditConnector(BaseComponent):
                     resources[rid] = resource
                 record = audit_record(inv, source_key=source_key, copy_prefixes=self._prefixes,
                                       observed_unix_nano=observed)
-                self._held.append(_Held(due, claim, part.sender, resource, record))
-                added += 1
+                new.append(Held(due, claim, part.sender, resource, record))
         if covered:
             self.spans.inc("covered", amount=covered)
-        if added:
+        if new:
+            if self._store is not None:  # durable before the sender is answered
+                await self._store.add(new)
+            self._held.extend(new)
             if self._task is None:  # not started (e.g. driven directly): decide now
                 await self._emit(await self._take_due(force=True))
             else:  # the output task may be asleep with no deadline: let it recompute
@@ -167,6 +174,8 @@ class ToolAuditConnector(BaseComponent):
 
     async def _run(self) -> None:
         while True:
+            if self._stopping and self._store is not None:
+                return  # held spans stay in the storage for the next start
             ready = await self._take_due(force=self._stopping)
             if ready:
                 await self._emit(ready)
@@ -179,11 +188,11 @@ class ToolAuditConnector(BaseComponent):
                 await asyncio.wait_for(self._wake.wait(),
                                        None if timeout is None else max(timeout, 0.0))
 
-    async def _take_due(self, *, force: bool) -> list[_Held]:
+    async def _take_due(self, *, force: bool) -> list[Held]:
         """Held spans whose time is up (all of them when stopping or over max_held)."""
         now = time.monotonic()
         held = self._held
-        out: list[_Held] = []
+        out: list[Held] = []
         while held and (force or held[0].due <= now or len(held) > self.config.max_held):
             out.append(held.popleft())
         if not out or not self.config.dedupe_with_audit_logs:
@@ -192,41 +201,49 @@ class ToolAuditConnector(BaseComponent):
         kept = [item for item, is_covered in zip(out, answers, strict=True) if not is_covered]
         if len(kept) < len(out):
             self.spans.inc("covered", amount=len(out) - len(kept))
+            if self._store is not None:
+                await self._store.done([i for i, c in zip(out, answers, strict=True) if c])
         return kept
 
-    async def _emit(self, items: list[_Held]) -> None:
+    async def _emit(self, items: list[Held]) -> None:
         if not items:
             return
         # one request per sender (processors may read the sender), one resource per resource
         # (Sender holds a dict, so it is not hashable: group by identity; a batch from one
         # receiver request shares one Sender object)
-        by_sender: dict[int, tuple[Sender, dict[bytes, list[LogRecord]]]] = {}
+        by_sender: dict[int, tuple[Sender, dict[bytes, list[Held]]]] = {}
         for item in items:
             _, resources = by_sender.setdefault(id(item.sender), (item.sender, {}))
-            resources.setdefault(item.resource, []).append(item.record)
+            resources.setdefault(item.resource, []).append(item)
         for sender, resources in by_sender.values():
             request = ExportLogsServiceRequest()
-            n = 0
-            for resource, records in resources.items():
+            sent: list[Held] = []
+            for resource, held in resources.items():
                 rl = request.resource_logs.add()
                 if resource:
                     rl.resource.MergeFromString(resource)
                 sl = rl.scope_logs.add()
                 sl.scope.name = AUDIT_SCOPE
-                sl.log_records.extend(records)
-                n += len(records)
-            await self._deliver(Batch.of(Signal.LOGS, request, sender), n)
+                sl.log_records.extend(h.record for h in held)
+                sent += held
+            if await self._deliver(Batch.of(Signal.LOGS, request, sender), len(sent)) \
+                    and self._store is not None:
+                await self._store.done(sent)
 
-    async def _deliver(self, batch: Batch, n: int) -> None:
+    async def _deliver(self, batch: Batch, n: int) -> bool:
+        """Hand derived records on, retrying while refused retryably; True when they are
+        done with (delivered, or refused for good), False when they stay held."""
         while True:
             try:
                 await self.consumer.consume(batch)
             except ConsumerError as exc:
+                if self._stopping and not exc.permanent and self._store is not None:
+                    return False  # kept in the storage for the next start
                 if exc.permanent or self._stopping:
                     self.spans.inc("dropped", amount=n)
                     self.problems.warn("refused", "%s: %d derived audit records refused, "
                                        "dropped: %s", self.settings.id, n, exc, detail=str(exc))
-                    return
+                    return True
                 self.problems.warn("retry", "%s: derived audit records refused (%s); retrying",
                                    self.settings.id, exc)
                 await asyncio.sleep(exc.retry_after or float(self.config.retry_interval))
@@ -235,6 +252,6 @@ class ToolAuditConnector(BaseComponent):
                 self.spans.inc("dropped", amount=n)
                 self.problems.error("bug", "%s: %d derived audit records lost: %r",
                                     self.settings.id, n, exc, detail=type(exc).__name__)
-                return
+                return True
             self.spans.inc("derived", amount=n)
-            return
+            return True

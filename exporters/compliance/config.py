@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from hangar_otelcol.config.types import ByteSize, Duration, LedgerRef
 from hangar_otelcol.exporterhelper import QueueConfig, RetryConfig
+from hangar_otelcol.exporterhelper.seen import DedupeConfig
 from hangar_otelcol.mcp import DEFAULT_KEYS, InvocationKeys
 from hangar_otelcol.net.tls import TLSClientConfig
 
@@ -112,19 +113,6 @@ class LeefConfig:
 
 LEEF_TIME_FORMATS = ("MMM dd yyyy HH:mm:ss", "MMM dd yyyy HH:mm:ss.SSS",
                      "MMM dd yyyy HH:mm:ss z", "MMM dd yyyy HH:mm:ss.SSS z", "epoch_ms")
-
-
-@dataclass
-class DedupeConfig:
-    """Records remembered as written, so that one seen again is not written twice."""
-
-    #: how long a written record is remembered
-    window: Duration = Duration(600.0)
-    #: at most this many records are remembered (about 60 bytes each)
-    max_records: int = 500_000
-
-    def validate(self) -> list[str]:
-        return ["max_records: must be at least 1"] if self.max_records < 1 else []
 
 
 @dataclass

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from hangar_otelcol.config.types import LedgerRef
+from hangar_otelcol.config.types import Duration, LedgerRef
+from hangar_otelcol.exporterhelper import QueueConfig, RetryConfig
+from hangar_otelcol.exporterhelper.seen import DedupeConfig
 from hangar_otelcol.mcp import InvocationKeys
 from hangar_otelcol.net.http import HttpServerConfig
 
@@ -14,6 +17,18 @@ class KnownTool:
     mcp_server: str = ""
     tool: str = ""
     cost_model: str = ""
+
+
+@dataclass
+class PrometheusQueueConfig(QueueConfig):
+    """``sending_queue``: off by default (counting is instant in memory); with ``storage``
+    the calls to count are queued on disk and the counters saved with the queue."""
+
+    enabled: bool = False
+    #: one counter applies the calls in order
+    num_consumers: int = 1
+    sizer: Literal["requests", "items", "bytes"] = "items"
+    queue_size: int = 1_000_000
 
 
 @dataclass
@@ -38,6 +53,11 @@ class PrometheusConfig(HttpServerConfig):
     #: increase()/rate() also see the first calls of these tools
     known_tools: list[KnownTool] = field(default_factory=list)
     invocations: InvocationKeys = field(default_factory=InvocationKeys)
+    dedupe: DedupeConfig = field(default_factory=DedupeConfig)
+    # the exporterhelper keys (hangar_otelcol.exporterhelper)
+    timeout: Duration = Duration(0)
+    sending_queue: PrometheusQueueConfig = field(default_factory=PrometheusQueueConfig)
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
 
     def validate(self) -> list[str]:
         errors = super().validate()

@@ -1,21 +1,33 @@
-"""The prometheus exporter: counts tool invocations and serves them on /metrics."""
+"""The prometheus exporter: counts tool invocations and serves them on /metrics.
+
+Counting is exactly once per record (docs/durability.md): every call is counted under its
+record id (``mcp.ids.record_id``) and a record seen again is not counted again. With
+``sending_queue.storage`` the calls to count are queued on disk first, and the counters
+are saved with every checkpoint together with the queue position, so after a crash or a
+restart they continue from their last value and what was queued is counted once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gzip
+from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
-from hangar_otelcol.component import BaseComponent, CreateSettings, Host
+from hangar_otelcol.component import CreateSettings, Host
+from hangar_otelcol.exporterhelper import ExporterHelper
+from hangar_otelcol.exporterhelper.seen import SeenWindow, short_id
 from hangar_otelcol.exporters.prometheus.config import PrometheusConfig
-from hangar_otelcol.exporters.prometheus.metrics import ToolMetrics
+from hangar_otelcol.exporters.prometheus.metrics import Fact, ToolMetrics, fact_of
 from hangar_otelcol.ledger import Ledger, ledger_from
 from hangar_otelcol.ledger.counting import counted
-from hangar_otelcol.mcp import index
+from hangar_otelcol.mcp import TOOL_EVENT, index
+from hangar_otelcol.mcp.ids import record_id
 from hangar_otelcol.multiprocess import (
     MergedCollector,
     SeriesFiles,
@@ -26,13 +38,31 @@ from hangar_otelcol.multiprocess import (
 from hangar_otelcol.net.http import HttpServer, serve
 from hangar_otelcol.pdata import Batch, Signal
 
+#: state key of the saved counters
+COUNTERS = "counters"
 
-class PrometheusExporter(BaseComponent):
-    mutates_data = False
+
+class CountWork:
+    """The calls of one batch to count, each with its short record id."""
+
+    __slots__ = ("facts", "ids", "item_count", "signal")
+
+    def __init__(self, facts: list[Fact], ids: list[int], signal: Signal) -> None:
+        self.facts = facts
+        self.ids = ids
+        self.signal = signal
+        self.item_count = len(facts)
+
+
+class PrometheusExporter(ExporterHelper):
+    checkpoint_interval = 1.0
 
     def __init__(self, settings: CreateSettings, config: PrometheusConfig) -> None:
-        super().__init__(settings)
+        super().__init__(settings, config)
         self._config = config
+        self._seen = SeenWindow(float(config.dedupe.window), config.dedupe.max_records)
+        self._dirty = False
+        self._expired: dict[str, bytes | None] = {}
         self._keys = config.invocations
         self.metrics = ToolMetrics(config.max_series, config.per_caller, config.caller_limit)
         self._ledger: Ledger | None = None
@@ -55,9 +85,10 @@ class PrometheusExporter(BaseComponent):
         self.port: int | None = None
         self._counted = self.telemetry.counter(
             "otelcol_exporter_prometheus_invocations_total",
-            "Tool invocations counted into the mcp_hangar_* series")
+            "Tool invocations seen by the prometheus exporter, by outcome (counted; repeat: "
+            "a record with the same record id was counted already)", ("outcome",))
 
-    async def start(self, host: Host) -> None:
+    async def open(self, host: Host) -> None:
         if self._config.count_spans:
             self._ledger = ledger_from(host, self._config.ledger)
         if self._files is not None:
@@ -71,9 +102,9 @@ class PrometheusExporter(BaseComponent):
                                    ssl_context=self._config.ssl_context())
         self.port = self._server.port
         self.logger.info("%s: serving %s on %s", self.settings.id, self._config.path,
-                       self._config.endpoint)
+                         self._config.endpoint)
 
-    async def shutdown(self) -> None:
+    async def close(self) -> None:
         if self._server is not None:
             await self._server.stop()
             self._server = None
@@ -96,17 +127,58 @@ class PrometheusExporter(BaseComponent):
             headers["Content-Encoding"] = "gzip"
         return web.Response(body=body, headers=headers)
 
-    async def consume(self, batch: Batch) -> None:
+    async def to_work(self, batch: Batch) -> CountWork | None:
         if batch.signal == Signal.METRICS:
-            return  # OTLP metrics are not re-exposed (hangar sends none)
-        n = 0
-        record_all = self.metrics.record_all
+            return None  # OTLP metrics are not re-exposed (hangar sends none)
+        facts: list[Fact] = []
+        ids: list[int] = []
         keys = self._keys
         for part in batch.parts:
             invs = index(part, keys)
-            if invs:
-                n += record_all(await counted(invs, self._ledger))
-        if n:
-            self._counted.inc(amount=n)
-        self.settings.telemetry.sent(batch.signal, batch.item_count)
+            if not invs:
+                continue
+            for inv in await counted(invs, self._ledger):
+                if inv.event == TOOL_EVENT:
+                    facts.append(fact_of(inv))
+                    ids.append(short_id(record_id(inv)))
+        return CountWork(facts, ids, batch.signal) if facts else None
 
+    async def send(self, work: CountWork) -> None:
+        seen, record = self._seen, self.metrics.record
+        fresh = [rid for rid in work.ids if rid not in seen]
+        if len(fresh) == len(work.ids):
+            for fact in work.facts:
+                record(fact)
+        else:  # some were counted already: a retry, or a replay after a restart
+            known = set(work.ids) - set(fresh)
+            for rid, fact in zip(work.ids, work.facts, strict=True):
+                if rid not in known:
+                    record(fact)
+                    known.add(rid)  # the same record twice within one batch counts once
+            repeats = len(work.ids) - len(fresh)
+            self._counted.inc("repeat", amount=repeats)
+        seen.add(fresh)
+        self._counted.inc("counted", amount=len(fresh))
+        self._dirty = True
+
+    def encode_work(self, work: CountWork) -> bytes:
+        return orjson.dumps({"s": work.signal.value, "f": work.facts, "i": work.ids})
+
+    def decode_work(self, data: bytes) -> CountWork:
+        raw = orjson.loads(data)
+        return CountWork([tuple(f) for f in raw["f"]], raw["i"], Signal(raw["s"]))
+
+    async def restore_state(self, state: dict[str, bytes]) -> None:
+        if COUNTERS in state:
+            self.metrics.restore(state[COUNTERS])
+        self._expired = self._seen.restore(state)
+
+    def checkpoint_state(self) -> dict[str, bytes | None]:
+        out: dict[str, Any] = self._seen.checkpoint()
+        if self._expired:
+            out.update(self._expired)
+            self._expired = {}
+        if self._dirty:
+            out[COUNTERS] = self.metrics.snapshot()
+            self._dirty = False
+        return out

@@ -11,6 +11,7 @@ import bisect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from prometheus_client.core import HistogramMetricFamily
 
 from hangar_otelcol.mcp import TOOL_EVENT, ToolInvocation
@@ -78,6 +79,17 @@ def _bound(b: float) -> str:
     return "+Inf" if b == float("inf") else repr(b)
 
 
+#: what counting one call needs: server, tool, status, duration (ms), error type, cost
+#: (hundredths of a cent), cost model, caller type, caller id
+Fact = tuple[str, str, str, float | None, str | None, int | None, str, str, str]
+
+
+def fact_of(inv: ToolInvocation) -> Fact:
+    return (inv.server or "", inv.tool or "", inv.status or "success", inv.duration_ms,
+            inv.error_type, inv.cost_cents, inv.cost_model or "", inv.caller_type or "",
+            inv.caller_id or "")
+
+
 class ToolMetrics:
     """Everything the exporter serves; ``record()`` is the per-invocation hot path."""
 
@@ -120,35 +132,54 @@ class ToolMetrics:
         n = 0
         for inv in invocations:
             if inv.event == TOOL_EVENT:
-                self.record(inv)
+                self.record(fact_of(inv))
                 n += 1
         return n
 
-    def record(self, inv: ToolInvocation) -> None:
-        server = inv.server or ""
-        tool = inv.tool or ""
-        status = inv.status or "success"
+    def record(self, fact: Fact) -> None:
+        """Count one call (``fact_of``)."""
+        server, tool, status, duration_ms, error_type, cents, model, ctype, caller = fact
         self.calls.inc((server, tool, status))
-        if inv.duration_ms is not None and inv.duration_ms >= 0:
-            self.duration.observe((server, tool), inv.duration_ms / 1000.0)
+        if duration_ms is not None and duration_ms >= 0:
+            self.duration.observe((server, tool), duration_ms / 1000.0)
         if status != "success":
-            self.errors.inc((server, tool, inv.error_type or status))
-        cents = inv.cost_cents
-        model = inv.cost_model or ""
+            self.errors.inc((server, tool, error_type or status))
         if cents:
             self.cost.inc((server, tool, model), cents)
             self.attributions.inc((server, tool))
         if self.per_caller:
-            caller = inv.caller_id or ""
             if caller not in self.callers:
                 if len(self.callers) >= self.caller_limit:
                     caller = OTHER
                 else:
                     self.callers.add(caller)
-            ctype = inv.caller_type or ""
             self.caller_calls.inc((server, tool, ctype, caller))
             if cents:
                 self.caller_cost.inc((server, tool, ctype, caller, model), cents)
+
+    def snapshot(self) -> bytes:
+        """Every series, to continue from after a restart (``restore``)."""
+        return orjson.dumps({
+            "families": {f.name: [[*k, v] for k, v in f.values.items()]
+                         for f in (*self._families(), self.caller_calls, self.caller_cost)},
+            "duration": [[*k, *row] for k, row in self.duration.values.items()],
+            "callers": sorted(self.callers)})
+
+    def restore(self, data: bytes) -> None:
+        state = orjson.loads(data)
+        families = {f.name: f for f in (*self._families(), self.caller_calls,
+                                        self.caller_cost)}
+        for name, rows in state.get("families", {}).items():
+            family = families.get(name)
+            if family is None:
+                continue
+            width = len(family.labelnames)
+            for row in rows:
+                family.values[tuple(row[:width])] = float(row[width])
+        width = len(self.duration.labelnames)
+        for row in state.get("duration", []):
+            self.duration.values[tuple(row[:width])] = [float(x) for x in row[width:]]
+        self.callers.update(state.get("callers", []))
 
     def _families(self) -> list[Family]:
         out = [self.calls, self.errors, self.cost, self.attributions]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 
 from hangar_otelcol.component import CreateSettings, Host
@@ -21,6 +23,7 @@ class FileStorage:
         self.db = SqliteDB(self.path, fsync=config.fsync, max_bytes=int(config.max_size),
                            busy_timeout=float(config.timeout), schema=SCHEMA)
         self._storage = SqliteStorage(self.db)
+        self._lock_fd: int | None = None
         settings.telemetry.gauge("otelcol_extension_file_storage_commits",
                                  "Transactions committed (many writes share one)",
                                  lambda: float(self.db.commits))
@@ -32,8 +35,29 @@ class FileStorage:
 
     async def start(self, host: Host) -> None:
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self._lock()
         await self.db.open()
         os.chmod(self.path, 0o600)  # it holds telemetry that may be personal data
 
+    def _lock(self) -> None:
+        """One gateway (one worker index) per state: a second one started on the same
+        directory would send what the first has queued, twice."""
+        path = f"{self.path}.w{worker_index()}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise OSError(f"{self.path} is in use by another gateway process (pid {holder}); "
+                          "give each gateway its own state directory") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
     async def shutdown(self) -> None:
         await self.db.close()
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -25,8 +25,9 @@ class QueueConfig:
     block_on_overflow: bool = False
     #: true: the caller waits until the data is sent (or failed) and gets the error
     wait_for_result: bool = False
-    #: a storage extension (``file_storage``): the queue is written to it, so what was
-    #: accepted survives a crash or a restart and is sent then. Empty: in memory only.
+    #: a storage extension (``file_storage``): the queue is written to it (even with
+    #: ``enabled: false``), so what was accepted survives a crash or a restart and is sent
+    #: then. Empty: in memory only.
     storage: StorageRef = StorageRef("")
 
     def validate(self) -> list[str]:

@@ -136,7 +136,7 @@ class ExporterHelper(BaseComponent):
 
     async def start(self, host: Host) -> None:
         qc = self._queue_config
-        if qc.enabled and qc.storage:
+        if qc.storage:  # naming a storage asks for a queue on it, whatever ``enabled`` says
             storage = host.extension(qc.storage)
             if not isinstance(storage, Storage):
                 raise ValueError(f"sending_queue.storage: extension {qc.storage!r} provides "

@@ -13,9 +13,26 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from hangar_otelcol.config.types import Duration
 
 #: state keys of the saved segments
 SEGMENT_PREFIX = "seen/"
+
+
+@dataclass
+class DedupeConfig:
+    """``dedupe``: records remembered as delivered, so that one seen again is not
+    delivered twice."""
+
+    #: how long a delivered record is remembered
+    window: Duration = Duration(600.0)
+    #: at most this many records are remembered (about 60 bytes of memory each)
+    max_records: int = 500_000
+
+    def validate(self) -> list[str]:
+        return ["max_records: must be at least 1"] if self.max_records < 1 else []
 
 
 def short_id(record_id: bytes) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from hangar_otelcol.storage.sqlite import StorageFull
+from hangar_otelcol.storage.sqlite import SqliteDB, StorageFull
 
 #: the capability a storage extension declares (``Factory.provides``)
 CAPABILITY = "storage"
@@ -47,4 +47,11 @@ class Storage(Protocol):
     def client(self, owner: str) -> StorageClient: ...
 
 
-__all__ = ["CAPABILITY", "Storage", "StorageClient", "StorageFull"]
+@runtime_checkable
+class SqlStorage(Storage, Protocol):
+    """A storage whose SQLite database other components may keep tables in (the ledger)."""
+
+    db: SqliteDB
+
+
+__all__ = ["CAPABILITY", "SqlStorage", "SqliteDB", "Storage", "StorageClient", "StorageFull"]

@@ -83,14 +83,15 @@ service:
 LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
 
-def _audit_request() -> bytes:
+def _audit_request(call: int) -> bytes:
+    """One audit record of one call (its own time: a record id of its own)."""
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
         ExportLogsServiceRequest,
     )
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
     req = ExportLogsServiceRequest()
-    rec = req.resource_logs.add().scope_logs.add().log_records.add(time_unix_nano=1)
+    rec = req.resource_logs.add().scope_logs.add().log_records.add(time_unix_nano=call + 1)
     for key, value in (("mcp.event.name", "tool_invocation"), ("mcp.server.id", "pg"),
                        ("gen_ai.tool.name", "query"), ("mcp.tool.status", "success")):
         rec.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
@@ -105,10 +106,9 @@ async def test_counters_on_worker_0_include_every_worker(tmp_path: Path) -> None
     are merged from prometheus-client multiprocess files, flushed about once a second)."""
     calls = 24
     with run_gateway(tmp_path, COUNTING, extra_args=["--workers", "2"]) as gw:
-        body = _audit_request()
-        for _ in range(calls):  # one connection per call: the kernel spreads connections
+        for call in range(calls):  # one connection per call: the kernel spreads connections
             async with grpc.aio.insecure_channel(f"127.0.0.1:{gw.ports['grpc']}") as ch:
-                await ch.unary_unary(LOGS_EXPORT)(body, timeout=10)
+                await ch.unary_unary(LOGS_EXPORT)(_audit_request(call), timeout=10)
         got: dict[str, dict] = {}
 
         async def every_call_counted() -> bool:

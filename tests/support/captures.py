@@ -9,6 +9,7 @@ path it looked for, never a reason to skip.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,7 +19,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from hangar_otelcol.pdata import REQUEST_TYPES, UNKNOWN_SENDER, Batch, Part, Sender, Signal
-from tests.support.otlp import attrs
+from tests.support.otlp import attrs, items
 from tests.support.paths import TESTDATA
 
 __all__ = ["CALLS", "CALLS_2X", "ROOT", "VERSIONS", "Capture", "attrs", "batches", "captures",
@@ -123,16 +124,30 @@ def captures(version: str | None = None) -> list[Capture]:
     return [read(f) for f in files(version)]
 
 
-def load(version: str, sender: Sender | None = None) -> list[Part]:
+def load(version: str, sender: Sender | None = None, run: int = 0) -> list[Part]:
     """Every request of one version, in arrival order, as Parts with their wire bytes; the
-    sender is the captured one (transport, 127.0.0.1, metadata) unless ``sender`` is given."""
+    sender is the captured one (transport, 127.0.0.1, metadata) unless ``sender`` is given.
+
+    ``run`` > 0 gives the same calls made again: every trace id is replaced consistently
+    (so records still pair with their spans), so the records are new ones with new ids.
+    """
     parts = []
     for capture in captures(version):
         message = capture.message()
+        if run:
+            _retrace(message, run)
         snd = sender or Sender(transport=capture.transport, peer="127.0.0.1",
                                metadata=capture.metadata)
         parts.append(Part(message, message.SerializeToString(), snd))
     return parts
+
+
+def _retrace(message: Any, run: int) -> None:
+    signal = next(s for s, t in REQUEST_TYPES.items() if isinstance(message, t))
+    for _resource, _scope, item in items(signal, message):
+        if item.trace_id:
+            item.trace_id = hashlib.blake2b(item.trace_id + run.to_bytes(4, "little"),
+                                            digest_size=16).digest()
 
 
 def batches(version: str, sender: Sender = UNKNOWN_SENDER) -> list[Batch]:

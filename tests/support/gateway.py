@@ -33,7 +33,11 @@ class GatewayProcess:
         self.config_path = config_path
         self.health_port = health_port
         self.stderr_path = stderr_path
-        self.env = {**os.environ, **(env or {})}
+        # each gateway its own state directory (file_storage, checkpoints), kept across
+        # restarts of this process object, never shared with another test
+        self.state_dir = stderr_path.with_suffix(".state")
+        self.env = {**os.environ, "HANGAR_OTELCOL_STATE_DIR": str(self.state_dir),
+                    **(env or {})}
         self.extra_args = list(extra_args)
         self.ports = ports or {"health": health_port}
         self.process: subprocess.Popen[bytes] | None = None

@@ -75,3 +75,23 @@ class QueuedRecords(_message.Message):
     records: _containers.RepeatedScalarFieldContainer[bytes]
     record_ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, records: _Optional[_Iterable[bytes]] = ..., record_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class HeldSpan(_message.Message):
+    __slots__ = ("due_unix_nano", "origin", "trace_id", "tool", "report", "sender", "resource", "record")
+    DUE_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    due_unix_nano: int
+    origin: str
+    trace_id: bytes
+    tool: str
+    report: bytes
+    sender: Sender
+    resource: bytes
+    record: bytes
+    def __init__(self, due_unix_nano: _Optional[int] = ..., origin: _Optional[str] = ..., trace_id: _Optional[bytes] = ..., tool: _Optional[str] = ..., report: _Optional[bytes] = ..., sender: _Optional[_Union[Sender, _Mapping]] = ..., resource: _Optional[bytes] = ..., record: _Optional[bytes] = ...) -> None: ...

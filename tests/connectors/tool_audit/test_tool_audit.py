@@ -280,3 +280,80 @@ def test_config_errors() -> None:
     assert "connectors.tool_audit.hold: invalid duration 'forever'" in text
     assert "connectors.tool_audit.max_held: must be at least 1" in text
     assert "connectors.tool_audit.colour: unknown key" in text
+
+
+class Process:
+    """tool_audit with a file_storage (SQLite in ``state``) and a call_ledger kept in it:
+    the connector of one gateway process, which the test may kill and start again."""
+
+    def __init__(self, state: Any, hold: str) -> None:
+        from hangar_otelcol.extensions.call_ledger.config import CallLedgerConfig
+        from hangar_otelcol.extensions.call_ledger.extension import CallLedgerExtension
+        from hangar_otelcol.extensions.file_storage.config import FileStorageConfig
+        from hangar_otelcol.extensions.file_storage.extension import FileStorage
+
+        tel = Telemetry()
+        self.storage = FileStorage(make_settings(Kind.EXTENSION, "file_storage", tel),
+                                   build(FileStorageConfig, {"directory": str(state)}))
+        self.ledger = CallLedgerExtension(make_settings(Kind.EXTENSION, "call_ledger", tel),
+                                          build(CallLedgerConfig, {"storage": "file_storage"}))
+        self.connector, self.out = make({"hold": hold, "ledger": "call_ledger",
+                                         "storage": "file_storage"})
+        self.host = StandaloneHost({"file_storage": self.storage, "call_ledger": self.ledger})
+
+    async def start(self) -> Process:
+        await self.storage.start(self.host)
+        await self.ledger.start(self.host)
+        await self.connector.start(self.host)
+        return self
+
+    async def kill(self) -> None:
+        assert self.connector._task is not None
+        self.connector._task.cancel()  # no shutdown: what SIGKILL leaves
+        await self.storage.shutdown()
+
+    async def stop(self) -> None:
+        await self.connector.shutdown()
+        await self.storage.shutdown()
+
+
+async def test_a_span_held_during_a_crash_still_becomes_its_audit_record(tmp_path) -> None:
+    first = await Process(tmp_path, "300ms").start()
+    for part in traces("1.6.3"):  # answered: the spans are on disk
+        await first.connector.consume(Batch(Signal.TRACES, [part]))
+    await first.kill()
+    assert emitted(first.out) == []
+    second = await Process(tmp_path, "300ms").start()
+    await second.out.wait_for_items(6, timeout=5)  # their hold ends after the restart
+    await second.stop()
+    got = Counter((hc.attrs(r)["mcp.server.id"], hc.attrs(r)["gen_ai.tool.name"])
+                  for _, _, r in emitted(second.out))
+    assert got == Counter(hc.CALLS)
+    third = await Process(tmp_path, "300ms").start()  # nothing is held twice
+    await asyncio.sleep(0.5)
+    await third.stop()
+    assert emitted(third.out) == []
+
+
+async def test_audit_records_noted_before_a_crash_still_cover_their_spans(tmp_path) -> None:
+    first = await Process(tmp_path, "200ms").start()
+    for part in logs("2.34.4"):
+        await first.connector.consume(Batch(Signal.LOGS, [part]))
+    for part in traces("2.34.4"):
+        await first.connector.consume(Batch(Signal.TRACES, [part]))
+    await first.kill()
+    second = await Process(tmp_path, "200ms").start()
+    await asyncio.sleep(0.5)
+    await second.stop()
+    assert emitted(first.out) == emitted(second.out) == []  # every call counted once
+
+
+async def test_with_a_storage_held_spans_stay_held_over_a_clean_stop(tmp_path) -> None:
+    first = await Process(tmp_path, "10m").start()
+    for part in traces("1.6.3"):
+        await first.connector.consume(Batch(Signal.TRACES, [part]))
+    await first.stop()  # their audit records may still come: not decided early
+    assert emitted(first.out) == []
+    second = await Process(tmp_path, "10m").start()
+    assert len(second.connector._held) == 6
+    await second.kill()

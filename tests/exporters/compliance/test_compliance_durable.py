@@ -10,15 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from hangar_otelcol.component import Kind
-from hangar_otelcol.config.types import build
-from hangar_otelcol.exporters.compliance.config import ComplianceConfig
 from hangar_otelcol.exporters.compliance.factory import FACTORY
 from hangar_otelcol.exporters.compliance.record import ComplianceRecord
-from hangar_otelcol.extensions.file_storage.config import FileStorageConfig
-from hangar_otelcol.extensions.file_storage.extension import FileStorage
-from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
+from hangar_otelcol.testing import free_port
+from tests.support.durable import DurableExporter
 
 
 def records(start: int, n: int) -> list[ComplianceRecord]:
@@ -28,35 +23,14 @@ def records(start: int, n: int) -> list[ComplianceRecord]:
             for i in range(start, start + n)]
 
 
-class Gateway:
-    """One compliance exporter on a file_storage in ``state`` (a gateway process's part)."""
+class Gateway(DurableExporter):
+    """The compliance exporter of a gateway process, on a file_storage in ``state``."""
 
     def __init__(self, state: Path, output: str, **raw: Any) -> None:
-        self.telemetry = Telemetry()
-        self.storage = FileStorage(make_settings(Kind.EXTENSION, "file_storage", self.telemetry),
-                                   build(FileStorageConfig, {"directory": str(state)}))
-        config = build(ComplianceConfig, {"format": "jsonlines", "output": output,
-                                          "sending_queue": {"storage": "file_storage"}, **raw},
-                       "exporters.compliance")
-        self.exporter = FACTORY.create(
-            make_settings(Kind.EXPORTER, "compliance", self.telemetry), config)
-        self.host = StandaloneHost({"file_storage": self.storage})
-
-    async def start(self) -> None:
-        await self.storage.start(self.host)
-        await self.exporter.start(self.host)
+        super().__init__(FACTORY, state, {"format": "jsonlines", "output": output, **raw})
 
     async def crash(self) -> None:
-        """What SIGKILL leaves: no shutdown, no last checkpoint (only committed data)."""
-        for task in self.exporter._consumers:
-            task.cancel()
-        if self.exporter._checkpointer is not None:
-            self.exporter._checkpointer.cancel()
-        await self.storage.shutdown()
-
-    async def stop(self) -> None:
-        await self.exporter.shutdown()
-        await self.storage.shutdown()
+        await self.kill()
 
     def count(self, what: str) -> float:
         return self.telemetry.counter(f"otelcol_exporter_compliance_records_{what}_total", "",
@@ -136,6 +110,7 @@ async def test_a_record_repeated_after_a_restart_is_written_once(tmp_path: Path)
 async def test_a_torn_last_line_is_repaired(tmp_path: Path, durable: bool) -> None:
     out = tmp_path / "c.jsonl"
     out.write_bytes(b'{"a":1}\n{"timestamp":"2026-')  # killed in the middle of a write
+    # the harness names its storage unless told not to (a memory queue)
     raw: dict[str, Any] = {} if durable else {"sending_queue": {"storage": ""}}
     gw = Gateway(tmp_path / "state", str(out), **raw)
     await gw.start()

@@ -69,8 +69,10 @@ class Chain:
                                    build(CallerConfig, {}), signal, cost)
             self._heads[signal] = caller
 
-    async def replay(self, version: str, sender: Sender | None = None) -> None:
+    async def replay(self, version: str, sender: Sender | None = None, run: int = 0) -> None:
+        """The capture's requests through the chain (``run``: the same calls made again,
+        new records; captures.load)."""
         sender = sender or Sender("grpc", "127.0.0.1", IDENTITY_HEADERS)
-        for part in hc.load(version, sender):
+        for part in hc.load(version, sender, run):
             signal = hc.signal_of(part)
             await self._heads[signal.value].consume(Batch(signal, [part]))

@@ -92,7 +92,8 @@ async def test_series_stay_bounded(tmp_path: Path) -> None:
                                 "caller_limit": 2, "max_series": 3})
     await chain.exporter.start(chain.host)
     for i in range(5):  # five different callers, each a full 1.6.3 run
-        await chain.replay("1.6.3", Sender("grpc", "127.0.0.1", {"x-user-id": f"user{i}"}))
+        await chain.replay("1.6.3", Sender("grpc", "127.0.0.1", {"x-user-id": f"user{i}"}),
+                           run=i)
     await chain.exporter.shutdown()
     m = chain.exporter.metrics
     assert m.callers == {"user0", "user1"}
