@@ -164,7 +164,8 @@ class ComponentTelemetry:
         self._count("accepted", signal, n, (transport,))
 
     def refused(self, signal: Signal, n: int, transport: str = "") -> None:
-        self._count("refused", signal, n, (transport,))
+        """Receivers count by transport; processors (memory_limiter) have no transport."""
+        self._count("refused", signal, n, (transport,) if self.kind == "receiver" else ())
 
     # processors
     def incoming(self, signal: Signal, n: int) -> None:

@@ -77,6 +77,10 @@ class ExporterHelper(BaseComponent):
             self._queue = queue or MemoryQueue(self._queue_config.queue_size)
             self.telemetry.queue_gauges(self._queue.size, self._queue.capacity)
         self._sizer = _SIZERS[self._queue_config.sizer]
+        self._timeouts = self.telemetry.counter(
+            "otelcol_exporter_send_timeouts_total",
+            "Send attempts that timed out (the destination may have received the data: the "
+            "retry, with a longer timeout, may be a duplicate there)")
         self._replayed = self.telemetry.counter(
             "otelcol_exporter_queue_replayed_total",
             "Requests a persistent queue held at start (accepted before a restart); those "
@@ -369,20 +373,27 @@ class ExporterHelper(BaseComponent):
         """Send with timeout and retries; count the outcome; never raises (but Cancelled)."""
         backoff: Backoff | None = None
         signal, items = batch.signal, batch.item_count
+        timeout = self._timeout
         while True:
             try:
-                if self._timeout <= 0:
+                if timeout <= 0:
                     await self.send(batch)
                 else:
                     # no extra task per attempt, unlike wait_for on 3.11 (~10 µs)
-                    async with asyncio.timeout(self._timeout):
+                    async with asyncio.timeout(timeout):
                         await self.send(batch)
                 self.telemetry.sent(signal, items)
                 return None
             except ExportError as exc:
                 error: ExportError = exc
             except TimeoutError:
-                error = ExportError(f"timed out after {self._timeout:g}s", retryable=True)
+                # the destination may have the data and only answer late: every retry with
+                # the same timeout would send another copy that also times out. Each retry
+                # of this batch waits twice as long (up to 8x), so a slow destination is
+                # sent to once more and the queue behind it fills, which slows intake.
+                self._timeouts.inc()
+                error = ExportError(f"timed out after {timeout:g}s", retryable=True)
+                timeout = min(timeout * 2, self._timeout * 8)
             except OSError as exc:
                 error = ExportError(f"{type(exc).__name__}: {exc}", retryable=True)
             except Exception as exc:

@@ -16,13 +16,22 @@ from google.rpc import error_details_pb2, status_pb2
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 
 
+def _retry_info(seconds: float) -> error_details_pb2.RetryInfo:
+    info = error_details_pb2.RetryInfo()
+    info.retry_delay.FromTimedelta(datetime.timedelta(seconds=max(0.0, seconds)))
+    return info
+
+
+def retry_info(seconds: float) -> bytes:
+    """A serialized RetryInfo on its own."""
+    return _retry_info(seconds).SerializeToString()
+
+
 def encode(code: int, message: str, retry_after: float | None = None) -> bytes:
     """A serialized Status; ``retry_after`` (seconds) adds a RetryInfo detail."""
     status = status_pb2.Status(code=code, message=message)
     if retry_after is not None:
-        info = error_details_pb2.RetryInfo()
-        info.retry_delay.FromTimedelta(datetime.timedelta(seconds=max(0.0, retry_after)))
-        status.details.add().Pack(info)
+        status.details.add().Pack(_retry_info(retry_after))
     return status.SerializeToString()
 
 

@@ -96,10 +96,8 @@ class GRPCServer:
             outcome = await receiver.deliver(signal, request, sender)
             if outcome.ok:
                 return status.grpc_success(signal, outcome)
-            trailing: tuple[tuple[str, bytes], ...] = ()
-            if outcome.retry_after is not None:
-                trailing = (("grpc-status-details-bin", status.rpc_status(outcome)),)
-            await context.abort(outcome.code, outcome.message, trailing_metadata=trailing)
+            await context.abort(outcome.code, outcome.message,
+                                trailing_metadata=status.grpc_trailers(outcome))
             raise AssertionError("unreachable: abort raises")
 
         return export

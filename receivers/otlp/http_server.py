@@ -110,6 +110,15 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
         "bad_encoding")
 
 
+class _Held:
+    """The bytes one request holds in flight (its body, as far as it arrived)."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
 class HTTPServer:
     def __init__(self, receiver: OTLPReceiver, config: HTTPConfig) -> None:
         self.receiver = receiver
@@ -164,15 +173,31 @@ class HTTPServer:
             outcome = Outcome(grpc.StatusCode.UNIMPLEMENTED,
                               f"this receiver does not accept {signal.value}")
             return self._respond(signal, outcome, is_json)
-        if not receiver.admit(0):
-            return self._respond(signal, receiver.overloaded("http"), is_json)
+        length = request.content_length
+        if length is not None and length > self.limit:
+            return self._respond(signal, receiver.reject("http", "too_large", status.too_large(
+                f"request body ({length} bytes) is larger than max_request_body_size "
+                f"({self.limit} bytes)")), is_json, close=True)
+        # the body counts in flight from its first byte: a flood of large or slow bodies is
+        # refused before it is read, not after it filled memory
+        held = _Held(length or 0)
+        if not receiver.reserve(held.size):
+            return self._respond(signal, receiver.overloaded("http"), is_json, close=True)
         try:
-            body = await self._read(request)
+            return await self._handle_body(request, signal, is_json, held)
+        finally:
+            receiver.release(held.size)
+
+    async def _handle_body(self, request: web.Request, signal: Signal, is_json: bool,
+                           held: _Held) -> web.StreamResponse:
+        receiver = self.receiver
+        try:
+            body = await self._read(request, held)
             encoding = request.headers.get("Content-Encoding", "").strip().lower()
             body = decompress(body, encoding, self.limit)
         except BodyError as exc:
             return self._respond(signal, receiver.reject("http", exc.reason, exc.outcome),
-                                 is_json)
+                                 is_json, close=exc.reason == "overloaded")
         if not body:  # an empty request is a valid, empty export
             return self._respond(signal, status.OK, is_json)
         if is_json:
@@ -182,17 +207,15 @@ class HTTPServer:
                 outcome = status.bad_request(f"invalid OTLP/JSON {signal.value} request: {exc}")
                 return self._respond(signal, receiver.reject("http", "bad_json", outcome),
                                      is_json)
-        outcome = await receiver.deliver(signal, body, self._sender(request))
+        outcome = await receiver.deliver(signal, body, self._sender(request), reserved=True)
         return self._respond(signal, outcome, is_json)
 
-    async def _read(self, request: web.Request) -> bytes:
+    async def _read(self, request: web.Request, held: _Held) -> bytes:
         limit = self.limit
-        length = request.content_length
-        if length is not None and length > limit:
-            raise _too_large(limit, f" ({length} bytes)")
         chunks: list[bytes] = []
         total = 0
         content = request.content
+        receiver = self.receiver
         while True:  # also reads chunked bodies (no Content-Length)
             chunk = await content.readany()
             if not chunk:
@@ -200,6 +223,11 @@ class HTTPServer:
             total += len(chunk)
             if total > limit:
                 raise _too_large(limit, "")
+            if total > held.size:  # more than announced (or a chunked body): count it
+                grown = total - held.size
+                held.size = total
+                if not receiver.grow(grown):
+                    raise BodyError(receiver.overloaded("http"), "overloaded")
             chunks.append(chunk)
 
     def _sender(self, request: web.Request) -> Sender:
@@ -211,7 +239,9 @@ class HTTPServer:
         return Sender(transport="http", peer=request.remote or "", metadata=metadata)
 
     @staticmethod
-    def _respond(signal: Signal, outcome: Outcome, is_json: bool) -> web.Response:
+    def _respond(signal: Signal, outcome: Outcome, is_json: bool, close: bool = False
+                 ) -> web.Response:
+        """``close``: the body was not read; the connection cannot be used again."""
         content_type = JSON if is_json else PROTOBUF
         if outcome.ok:
             body = status.success_body(signal, outcome, is_json)
@@ -220,5 +250,7 @@ class HTTPServer:
         headers = {}
         if outcome.retry_after is not None and outcome.status in (429, 503):
             headers["Retry-After"] = status.retry_after_header(outcome.retry_after)
+        if close:
+            headers["Connection"] = "close"
         return web.Response(status=outcome.status, body=body, content_type=content_type,
                             headers=headers)

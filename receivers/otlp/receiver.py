@@ -86,13 +86,37 @@ class OTLPReceiver(BaseComponent):
         return not (limits.max_inflight_bytes
                     and self.inflight_bytes + size > limits.max_inflight_bytes)
 
+    def reserve(self, size: int) -> bool:
+        """Admit one request of ``size`` bytes and count it in flight until ``release``."""
+        if not self.admit(size):
+            return False
+        self.inflight_requests += 1
+        self.inflight_bytes += size
+        self._idle.clear()
+        return True
+
+    def grow(self, size: int) -> bool:
+        """A request in flight now holds ``size`` more bytes (a body still arriving); False
+        when that passes the byte limit (the bytes are counted anyway, until released)."""
+        self.inflight_bytes += size
+        limit = self.config.overload.max_inflight_bytes
+        return not (limit and self.inflight_requests > 1 and self.inflight_bytes > limit)
+
+    def release(self, size: int) -> None:
+        self.inflight_requests -= 1
+        self.inflight_bytes -= size
+        if self.inflight_requests == 0:
+            self._idle.set()
+
     def overloaded(self, transport: str) -> Outcome:
         self.failed_requests.inc(transport, "overloaded")
         self.problems.warn("overload", "otlp receiver %s: refusing requests, %d requests / %d "
                            "bytes in flight (overload limits)", self.settings.id,
                            self.inflight_requests, self.inflight_bytes)
-        return status.unavailable("the gateway is overloaded; retry later",
-                                  float(self.config.overload.retry_after))
+        # RESOURCE_EXHAUSTED / 429: the senders send more than the gateway takes in now;
+        # with a retry hint both the SDKs and the Collector's exporters back off and retry
+        return status.exhausted("the gateway has too much in flight; retry later",
+                                float(self.config.overload.retry_after))
 
     def reject(self, transport: str, reason: str, outcome: Outcome) -> Outcome:
         """Count and (rate-limited) log a request refused before reaching the pipeline."""
@@ -103,16 +127,31 @@ class OTLPReceiver(BaseComponent):
                            detail=transport)
         return outcome
 
-    async def deliver(self, signal: Signal, wire: bytes, sender: Sender) -> Outcome:
-        """Parse one serialized Export*ServiceRequest and push it into the pipeline."""
+    async def deliver(self, signal: Signal, wire: bytes, sender: Sender,
+                      reserved: bool = False) -> Outcome:
+        """Parse one serialized Export*ServiceRequest and push it into the pipeline.
+
+        ``reserved``: the caller counts the request in flight already (``reserve``, the HTTP
+        server does from the first byte of the body); otherwise it is reserved here.
+        """
         transport = sender.transport
         consumer = self.consumers.get(signal)
         if consumer is None:  # the servers route only fed signals; kept as a safety net
             return Outcome(grpc.StatusCode.UNIMPLEMENTED,
                            f"this receiver does not accept {signal.value}")
         size = len(wire)
-        if not self.admit(size):
-            return self.overloaded(transport)
+        if not reserved:
+            if not self.reserve(size):
+                return self.overloaded(transport)
+            try:
+                return await self._deliver(signal, wire, sender, consumer)
+            finally:
+                self.release(size)
+        return await self._deliver(signal, wire, sender, consumer)
+
+    async def _deliver(self, signal: Signal, wire: bytes, sender: Sender, consumer: Consumer
+                       ) -> Outcome:
+        transport = sender.transport
         try:
             part = decode(signal, wire, sender)
         except DecodeError as exc:
@@ -121,9 +160,6 @@ class OTLPReceiver(BaseComponent):
         items = part.item_count
         if items == 0:  # an empty request is a success (and needs no pipeline work)
             return status.OK
-        self.inflight_requests += 1
-        self.inflight_bytes += size
-        self._idle.clear()
         try:
             await consumer.consume(Batch(signal, [part]))
         except ConsumerError as exc:
@@ -134,11 +170,6 @@ class OTLPReceiver(BaseComponent):
             self.settings.logger.exception("otlp receiver %s: pipeline failed", self.settings.id)
             return status.unavailable(f"internal error in the pipeline: {exc}",
                                       float(self.config.overload.retry_after))
-        finally:
-            self.inflight_requests -= 1
-            self.inflight_bytes -= size
-            if self.inflight_requests == 0:
-                self._idle.set()
         self.telemetry.accepted(signal, items, transport)
         return status.OK
 

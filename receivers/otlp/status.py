@@ -23,7 +23,7 @@ _HTTP_FOR_CODE = {
     grpc.StatusCode.UNAUTHENTICATED: 401,
     grpc.StatusCode.PERMISSION_DENIED: 403,
     grpc.StatusCode.UNIMPLEMENTED: 404,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 413,  # only used for "too large" here
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
     grpc.StatusCode.UNAVAILABLE: 503,
 }
 
@@ -63,6 +63,12 @@ def unavailable(message: str, retry_after: float | None) -> Outcome:
     return Outcome(grpc.StatusCode.UNAVAILABLE, message, retry_after=retry_after)
 
 
+def exhausted(message: str, retry_after: float) -> Outcome:
+    """Too much in flight: RESOURCE_EXHAUSTED / 429, with a retry hint."""
+    return Outcome(grpc.StatusCode.RESOURCE_EXHAUSTED, message, retry_after=retry_after,
+                   http_status=429)
+
+
 def too_large(message: str) -> Outcome:
     return Outcome(grpc.StatusCode.RESOURCE_EXHAUSTED, message, http_status=413)
 
@@ -98,9 +104,20 @@ def rpc_status(outcome: Outcome) -> bytes:
     return rpcstatus.encode(outcome.code.value[0], outcome.message, outcome.retry_after)
 
 
+def grpc_trailers(outcome: Outcome) -> tuple[tuple[str, bytes], ...]:
+    """The retry hint as gRPC trailers: the Status with its RetryInfo detail (what the
+    Collector's exporters read) and the RetryInfo alone under ``google.rpc.retryinfo-bin``
+    (what the OpenTelemetry Python SDK's exporter reads)."""
+    if outcome.retry_after is None:
+        return ()
+    return (("grpc-status-details-bin", rpc_status(outcome)),
+            ("google.rpc.retryinfo-bin", rpcstatus.retry_info(outcome.retry_after)))
+
+
 def rpc_status_json(outcome: Outcome) -> bytes:
     return rpcstatus.encode_json(outcome.code.value[0], outcome.message, outcome.retry_after)
 
 
-__all__ = ["OK", "Outcome", "bad_request", "grpc_success", "retry_after_header",
-           "rpc_status", "rpc_status_json", "success_body", "too_large", "unavailable"]
+__all__ = ["OK", "Outcome", "bad_request", "exhausted", "grpc_success", "grpc_trailers",
+           "retry_after_header", "rpc_status", "rpc_status_json", "success_body", "too_large",
+           "unavailable"]

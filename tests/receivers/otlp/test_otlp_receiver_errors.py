@@ -19,6 +19,7 @@ from hangar_otelcol.component import ConsumerError
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.testing import CollectingConsumer
 from tests.receivers.otlp.helpers import PB, VALID, grpc_export, post, receiver_config
+from tests.support.waiting import eventually
 
 
 class Refusing:
@@ -144,12 +145,18 @@ async def test_overload_refuses_with_retry_hints(start_receiver, session):
     first = asyncio.create_task(post(session, running.url(Signal.TRACES), VALID, PB))
     await asyncio.wait_for(blocking.entered.wait(), 10)
     status, headers, _ = await post(session, running.url(Signal.TRACES), VALID, PB)
-    assert status == 503
+    # too much in flight: 429 / RESOURCE_EXHAUSTED, retried by the SDKs and the Collector
+    assert status == 429
     assert headers["Retry-After"] == "2"
+    assert headers["Connection"] == "close"  # the body was not read
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await grpc_export(running, VALID)
-    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert retry_delay(info.value) == 2
+    # the RetryInfo alone too: the OpenTelemetry Python SDK reads this trailer
+    trailers = dict(info.value.trailing_metadata() or ())
+    info_bin = trailers["google.rpc.retryinfo-bin"]
+    assert error_details_pb2.RetryInfo.FromString(info_bin).retry_delay.seconds == 2
     blocking.release.set()
     assert (await first)[0] == 200
     assert blocking.items() == 2
@@ -164,9 +171,30 @@ async def test_overload_by_bytes(start_receiver, session):
     first = asyncio.create_task(post(session, running.url(Signal.TRACES), VALID, PB))
     await asyncio.wait_for(blocking.entered.wait(), 10)
     status, _, _ = await post(session, running.url(Signal.TRACES), VALID, PB)
-    assert status == 503
+    assert status == 429
     blocking.release.set()
     assert (await first)[0] == 200
+
+
+async def test_a_body_counts_in_flight_while_it_arrives(start_receiver) -> None:
+    """A slow body holds its bytes from the first one: the next request is refused before
+    its body is read (Content-Length counts at once, a chunked body as it grows)."""
+    blocking = Blocking()
+    config = receiver_config({"overload": {"max_inflight_bytes": 1000}})
+    running = await start_receiver(config, {Signal.TRACES: blocking})
+    host, port = "127.0.0.1", running.receiver.http_server.port
+    _reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-"
+                 b"protobuf\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                 b"%x\r\n%s\r\n" % (990, b"\x00" * 990))  # 990 bytes arrived, more to come
+    await writer.drain()
+    await eventually(lambda: running.receiver.inflight_bytes >= 990, 5, "the first chunk")
+    assert len(VALID) > 10  # does not fit beside it
+    async with aiohttp.ClientSession() as session:
+        status, headers, _ = await post(session, running.url(Signal.TRACES), VALID, PB)
+    assert status == 429 and headers["Retry-After"]
+    writer.close()
+    await eventually(lambda: running.receiver.inflight_bytes == 0, 5, "the slow body released")
 
 
 async def test_shutdown_lets_inflight_requests_finish(start_receiver, session):
