@@ -46,7 +46,6 @@ class OTLPGrpcExporter(ExporterHelper):
         self._channel: grpc.aio.Channel | None = None
         self._calls: dict[Signal, Any] = {}
         self._partial = PartialSuccessLog(self.problems, str(settings.id))
-        self._deadline = float(config.timeout) or None
 
     def _options(self) -> list[tuple[str, Any]]:
         c = self.config
@@ -90,9 +89,13 @@ class OTLPGrpcExporter(ExporterHelper):
         if call is None:
             raise ExportError(f"exporter {self.settings.id} is not started", retryable=True)
         try:
-            response = await call(batch.wire(), metadata=self._metadata, timeout=self._deadline,
+            response = await call(batch.wire(), metadata=self._metadata,
+                                  timeout=self.attempt_timeout or None,
                                   wait_for_ready=self.config.wait_for_ready)
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                # the helper's timeout (it waits longer next time: exporterhelper/helper.py)
+                raise TimeoutError(f"gRPC DEADLINE_EXCEEDED from {self._target}") from None
             raise self._error(exc) from None
         try:
             self._partial.from_proto(batch.signal, response)

@@ -68,6 +68,13 @@ class ExporterHelper(BaseComponent):
     ) -> None:
         super().__init__(settings)
         self._timeout = float(config.timeout)
+        #: the timeout of the next attempt: grows after a timeout, shrinks back when the
+        #: destination answers fast again (see _export)
+        self._attempt_timeout = self._timeout
+        #: set (and replaced) when a retried batch got through: the destination is back,
+        #: so the batches waiting in their backoff go now instead of up to max_interval
+        #: later; set for good at the shutdown of a persistent queue (see _export)
+        self._retry_now = asyncio.Event()
         self._queue_config = config.sending_queue
         self._retry_config = config.retry_on_failure
         if send is not None:
@@ -195,10 +202,13 @@ class ExporterHelper(BaseComponent):
             raise
 
     async def shutdown(self) -> None:
-        """Stop accepting, drain the queue; if cancelled (deadline), count the rest as lost."""
+        """Stop accepting, drain the queue; if cancelled (deadline), count the rest as lost.
+        A persistent queue sends what it can and keeps, for the next start, what fails."""
         if self._stopped:
             return
         self._stopped = True
+        if self._queue is not None and self._queue.durable:
+            self._retry_now.set()
         self._accepting = False
         try:
             if self._queue is not None:
@@ -353,6 +363,9 @@ class ExporterHelper(BaseComponent):
             finally:
                 self._in_flight.discard(item)
                 self._track(-item.items)
+            if error is _KEPT:  # not acknowledged: it stays in the storage
+                self._finish(item, error)
+                return
             if self._checkpointing:
                 self._done.append(item)
             else:
@@ -373,8 +386,10 @@ class ExporterHelper(BaseComponent):
         """Send with timeout and retries; count the outcome; never raises (but Cancelled)."""
         backoff: Backoff | None = None
         signal, items = batch.signal, batch.item_count
-        timeout = self._timeout
+        loop = asyncio.get_running_loop()
         while True:
+            timeout = self._attempt_timeout
+            started = loop.time()
             try:
                 if timeout <= 0:
                     await self.send(batch)
@@ -382,18 +397,25 @@ class ExporterHelper(BaseComponent):
                     # no extra task per attempt, unlike wait_for on 3.11 (~10 µs)
                     async with asyncio.timeout(timeout):
                         await self.send(batch)
+                if timeout > self._timeout and loop.time() - started < timeout / 4:
+                    self._attempt_timeout = max(self._timeout, timeout / 2)
+                if backoff is not None and not self._stopped:  # it came back
+                    self._retry_now.set()
+                    self._retry_now = asyncio.Event()
                 self.telemetry.sent(signal, items)
                 return None
             except ExportError as exc:
                 error: ExportError = exc
             except TimeoutError:
                 # the destination may have the data and only answer late: every retry with
-                # the same timeout would send another copy that also times out. Each retry
-                # of this batch waits twice as long (up to 8x), so a slow destination is
-                # sent to once more and the queue behind it fills, which slows intake.
+                # the same timeout would send another copy that also times out. The next
+                # attempts (of every batch: the destination is slow, not this batch) wait
+                # twice as long, up to 8x, so only the batches in flight now are sent twice,
+                # and the queue behind them fills, which slows intake.
                 self._timeouts.inc()
                 error = ExportError(f"timed out after {timeout:g}s", retryable=True)
-                timeout = min(timeout * 2, self._timeout * 8)
+                self._attempt_timeout = min(max(self._attempt_timeout, timeout * 2),
+                                            self._timeout * 8)
             except OSError as exc:
                 error = ExportError(f"{type(exc).__name__}: {exc}", retryable=True)
             except Exception as exc:
@@ -406,6 +428,10 @@ class ExporterHelper(BaseComponent):
             if not self._retry_config.enabled:
                 return self._give_up(batch, f"{error} (retry_on_failure disabled)",
                                      retry_after=error.retry_after)
+            if self._stopped and self._queue is not None and self._queue.durable:
+                # shutting down: the storage keeps it for the next start; waiting for the
+                # destination would only hold the shutdown up (and the rest of the queue)
+                return _KEPT
             if backoff is None:
                 backoff = Backoff(self._retry_config)
             delay = backoff.next_delay(error.retry_after)
@@ -415,7 +441,9 @@ class ExporterHelper(BaseComponent):
                     f"{self._retry_config.max_elapsed_time:g}s", retry_after=error.retry_after)
             self.problems.warn("retry", "%s: export failed, will retry: %s (next attempt in "
                                "%.2fs)", self.settings.id, error, delay, detail=str(error))
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._retry_now.wait()
 
     def _give_up(self, batch: Any, reason: str, *, permanent: bool = False,
                  retry_after: float | None = None) -> ConsumerError:
@@ -427,6 +455,11 @@ class ExporterHelper(BaseComponent):
                              retry_after=retry_after)
 
     # --- introspection (tests, zpages) ---------------------------------------------------
+
+    @property
+    def attempt_timeout(self) -> float:
+        """The current per-attempt timeout (0: none), for a transport's own deadline."""
+        return self._attempt_timeout
 
     @property
     def queue(self) -> SendingQueue | None:
@@ -447,6 +480,10 @@ def _size_bytes(work: Any) -> int:
         return int(getattr(work, "size", 0))
     return sum(len(p.wire()) for p in parts)
 
+
+#: what a sender returns for a batch it leaves in the persistent queue at shutdown
+_KEPT = ConsumerError("the gateway is shutting down; kept in the persistent queue and sent "
+                      "after the next start")
 
 _SIZERS: dict[str, Callable[[Any], int]] = {
     "requests": lambda work: 1,

@@ -20,11 +20,11 @@ from hangar_otelcol.storage import StorageClient
 class QueueItem:
     """One unit of work in a queue; ``done`` is set for ``wait_for_result`` callers.
 
-    ``work`` is None for an item of a persistent queue whose payload is only on disk (it is
-    read when a sender takes it).
+    ``work`` is None for an item of a persistent queue whose payload waits as its encoded
+    bytes (``data``) or only on disk (it is read when a sender takes it).
     """
 
-    __slots__ = ("cached", "done", "items", "seq", "signal", "size", "work")
+    __slots__ = ("cached", "data", "done", "items", "seq", "signal", "size", "work")
 
     def __init__(self, work: Any, size: int, done: asyncio.Future[None] | None = None, *,
                  signal: Signal | None = None, items: int | None = None) -> None:
@@ -37,6 +37,7 @@ class QueueItem:
         #: memory (persistent queues)
         self.seq = 0
         self.cached = 0
+        self.data: bytes | None = None
 
 
 class SendingQueue(Protocol):
@@ -204,20 +205,25 @@ class PersistentQueue(MemoryQueue):
 
     ``put`` returns once the item is committed (the sender may be told the data is
     accepted); ``ack`` deletes it. Items left by a previous run are loaded at ``open`` and
-    sent first. Payloads stay in memory while ``memory_budget`` bytes allow; beyond that
-    (a long outage) they are read back from the storage when their turn comes.
+    sent first. What waits is kept in three tiers, so that a backlog costs disk, not memory:
+    the next ``live_items`` as the objects the senders take (no work in the steady state),
+    then as their encoded bytes while ``memory_budget`` allows (the objects are several
+    times larger: a queue of 50k compliance records held as objects took about 100 MB,
+    docs/durability.md), beyond that (a long outage) only in the storage, read back when
+    their turn comes.
     """
 
     durable = True
 
     def __init__(self, capacity: int, client: StorageClient, encode: Encoder,
                  decode: Decoder, sizer: Callable[[Any, int], int], *,
-                 memory_budget: int = 64 * 1024 * 1024) -> None:
+                 live_items: int = 16, memory_budget: int = 16 * 1024 * 1024) -> None:
         super().__init__(capacity)
         self._client = client
         self._encode = encode
         self._decode = decode
         self._sizer = sizer
+        self._live = live_items
         self._budget = memory_budget
         self._cached = 0
 
@@ -242,11 +248,12 @@ class PersistentQueue(MemoryQueue):
         except BaseException:
             self._release(item)
             raise
-        if self._cached + len(data) <= self._budget:
-            self._cached += len(data)
-            item.cached = len(data)
-        else:
-            item.work = None  # read back from the storage when a sender takes it
+        if len(self._items) >= self._live:
+            item.work = None
+            if self._cached + len(data) <= self._budget:
+                self._cached += len(data)
+                item.cached = len(data)
+                item.data = data
         self._push(item)
 
     async def get(self) -> QueueItem | None:
@@ -254,12 +261,13 @@ class PersistentQueue(MemoryQueue):
         if item is None:
             return None
         if item.work is None:
-            found = await self._client.read(QUEUE_NAME, [item.seq])
-            data = found.get(item.seq)
+            data = item.data
+            if data is not None:
+                self._cached -= item.cached
+                item.cached, item.data = 0, None
+            else:
+                data = (await self._client.read(QUEUE_NAME, [item.seq])).get(item.seq)
             item.work = self._decode(data) if data is not None else None
-        else:
-            self._cached -= item.cached
-            item.cached = 0
         return item
 
     async def ack(self, item: QueueItem) -> None:

@@ -51,8 +51,14 @@ class HttpServer:
 
 async def serve(app: web.Application, endpoint: str, *, what: str,
                 ssl_context: ssl.SSLContext | None = None, reuse_port: bool = False,
-                shutdown_timeout: float = 5.0, auto_decompress: bool = True) -> HttpServer:
+                shutdown_timeout: float = 5.0, auto_decompress: bool = True,
+                backlog: int = 1024) -> HttpServer:
     """Listen on ``endpoint`` (``host:port``) with ``app``.
+
+    ``backlog``: connections the kernel holds before they are accepted. aiohttp's 128
+    overflowed under a burst of new connections (resets instead of answers); 1024 lets
+    the receiver answer them, with a retryable refusal if it must (the kernel caps it at
+    net.core.somaxconn).
 
     Raises OSError("cannot listen for <what> on <endpoint>: <reason>") when the port is in
     use or the address is not available: the service turns it into one start-up line.
@@ -62,7 +68,7 @@ async def serve(app: web.Application, endpoint: str, *, what: str,
     await runner.setup()
     host, port = split_endpoint(endpoint)
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context,
-                       reuse_port=reuse_port or None)
+                       reuse_port=reuse_port or None, backlog=backlog)
     try:
         await site.start()
     except OSError as exc:

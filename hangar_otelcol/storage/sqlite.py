@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hangar_otelcol.component import ConsumerError
+
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
 
@@ -30,8 +32,14 @@ Operation = Callable[[sqlite3.Connection], Any]
 _GROUP = 512
 
 
-class StorageFull(Exception):
-    """The database reached its size limit or the disk is full (SQLITE_FULL)."""
+class StorageFull(ConsumerError):
+    """The database reached its size limit or the disk is full (SQLITE_FULL).
+
+    A retryable refusal wherever it reaches a pipeline: new data waits at its sender until
+    what is stored drains (docs/durability.md), nothing stored is dropped for it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=1.0)
 
 
 class _Op:
@@ -56,7 +64,7 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
 def _translate(exc: BaseException) -> BaseException:
     if isinstance(exc, sqlite3.OperationalError) and (
             "full" in str(exc).lower() or getattr(exc, "sqlite_errorcode", 0) == 13):
-        return StorageFull(str(exc))
+        return StorageFull(f"the storage is full ({exc}); refusing new data until it drains")
     return exc
 
 

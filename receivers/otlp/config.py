@@ -11,7 +11,7 @@
             max_request_body_size: 20MiB
         include_metadata: true
         overload:
-          max_inflight_bytes: 256MiB
+          max_inflight_bytes: 16MiB
           max_inflight_requests: 512
           retry_after: 1s
 
@@ -124,11 +124,15 @@ class ProtocolsConfig:
 class OverloadConfig:
     """Refuse (retryably) instead of queueing without bound when too much is in flight.
 
-    Refusals are HTTP 503 + Retry-After and gRPC UNAVAILABLE + RetryInfo.
+    Over a limit, requests are refused with HTTP 429 + Retry-After and gRPC
+    RESOURCE_EXHAUSTED + RetryInfo, which the OpenTelemetry SDKs and the Collector retry.
     """
 
-    #: decoded request bytes being processed at once (0 = no limit)
-    max_inflight_bytes: ByteSize = ByteSize(256 * MiB)
+    #: request bytes (decompressed) being processed or waiting for their acknowledgement
+    #: (0 = no limit). The pipeline holds about 15x this in memory while they wait
+    #: (docs/durability.md), so this bounds the memory a burst can take; a batch of 8192
+    #: records needs about 3MiB in flight
+    max_inflight_bytes: ByteSize = ByteSize(16 * MiB)
     #: requests being processed at once (0 = no limit)
     max_inflight_requests: int = 512
     #: the Retry-After hint sent with a refusal

@@ -33,6 +33,12 @@ class OTLPReceiver(BaseComponent):
             ("transport", "reason"))
         self.inflight_bytes = 0
         self.inflight_requests = 0
+        self.telemetry.gauge("otelcol_receiver_inflight_requests", "Requests being processed "
+                             "or waiting for their acknowledgement (overload limits apply)",
+                             lambda: float(self.inflight_requests))
+        self.telemetry.gauge("otelcol_receiver_inflight_bytes", "Request bytes being processed "
+                             "or waiting for their acknowledgement (overload limits apply)",
+                             lambda: float(self.inflight_bytes))
         self._idle = asyncio.Event()
         self._idle.set()
         self._servers: list[object] = []
@@ -186,6 +192,9 @@ class OTLPReceiver(BaseComponent):
             self.failed_requests.inc(transport, "refused_permanent")
             return status.bad_request(message)
         self.failed_requests.inc(transport, "refused_retryable")
+        self.problems.warn("refused", "otlp receiver %s: %s refused for now (the sender "
+                           "retries): %s", self.settings.id, signal.value, message,
+                           detail=type(exc).__name__)
         retry_after = exc.retry_after
         if retry_after is None:
             retry_after = float(self.config.overload.retry_after)

@@ -26,6 +26,11 @@ def otlp_out(port: int | str, **more: Any) -> dict[str, Any]:
     return {"endpoint": f"127.0.0.1:{port}", "tls": {"insecure": True}, **more}
 
 
+#: an overlay's ``service`` section that turns the gateway's self-metrics on, on {metrics}
+SELF_METRICS: dict[str, Any] = {"telemetry": {"metrics": {"level": "normal",
+                                                          "address": "127.0.0.1:{metrics}"}}}
+
+
 def gateway(pipelines: dict[str, Any], *, receivers: dict[str, Any] | None = None,
             processors: dict[str, Any] | None = None,
             exporters: dict[str, Any] | None = None,

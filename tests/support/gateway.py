@@ -93,3 +93,25 @@ def run_gateway(tmp_path: Path, config: str, name: str = "gw",
     finally:
         code = gateway.stop()
         assert code == 0, f"gateway {name} exited with {code}:\n{gateway.stderr()}"
+
+
+def shipped_gateway(tmp_path: Path, overlay: str, name: str = "gw",
+                    env: dict[str, str] | None = None, recipes: Sequence[str] = (),
+                    **values: Any) -> tuple[GatewayProcess, dict[str, int]]:
+    """The shipped config (config/gateway.yaml) with ``recipes`` (config/recipes/<name>.yaml)
+    and ``overlay`` on top, as a user runs it (``--config config/gateway.yaml --config
+    config/recipes/forward-otlp.yaml --config overlay.yaml``); not started. The overlay's
+    {grpc}, {http}, {health}, {metrics} and {prom} become free ports (returned), other
+    placeholders the ``values`` given."""
+    ports = {key: free_port() for key in PORTS}
+    text = overlay
+    for key, value in {**ports, **values}.items():
+        text = text.replace("{" + key + "}", str(value))
+    overlay_path = tmp_path / f"{name}.overlay.yaml"
+    overlay_path.write_text(text)
+    layers = [arg for recipe in recipes
+              for arg in ("--config", str(REPO / "config" / "recipes" / f"{recipe}.yaml"))]
+    gateway = GatewayProcess(REPO / "config" / "gateway.yaml", ports["health"],
+                             tmp_path / f"{name}.stderr", env,
+                             [*layers, "--config", str(overlay_path)], ports)
+    return gateway, ports

@@ -2,7 +2,8 @@
 
 ``GrpcSink`` is a grpc.aio server with raw-bytes handlers; ``HttpSink`` an aiohttp server.
 Each keeps every request it got (``received``) and answers from a script of failures or
-delays first.
+delays first; with ``slow`` set it takes every request at once but answers only that many
+seconds later (a backend that is slower than its clients' timeout still has the data).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class _Sink:
         self.received: list[Received] = []
         self.script: list[Any] = []
         self.attempts = 0
+        self.slow = 0.0
         self.event = asyncio.Event()
 
     async def _scripted(self) -> Any:
@@ -47,9 +49,11 @@ class _Sink:
             await asyncio.sleep(step)
         return None
 
-    def _keep(self, received: Received) -> None:
+    async def _keep(self, received: Received) -> None:
         self.received.append(received)
         self.event.set()
+        if self.slow:
+            await asyncio.sleep(self.slow)
 
     async def wait_for(self, n: int, timeout: float = 10.0) -> None:
         """Until ``n`` requests arrived."""
@@ -101,7 +105,7 @@ class GrpcSink(_Sink):
                 await context.abort(code, details, trailing_metadata=trailing or ())
             meta = {k: v for k, v in context.invocation_metadata() or ()
                     if isinstance(v, str)}
-            self._keep(Received(signal, request, meta))
+            await self._keep(Received(signal, request, meta))
             return self.response
         return grpc.unary_unary_rpc_method_handler(export)
 
@@ -152,7 +156,7 @@ class HttpSink(_Sink):
         received = Received(signal, body, {k.lower(): v for k, v in request.headers.items()},
                             request.path)
         received.metadata["raw-length"] = str(request.content_length)  # bytes on the wire
-        self._keep(received)
+        await self._keep(received)
         if self.response is not None:
             return self.response
         return web.Response(body=b"", content_type="application/x-protobuf")

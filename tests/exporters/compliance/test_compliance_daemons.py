@@ -18,7 +18,8 @@ from hangar_otelcol.exporters.compliance.factory import FACTORY
 from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
-from tests.exporters.compliance.daemons import (
+from tests.exporters.compliance.parsers import parse_cef, parse_leef
+from tests.support.syslogd import (
     LOGNORMALIZER,
     Rsyslog,
     SyslogNg,
@@ -27,7 +28,6 @@ from tests.exporters.compliance.daemons import (
     have_syslog_ng,
     lognormalize_cef,
 )
-from tests.exporters.compliance.parsers import parse_cef, parse_leef
 from tests.support.tls import self_signed
 from tests.support.waiting import eventually, wait_for
 

@@ -40,6 +40,10 @@ class Running:
         counter = self.telemetry.counter(name, "", ())
         return counter.get(labels)
 
+    def gauge(self, name: str) -> float | None:
+        """The receiver's gauge as its /metrics page shows it."""
+        return self.telemetry.registry.get_sample_value(name, {"receiver": "otlp"})
+
 
 Starter = Callable[..., Awaitable[Running]]
 

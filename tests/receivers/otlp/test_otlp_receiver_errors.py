@@ -172,8 +172,12 @@ async def test_overload_by_bytes(start_receiver, session):
     await asyncio.wait_for(blocking.entered.wait(), 10)
     status, _, _ = await post(session, running.url(Signal.TRACES), VALID, PB)
     assert status == 429
+    # what the limits apply to, as an operator sees it
+    assert running.gauge("otelcol_receiver_inflight_requests") == 1
+    assert running.gauge("otelcol_receiver_inflight_bytes") == len(VALID)
     blocking.release.set()
     assert (await first)[0] == 200
+    assert running.gauge("otelcol_receiver_inflight_bytes") == 0
 
 
 async def test_a_body_counts_in_flight_while_it_arrives(start_receiver) -> None:

@@ -2,7 +2,7 @@
 
 Everything binds to 127.0.0.1, runs from a private scratch directory with its
 own config, and is stopped by pid. Install the binaries with
-install_syslog_daemons.sh (next to this file; scripts/install-test-peers.sh runs it);
+tests/exporters/compliance/install_syslog_daemons.sh (scripts/install-test-peers.sh runs it);
 tests skip with a reason when they are absent.
 """
 

@@ -1,0 +1,93 @@
+"""Numbered tool calls for load and fault tests: hangar 2.x audit records, each its own call.
+
+Every record is the ``tool_invocation`` record hangar 2.34.4 sent (the first one of
+tests/testdata/hangar-captures/v2.34.4/otlp-grpc/0001-logs-grpc.json, with its resource and
+scope), made into call ``n`` by its trace id, span id and time. The number can be read
+back from what an output wrote (the trace id), so a test can tell which acknowledged call
+arrived, and how often.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as WireRecord
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource as WireResource
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+from hangar_otelcol.pdata import Signal
+from tests.support import captures
+from tests.support.otlp import attrs, items
+
+#: the first 8 bytes of every trace id made here ("fault call")
+PREFIX = bytes.fromhex("fa017ca11fa017ca")
+_BASE_TIME = 1_795_554_865_699_432_388
+
+
+@cache
+def _template() -> tuple[bytes, bytes, bytes]:
+    """(resource, scope, record) of hangar's first tool_invocation record, serialized."""
+    for capture in captures.captures("2.34.4"):
+        if capture.signal is not Signal.LOGS:
+            continue
+        for resource, scope, record in items(Signal.LOGS, capture.message()):
+            if attrs(record).get("mcp.event.name") == "tool_invocation":
+                return (resource.SerializeToString(), scope.SerializeToString(),
+                        record.SerializeToString())
+    raise LookupError("no tool_invocation record in the hangar 2.34.4 captures")
+
+
+def trace_id(n: int) -> bytes:
+    return PREFIX + n.to_bytes(8, "big")
+
+
+def call_number(trace_id_hex: str) -> int | None:
+    """The call a trace id (hex, as the outputs write it) belongs to; None if not ours."""
+    raw = bytes.fromhex(trace_id_hex)
+    if len(raw) != 16 or not raw.startswith(PREFIX):
+        return None
+    return int.from_bytes(raw[8:], "big")
+
+
+def calls_request(first: int, count: int) -> ExportLogsServiceRequest:
+    """One export request with calls ``first`` .. ``first + count - 1``."""
+    resource, scope, record = _template()
+    req = ExportLogsServiceRequest()
+    group = req.resource_logs.add()
+    group.resource.ParseFromString(resource)
+    scoped = group.scope_logs.add()
+    scoped.scope.ParseFromString(scope)
+    for n in range(first, first + count):
+        item: Any = scoped.log_records.add()
+        item.ParseFromString(record)
+        item.trace_id = trace_id(n)
+        item.span_id = n.to_bytes(8, "big")
+        item.time_unix_nano = item.observed_time_unix_nano = _BASE_TIME + n
+    return req
+
+
+def sdk_calls(first: int, count: int) -> list[ReadableLogRecord]:
+    """Calls ``first`` .. ``first + count - 1`` as the OpenTelemetry SDK's own log records
+    (ReadableLogRecord: what its OTLP exporters take), with hangar's resource and scope."""
+    resource_wire, _scope, record_wire = _template()
+    resource = Resource(attrs(WireResource.FromString(resource_wire)))
+    template = WireRecord.FromString(record_wire)
+    attributes = attrs(template)
+    scope = InstrumentationScope("mcp_hangar.audit")
+    out = []
+    for n in range(first, first + count):
+        context = set_span_in_context(NonRecordingSpan(SpanContext(
+            int.from_bytes(trace_id(n), "big"), n, is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED))))
+        record = LogRecord(timestamp=_BASE_TIME + n, observed_timestamp=_BASE_TIME + n,
+                           context=context, severity_text=template.severity_text,
+                           severity_number=SeverityNumber(template.severity_number),
+                           body=template.body.string_value, attributes=attributes)
+        out.append(ReadableLogRecord(record, resource, scope))
+    return out
