@@ -1,8 +1,8 @@
 """Per-operation costs behind the design choices the code comments cite.
 
 ``python -m bench.micro`` times each pair of alternatives in-process (best of 5 runs of
-``timeit``) and prints microseconds per operation; bench/README.md ("Per-operation
-costs") keeps the figures of the last run.
+``timeit``) and prints microseconds per operation (bytes for memory); bench/README.md
+("Per-operation costs") keeps the figures of the last run.
 """
 
 from __future__ import annotations
@@ -72,10 +72,65 @@ def timestamps() -> dict[str, float]:
             "one-entry per-second cache": _best(cached, 200_000)}
 
 
+def json_lines() -> dict[str, float]:
+    """What an orjson result keeps in memory, per line (exporters/compliance/formats/
+    jsonlines.py keeps right-sized copies of the lines that wait to be written)."""
+    import tracemalloc
+
+    import orjson
+
+    record = {"timestamp": "2026-12-03T10:00:00.000000+00:00", "tool_name": "add",
+              "trace_id": "ab" * 16, "record_id": "cd" * 16}
+    out = {}
+    for name, make in (("bytes held per orjson line", orjson.dumps),
+                       ("bytes held per right-sized copy",
+                        lambda r: bytes(memoryview(orjson.dumps(r))))):
+        tracemalloc.start()
+        lines = [make(record) for _ in range(1000)]
+        out[name] = tracemalloc.get_traced_memory()[0] / len(lines)
+        tracemalloc.stop()
+    return out
+
+
+def ledger() -> dict[str, float]:
+    """The SQLite call ledger (hangar_otelcol/ledger/sqlite.py), per call, 512 at a time:
+    wall time on the database thread, including its commit."""
+    import asyncio
+    import tempfile
+
+    from hangar_otelcol.ledger.sqlite import SqliteLedger
+    from hangar_otelcol.mcp.claims import CallKey
+    from hangar_otelcol.storage.sqlite import SqliteDB
+
+    async def run() -> dict[str, float]:
+        with tempfile.TemporaryDirectory() as folder:
+            db = SqliteDB(f"{folder}/ledger.db")
+            await db.open()
+            led = SqliteLedger(db)
+            batches = [[CallKey("o", (b * 512 + i).to_bytes(16, "big"), "add",
+                                (b * 512 + i).to_bytes(8, "big")) for i in range(512)]
+                       for b in range(100)]
+            start = time.perf_counter()
+            for keys in batches:
+                await led.note(keys)
+            noted = time.perf_counter() - start
+            start = time.perf_counter()
+            for keys in batches:
+                await led.claim(keys)
+            claimed = time.perf_counter() - start
+            await db.close()
+        calls = 100 * 512
+        return {"ledger note (sqlite), per call": noted / calls * 1e6,
+                "ledger claim (sqlite), per call": claimed / calls * 1e6}
+
+    return asyncio.run(run())
+
+
 def main() -> None:
-    for group in (counters, attributes, timestamps):
-        for name, micros in group().items():
-            print(f"{name:55s} {micros:8.3f} us")
+    for group in (counters, attributes, timestamps, json_lines, ledger):
+        for name, value in group().items():
+            unit = "B" if name.startswith("bytes") else "us"
+            print(f"{name:55s} {value:8.3f} {unit}")
 
 
 if __name__ == "__main__":

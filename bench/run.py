@@ -108,6 +108,7 @@ class Result:
         s = self.scenario
         return {
             "scenario": s.name, "description": s.description, "config": s.config,
+            "overlays": list(s.overlays),
             "workers": s.workers, "loads": [vars(x) for x in s.loads],
             "floor_items_per_core_s": round(self.floor),
             "per_core_median": round(self.per_core_median), "per_core_runs": [
@@ -196,12 +197,13 @@ class Gateway:
             "BENCH_METRICS_PORT": str(self.metrics_port), "BENCH_PROM_PORT": str(free_port()),
             "BENCH_SINK_GRPC_PORT": str(sink.grpc_port), "BENCH_OUT_DIR": str(outdir),
         })
-        config = str(BENCH_DIR / "configs" / scenario.config)
+        configs = [arg for name in (scenario.config, *scenario.overlays)
+                   for arg in ("--config", str(BENCH_DIR / "configs" / name))]
         if scenario.workers > 1:
             cmd = [PY, "-m", "hangar_otelcol.workers", "--workers", str(scenario.workers),
-                   "--config", config]
+                   *configs]
         else:
-            cmd = [PY, "-m", "hangar_otelcol", "run", "--config", config]
+            cmd = [PY, "-m", "hangar_otelcol", "run", *configs]
         self.log_path = outdir / "gateway.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log,

@@ -33,6 +33,8 @@ class Scenario:
     #: the scenario whose wall throughput this one is compared with (workers scaling)
     scale_of: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: configs under bench/configs/ merged over ``config`` (``--config`` again), in order
+    overlays: tuple[str, ...] = ()
 
 
 GRPC512 = Load()
@@ -52,6 +54,15 @@ SCENARIOS: list[Scenario] = [
              "full.yaml", loads=(Load(concurrency=16, connections=4),
                                  Load("logs-512", concurrency=16, connections=4)),
              target=("per_core", ">=", 60_000)),
+    Scenario("full-durable-512", "full-512 made durable as the shipped config: queues, held "
+             "spans and the call ledger in file_storage (SQLite WAL); answered once committed",
+             "full.yaml", overlays=("durable.yaml",),
+             loads=(Load(concurrency=16, connections=4),
+                    Load("logs-512", concurrency=16, connections=4))),
+    Scenario("full-durable-fsync-512", "full-durable-512 with file_storage fsync: true (every "
+             "commit fsynced)", "full.yaml", overlays=("durable.yaml", "fsync.yaml"),
+             loads=(Load(concurrency=16, connections=4),
+                    Load("logs-512", concurrency=16, connections=4))),
     Scenario("full-spans-only-512", "full pipeline fed as hangar 1.6 feeds it: spans only, so "
              "the tool_audit connector derives an audit record for every counted span",
              "full.yaml", loads=(Load(concurrency=16, connections=4),)),

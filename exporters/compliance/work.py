@@ -42,11 +42,11 @@ class ComplianceWork:
 
     def encode(self) -> bytes:
         return queue_pb2.QueuedRecords(
-            records=[orjson.dumps(_FIELDS(r)) for r in self.records],
+            records=orjson.dumps([_FIELDS(r) for r in self.records]),
             record_ids=self.ids).SerializeToString()
 
     @classmethod
     def decode(cls, data: bytes) -> ComplianceWork:
         msg = queue_pb2.QueuedRecords.FromString(data)
-        return cls([ComplianceRecord(*orjson.loads(r)) for r in msg.records],
+        return cls([ComplianceRecord(*fields) for fields in orjson.loads(msg.records or b"[]")],
                    list(msg.record_ids))

@@ -56,17 +56,26 @@ class SqliteLedger:
         await self._prepare()
         now = self._clock()
 
+        rows = [(key.origin, key.trace_id, key.report, key.tool) for key in reports]
+
         def op(conn: sqlite3.Connection) -> None:
             self._maybe_expire(conn, now)
-            for key in reports:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO ledger_reports VALUES (?, ?, ?, ?, ?)",
-                    (key.origin, key.trace_id, key.report, key.tool, now))
-                if cur.rowcount:  # a report not seen before: one more call to pair
-                    conn.execute(
-                        "INSERT INTO ledger_open VALUES (?, ?, ?, 1, ?) ON CONFLICT (origin, "
-                        "trace, tool) DO UPDATE SET open = open + 1, at = excluded.at",
-                        (key.origin, key.trace_id, key.tool, now))
+            # set-based: the batch goes to a scratch table in one call, then one statement
+            # counts the reports not seen before per call and one remembers them (a
+            # statement per report cost ~10 us each, a quarter of a record's whole cost)
+            conn.execute("DELETE FROM temp.ledger_batch")
+            conn.executemany("INSERT OR IGNORE INTO temp.ledger_batch VALUES (?, ?, ?, ?)",
+                             rows)
+            conn.execute(
+                "INSERT INTO ledger_open (origin, trace, tool, open, at) "
+                "SELECT b.origin, b.trace, b.tool, count(*), ? FROM temp.ledger_batch b "
+                "WHERE NOT EXISTS (SELECT 1 FROM ledger_reports r WHERE r.origin = b.origin "
+                "AND r.trace = b.trace AND r.report = b.report) "
+                "GROUP BY b.origin, b.trace, b.tool "
+                "ON CONFLICT (origin, trace, tool) DO UPDATE SET open = open + excluded.open, "
+                "at = excluded.at", (now,))
+            conn.execute("INSERT OR IGNORE INTO ledger_reports "
+                         "SELECT origin, trace, report, tool, ? FROM temp.ledger_batch", (now,))
 
         await self.db.run(op)
 
@@ -119,3 +128,7 @@ class SqliteLedger:
 def _create(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA:
         conn.execute(statement)
+    # per connection (temp tables are private to it): the reports of one note()
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS ledger_batch (origin TEXT, trace BLOB, "
+                 "report BLOB, tool TEXT, PRIMARY KEY (origin, trace, report))")
+

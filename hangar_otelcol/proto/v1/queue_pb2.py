@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hangar_otelcol/proto/v1/queue.proto\x12\x11hangar_otelcol.v1\"\xb7\x02\n\x06Sender\x12\x11\n\ttransport\x18\x01 \x01(\t\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x39\n\x08metadata\x18\x03 \x03(\x0b\x32\'.hangar_otelcol.v1.Sender.MetadataEntry\x12;\n\tprincipal\x18\x04 \x03(\x0b\x32(.hangar_otelcol.v1.Sender.PrincipalEntry\x12\x15\n\rauthenticated\x18\x05 \x01(\x08\x12\x1a\n\x12received_unix_nano\x18\x06 \x01(\x06\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0ePrincipalEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\\\n\nQueuedPart\x12\x0f\n\x07request\x18\x01 \x01(\x0c\x12\x12\n\nitem_count\x18\x02 \x01(\x04\x12)\n\x06sender\x18\x03 \x01(\x0b\x32\x19.hangar_otelcol.v1.Sender\"\x82\x01\n\x0bQueuedBatch\x12)\n\x06signal\x18\x01 \x01(\x0e\x32\x19.hangar_otelcol.v1.Signal\x12,\n\x05parts\x18\x02 \x03(\x0b\x32\x1d.hangar_otelcol.v1.QueuedPart\x12\x1a\n\x12\x65nqueued_unix_nano\x18\x03 \x01(\x06\"4\n\rQueuedRecords\x12\x0f\n\x07records\x18\x01 \x03(\x0c\x12\x12\n\nrecord_ids\x18\x02 \x03(\x06\"\xae\x01\n\x08HeldSpan\x12\x15\n\rdue_unix_nano\x18\x01 \x01(\x06\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x10\n\x08trace_id\x18\x03 \x01(\x0c\x12\x0c\n\x04tool\x18\x04 \x01(\t\x12\x0e\n\x06report\x18\x05 \x01(\x0c\x12)\n\x06sender\x18\x06 \x01(\x0b\x32\x19.hangar_otelcol.v1.Sender\x12\x10\n\x08resource\x18\x07 \x01(\x0c\x12\x0e\n\x06record\x18\x08 \x01(\x0c*X\n\x06Signal\x12\x16\n\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x11\n\rSIGNAL_TRACES\x10\x01\x12\x0f\n\x0bSIGNAL_LOGS\x10\x02\x12\x12\n\x0eSIGNAL_METRICS\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hangar_otelcol/proto/v1/queue.proto\x12\x11hangar_otelcol.v1\"\xb7\x02\n\x06Sender\x12\x11\n\ttransport\x18\x01 \x01(\t\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x39\n\x08metadata\x18\x03 \x03(\x0b\x32\'.hangar_otelcol.v1.Sender.MetadataEntry\x12;\n\tprincipal\x18\x04 \x03(\x0b\x32(.hangar_otelcol.v1.Sender.PrincipalEntry\x12\x15\n\rauthenticated\x18\x05 \x01(\x08\x12\x1a\n\x12received_unix_nano\x18\x06 \x01(\x06\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0ePrincipalEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\\\n\nQueuedPart\x12\x0f\n\x07request\x18\x01 \x01(\x0c\x12\x12\n\nitem_count\x18\x02 \x01(\x04\x12)\n\x06sender\x18\x03 \x01(\x0b\x32\x19.hangar_otelcol.v1.Sender\"\x82\x01\n\x0bQueuedBatch\x12)\n\x06signal\x18\x01 \x01(\x0e\x32\x19.hangar_otelcol.v1.Signal\x12,\n\x05parts\x18\x02 \x03(\x0b\x32\x1d.hangar_otelcol.v1.QueuedPart\x12\x1a\n\x12\x65nqueued_unix_nano\x18\x03 \x01(\x06\":\n\rQueuedRecords\x12\x0f\n\x07records\x18\x03 \x01(\x0c\x12\x12\n\nrecord_ids\x18\x02 \x03(\x06J\x04\x08\x01\x10\x02\"\xae\x01\n\x08HeldSpan\x12\x15\n\rdue_unix_nano\x18\x01 \x01(\x06\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x10\n\x08trace_id\x18\x03 \x01(\x0c\x12\x0c\n\x04tool\x18\x04 \x01(\t\x12\x0e\n\x06report\x18\x05 \x01(\x0c\x12)\n\x06sender\x18\x06 \x01(\x0b\x32\x19.hangar_otelcol.v1.Sender\x12\x10\n\x08resource\x18\x07 \x01(\x0c\x12\x0e\n\x06record\x18\x08 \x01(\x0c*X\n\x06Signal\x12\x16\n\x12SIGNAL_UNSPECIFIED\x10\x00\x12\x11\n\rSIGNAL_TRACES\x10\x01\x12\x0f\n\x0bSIGNAL_LOGS\x10\x02\x12\x12\n\x0eSIGNAL_METRICS\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SENDER_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_SENDER_PRINCIPALENTRY']._loaded_options = None
   _globals['_SENDER_PRINCIPALENTRY']._serialized_options = b'8\001'
-  _globals['_SIGNAL']._serialized_start=830
-  _globals['_SIGNAL']._serialized_end=918
+  _globals['_SIGNAL']._serialized_start=836
+  _globals['_SIGNAL']._serialized_end=924
   _globals['_SENDER']._serialized_start=59
   _globals['_SENDER']._serialized_end=370
   _globals['_SENDER_METADATAENTRY']._serialized_start=273
@@ -48,7 +48,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUEUEDBATCH']._serialized_start=467
   _globals['_QUEUEDBATCH']._serialized_end=597
   _globals['_QUEUEDRECORDS']._serialized_start=599
-  _globals['_QUEUEDRECORDS']._serialized_end=651
-  _globals['_HELDSPAN']._serialized_start=654
-  _globals['_HELDSPAN']._serialized_end=828
+  _globals['_QUEUEDRECORDS']._serialized_end=657
+  _globals['_HELDSPAN']._serialized_start=660
+  _globals['_HELDSPAN']._serialized_end=834
 # @@protoc_insertion_point(module_scope)

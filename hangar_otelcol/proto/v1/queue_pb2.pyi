@@ -72,9 +72,9 @@ class QueuedRecords(_message.Message):
     __slots__ = ("records", "record_ids")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
-    records: _containers.RepeatedScalarFieldContainer[bytes]
+    records: bytes
     record_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, records: _Optional[_Iterable[bytes]] = ..., record_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, records: _Optional[bytes] = ..., record_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class HeldSpan(_message.Message):
     __slots__ = ("due_unix_nano", "origin", "trace_id", "tool", "report", "sender", "resource", "record")
