@@ -26,8 +26,30 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from hangar_otelcol.signals import REQUEST_TYPES, Request, Signal
 
-__all__ = ["REQUEST_TYPES", "UNKNOWN_SENDER", "Batch", "Part", "Request", "Sender", "Signal",
-           "count_items", "decode"]
+__all__ = ["REQUEST_TYPES", "UNKNOWN_SENDER", "Batch", "Part", "Principal", "Request", "Sender",
+           "Signal", "count_items", "decode"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request proved to be (``hangar_otelcol.auth``): bound at the receiver, kept
+    through batching and the persistent queue, read by processors (mcp_caller)."""
+
+    #: the id of the authenticator extension that proved it (``bearertokenauth``, ``mtls``)
+    authenticator: str
+    #: the principal's name: a token's principal, a JWT's subject, a user name, a
+    #: certificate's subject or SAN
+    subject: str
+    #: human | agent | service, when the credential says (a JWT claim, the token's config)
+    type: str = ""
+    roles: tuple[str, ...] = ()
+    #: other facts the credential carried (selected JWT claims, certificate fields)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``<authenticator>:<subject>``: unique across authenticators (pairing, logs)."""
+        return f"{self.authenticator}:{self.subject}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +57,13 @@ class Sender:
     """Who delivered a request: bound at the receiver, kept through batching.
 
     ``metadata`` holds request headers / gRPC metadata with lower-case keys.
-    ``principal`` is filled by whatever authenticated the request (if anything).
+    ``principal`` is set when an authenticator proved who sent it (else None).
     """
 
     transport: str = ""  # "grpc", "http", "file", "stdin", "internal"
     peer: str = ""  # remote IP address, without port
     metadata: Mapping[str, str] = field(default_factory=dict)
-    principal: Mapping[str, str] | None = None
+    principal: Principal | None = None
     #: when the receiver got the request (0: unknown)
     received_unix_nano: int = 0
 

@@ -95,6 +95,13 @@ class StorageRef(ExtensionRef):
     capability = "storage"
 
 
+class AuthenticatorRef(ExtensionRef):
+    """An authenticator extension (``hangar_otelcol.auth``: ``bearertokenauth``, ``oidc``,
+    ``basicauth``, ``mtls``) that proves who sent a request."""
+
+    capability = "authenticator"
+
+
 def extension_refs(value: Any, path: str) -> Iterator[tuple[str, ExtensionRef]]:
     """Every non-empty ExtensionRef inside a decoded config, with its path."""
     if isinstance(value, ExtensionRef):

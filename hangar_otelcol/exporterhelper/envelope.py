@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import time
 
-from hangar_otelcol.pdata import Batch, Part, Sender
+from hangar_otelcol.pdata import Batch, Part, Principal, Sender
 from hangar_otelcol.proto.v1 import queue_pb2
 from hangar_otelcol.signals import Signal
 
 _SIGNALS = {Signal.TRACES: queue_pb2.SIGNAL_TRACES, Signal.LOGS: queue_pb2.SIGNAL_LOGS,
             Signal.METRICS: queue_pb2.SIGNAL_METRICS}
 _FROM_PROTO = {v: k for k, v in _SIGNALS.items()}
+
+#: prefix of a principal's attributes in ``Sender.principal`` (queue.proto)
+_ATTRIBUTE = "attr."
 
 #: request metadata never written to disk: credentials (the principal they proved is kept)
 SECRET_METADATA = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie",
@@ -25,16 +28,32 @@ def encode_sender(sender: Sender, out: queue_pb2.Sender) -> None:
     for key, value in sender.metadata.items():
         if key not in SECRET_METADATA:
             out.metadata[key] = value
-    if sender.principal is not None:
+    principal = sender.principal
+    if principal is not None:
         out.authenticated = True
-        out.principal.update(sender.principal)
+        fields = out.principal
+        fields["authenticator"] = principal.authenticator
+        fields["subject"] = principal.subject
+        if principal.type:
+            fields["type"] = principal.type
+        if principal.roles:
+            fields["roles"] = "\n".join(principal.roles)
+        for key, value in principal.attributes.items():
+            fields[_ATTRIBUTE + key] = value
     out.received_unix_nano = sender.received_unix_nano
 
 
 def decode_sender(msg: queue_pb2.Sender) -> Sender:
+    principal = None
+    if msg.authenticated:
+        fields = msg.principal
+        roles = fields.get("roles", "")
+        principal = Principal(
+            fields.get("authenticator", ""), fields.get("subject", ""), fields.get("type", ""),
+            tuple(roles.split("\n")) if roles else (),
+            {k[len(_ATTRIBUTE):]: v for k, v in fields.items() if k.startswith(_ATTRIBUTE)})
     return Sender(transport=msg.transport, peer=msg.peer, metadata=dict(msg.metadata),
-                  principal=dict(msg.principal) if msg.authenticated else None,
-                  received_unix_nano=msg.received_unix_nano)
+                  principal=principal, received_unix_nano=msg.received_unix_nano)
 
 
 def encode_batch(batch: Batch) -> bytes:

@@ -19,7 +19,6 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogs
@@ -30,7 +29,7 @@ from tests.support.faults import Tally, arrivals
 from tests.support.gateway import shipped_gateway
 from tests.support.metrics import scrape
 from tests.support.waiting import eventually
-from tests.support.workload import call_number, sdk_calls
+from tests.support.workload import jsonl_calls, sdk_calls
 
 pytestmark = pytest.mark.faults
 
@@ -57,13 +56,6 @@ class SdkLog(logging.Handler):
         kind = "retried" if "Transient error" in text or "retrying" in text else (
             "failed" if record.levelno >= logging.ERROR else "other")
         self.seen[kind] += 1
-
-
-def written(path: Path) -> list[int | None]:
-    if not path.exists():
-        return []
-    return [call_number(orjson.loads(line).get("trace_id", ""))
-            for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -122,9 +114,9 @@ async def test_a_10x_burst_is_refused_retryably_within_a_memory_bound_and_all_de
         for thread in threads:
             await asyncio.to_thread(thread.join, 300)
         assert not any(t.is_alive() for t in threads), "SDK exporters still busy after 300 s"
-        await eventually(lambda: acked <= set(written(out)), 120,
+        await eventually(lambda: acked <= set(jsonl_calls(out)), 120,
                          lambda: f"{len(acked)} records in the file "
-                                 f"(found {len(set(written(out)))})", interval=0.2)
+                                 f"(found {len(set(jsonl_calls(out)))})", interval=0.2)
         metrics = await scrape(ports["metrics"])
         peak = peak_rss_mib(gateway.process.pid)
     finally:
@@ -137,7 +129,7 @@ async def test_a_10x_burst_is_refused_retryably_within_a_memory_bound_and_all_de
                         if name == "otelcol_receiver_failed_requests_total" and v})
     tally = Tally(f"10x burst ({BURST} SDK exporters, gRPC + HTTP, {BATCH}-record batches)")
     tally.sent, tally.acknowledged = len(sent), len(acked)
-    arrived = arrivals(written(out))
+    arrived = arrivals(jsonl_calls(out))
     tally.delivered = sum(1 for n in acked if arrived[n])
     tally.duplicated = sum(c - 1 for c in arrived.values() if c > 1)
     tally.lost = tally.acknowledged - tally.delivered

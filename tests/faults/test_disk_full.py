@@ -15,7 +15,7 @@ import pytest
 
 from hangar_otelcol.testing import free_port
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals
+from tests.support.faults import CallSender, Tally, arrivals, drain, stop
 from tests.support.faults_otlp import forwarded
 from tests.support.gateway import shipped_gateway
 from tests.support.metrics import scrape
@@ -45,15 +45,12 @@ async def test_a_full_store_refuses_retryably_and_loses_nothing(
         refusing = await scrape(ports["metrics"])
         await backend.start()
         await asyncio.sleep(3.0)
-        await asyncio.to_thread(sender.stop)
-        await eventually(lambda: sender.acked <= set(forwarded(backend)), 90,
-                         lambda: f"{len(sender.acked)} calls at the backend (got "
-                                 f"{len(set(forwarded(backend)))})", interval=0.2)
+        await drain(sender, lambda: forwarded(backend), "at the backend")
     finally:
-        await asyncio.to_thread(sender.stop)
-        code = await asyncio.to_thread(gateway.stop)
-        await backend.stop()
-    assert code == 0, gateway.stderr()
+        try:
+            await stop(sender, gateway)
+        finally:
+            await backend.stop()
     tally = Tally("store full (file_storage max_size 4MiB, backend down)").settle(
         sender, arrivals(forwarded(backend)))
     tally.notes["acknowledged_until_full"] = acked_when_full

@@ -17,11 +17,10 @@ import pytest
 
 from hangar_otelcol.pdata import Signal
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals
+from tests.support.faults import CallSender, Tally, arrivals, drain, stop
 from tests.support.faults_otlp import forwarded
 from tests.support.gateway import shipped_gateway
 from tests.support.sinks import GrpcSink
-from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.faults
 
@@ -51,16 +50,13 @@ async def test_backend_down_for_20s_gets_everything_once_when_back(
         await second.start()
         back = time.monotonic()
         await asyncio.sleep(2.0)
-        await asyncio.to_thread(sender.stop)
-        await eventually(lambda: sender.acked <= set(forwarded(first, second)), 90,
-                         lambda: f"{len(sender.acked)} calls at the backend (got "
-                                 f"{len(set(forwarded(first, second)))})", interval=0.2)
+        await drain(sender, lambda: forwarded(first, second), "at the backend")
         caught_up = time.monotonic() - back
     finally:
-        await asyncio.to_thread(sender.stop)
-        code = await asyncio.to_thread(gateway.stop)
-        await second.stop()
-    assert code == 0, gateway.stderr()
+        try:
+            await stop(sender, gateway)
+        finally:
+            await second.stop()
     tally = Tally(f"backend down {OUTAGE:g}s (forward-otlp)").settle(
         sender, arrivals(forwarded(first, second)))
     tally.notes.update(acknowledged_while_down=acked_in_outage,
@@ -80,16 +76,13 @@ async def test_backend_slower_than_the_timeout_gets_few_copies_and_the_queue_dra
                         pause=0.05).start()
     try:
         await asyncio.sleep(8.0)
-        await asyncio.to_thread(sender.stop)
-        await eventually(lambda: sender.acked <= set(forwarded(sink)), 90,
-                         lambda: f"{len(sender.acked)} calls at the backend (got "
-                                 f"{len(set(forwarded(sink)))})", interval=0.2)
+        await drain(sender, lambda: forwarded(sink), "at the backend")
         requests = len(sink.requests(Signal.LOGS))
     finally:
-        await asyncio.to_thread(sender.stop)
-        code = await asyncio.to_thread(gateway.stop)
-        await sink.stop()
-    assert code == 0, gateway.stderr()
+        try:
+            await stop(sender, gateway)
+        finally:
+            await sink.stop()
     tally = Tally("backend slower than the timeout (1.5 s vs 1 s)").settle(
         sender, arrivals(forwarded(sink)))
     tally.notes["backend_requests"] = requests

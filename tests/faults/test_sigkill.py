@@ -12,27 +12,18 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import orjson
 import pytest
 
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals
+from tests.support.faults import CallSender, Tally, arrivals, drain, stop
 from tests.support.gateway import shipped_gateway
 from tests.support.metrics import scrape
-from tests.support.waiting import eventually
-from tests.support.workload import call_number
+from tests.support.workload import jsonl_calls
 
 pytestmark = pytest.mark.faults
 
 KILLS = 3
 UNDER_LOAD = 2.0  # seconds of load between two kills
-
-
-def written_calls(path: Path) -> list[int | None]:
-    if not path.exists():
-        return []
-    return [call_number(orjson.loads(line).get("trace_id", ""))
-            for line in path.read_bytes().splitlines() if line.strip()]
 
 
 async def test_sigkill_under_load_loses_nothing_and_writes_each_call_once(
@@ -48,21 +39,16 @@ async def test_sigkill_under_load_loses_nothing_and_writes_each_call_once(
         for _ in range(KILLS):
             await asyncio.sleep(UNDER_LOAD)
             gateway.kill()
-            written_before_kill.append(len(written_calls(out)))
+            written_before_kill.append(len(jsonl_calls(out)))
             await asyncio.sleep(0.5)  # the clients find it gone and retry
             await asyncio.to_thread(gateway.start)
         await asyncio.sleep(UNDER_LOAD)
-        await asyncio.to_thread(sender.stop)  # every request made is acknowledged now
-        await eventually(lambda: sender.acked <= set(written_calls(out)), 60,
-                         lambda: f"{len(sender.acked)} acknowledged calls in the file "
-                                 f"(found {len(set(written_calls(out)))})", interval=0.2)
+        await drain(sender, lambda: jsonl_calls(out), "in the file", 60)
         counted = await scrape(ports["prom"])
     finally:
-        await asyncio.to_thread(sender.stop)
-        code = await asyncio.to_thread(gateway.stop)
-    assert code == 0, gateway.stderr()
+        await stop(sender, gateway)
 
-    arrived = arrivals(written_calls(out))
+    arrived = arrivals(jsonl_calls(out))
     prometheus_calls = sum(v for (name, _), v in counted.items()
                            if name == "mcp_hangar_tool_calls_total")
     tally = Tally("sigkill x3 (shipped config, compliance file)").settle(sender, arrived)

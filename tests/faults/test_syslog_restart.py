@@ -17,11 +17,10 @@ import pytest
 
 from hangar_otelcol.testing import free_port
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals
+from tests.support.faults import CallSender, Tally, arrivals, drain, stop
 from tests.support.gateway import shipped_gateway
 from tests.support.metrics import scrape
 from tests.support.syslogd import Rsyslog, have_rsyslog
-from tests.support.waiting import eventually
 from tests.support.workload import call_number
 
 pytestmark = [pytest.mark.faults, pytest.mark.syslog,
@@ -54,16 +53,13 @@ async def test_syslog_server_restarts_lose_nothing(tmp_path: Path, fault_report)
             await asyncio.sleep(1.0)
             await asyncio.to_thread(daemon.start)
         await asyncio.sleep(2.0)
-        await asyncio.to_thread(sender.stop)
-        await eventually(lambda: sender.acked <= set(received(daemon)), 60,
-                         lambda: f"{len(sender.acked)} calls at rsyslog (got "
-                                 f"{len(set(received(daemon)))})", interval=0.2)
+        await drain(sender, lambda: received(daemon), "at rsyslog", 60)
         metrics = await scrape(ports["metrics"])
     finally:
-        await asyncio.to_thread(sender.stop)
-        code = await asyncio.to_thread(gateway.stop)
-        await asyncio.to_thread(daemon.stop)
-    assert code == 0, gateway.stderr()
+        try:
+            await stop(sender, gateway)
+        finally:
+            await asyncio.to_thread(daemon.stop)
     resent = sum(v for (name, _), v in metrics.items()
                  if name == "otelcol_exporter_compliance_records_resent_total")
     tally = Tally(f"rsyslog restarted x{RESTARTS} (RFC 5424/TCP)").settle(

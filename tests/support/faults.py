@@ -11,11 +11,12 @@ copies there), lost (acknowledged, not there).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ from google.rpc import error_details_pb2
 
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.signals import SIGNALS
+from tests.support.gateway import GatewayProcess
+from tests.support.waiting import eventually
 from tests.support.workload import calls_request
 
 RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
@@ -151,3 +154,21 @@ class CallSender:
                 # honoured, as the SDK does, but capped: the test's time is bounded
                 return min(info.retry_delay.ToTimedelta().total_seconds(), 1.0)
         return 0.2  # the gateway is down (UNAVAILABLE from the channel): try again soon
+
+
+async def drain(sender: CallSender, arrived: Callable[[], Iterable[int | None]], where: str,
+                timeout: float = 90.0) -> None:
+    """Stop the senders (then every request they made was acknowledged) and wait, bounded,
+    until every acknowledged call arrived ``where`` (``arrived()`` lists what did)."""
+    await asyncio.to_thread(sender.stop)
+    await eventually(lambda: sender.acked <= set(arrived()), timeout,
+                     lambda: f"{len(sender.acked)} acknowledged calls {where} (found "
+                             f"{len(set(arrived()))})", interval=0.2)
+
+
+async def stop(sender: CallSender, gateway: GatewayProcess) -> None:
+    """The end of every fault test (also after a failure): senders, then the gateway,
+    which must exit 0."""
+    await asyncio.to_thread(sender.stop)
+    code = await asyncio.to_thread(gateway.stop)
+    assert code == 0, gateway.stderr()

@@ -10,8 +10,10 @@ arrived, and how often.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import orjson
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as WireRecord
@@ -53,6 +55,14 @@ def call_number(trace_id_hex: str) -> int | None:
     if len(raw) != 16 or not raw.startswith(PREFIX):
         return None
     return int.from_bytes(raw[8:], "big")
+
+
+def jsonl_calls(path: Path) -> list[int | None]:
+    """The call number of every line of a JSON-lines compliance file (its ``trace_id``)."""
+    if not path.exists():
+        return []
+    return [call_number(orjson.loads(line).get("trace_id", ""))
+            for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def calls_request(first: int, count: int) -> ExportLogsServiceRequest:
