@@ -69,6 +69,30 @@ def append_encoded(inv: ToolInvocation, keys: tuple[str, ...], encoded: bytes) -
     return True
 
 
+def remove_attributes(inv: ToolInvocation, keys: frozenset[str]) -> int:
+    """Remove every attribute whose key is in ``keys`` (all of them: a key sent twice is
+    removed twice); returns how many. Cheap when none is there: ``keys`` must be
+    positional keys (``mcp.keys.POSITIONAL_KEYS``), whose presence the index records."""
+    index = inv.attr_index
+    if not any(key in index for key in keys):
+        return 0
+    part = inv.part_ref()
+    if part is not None:
+        part.mutable_message()
+    attrs = inv.record.attributes
+    doomed = [i for i, kv in enumerate(attrs) if kv.key in keys]
+    for i in reversed(doomed):
+        del attrs[i]
+    for key in list(index):
+        if key in keys:
+            del index[key]
+        else:  # positions after a removed attribute move down
+            pos = index[key]
+            index[key] = pos - sum(1 for i in doomed if i < pos)
+    inv.attr_count -= len(doomed)
+    return len(doomed)
+
+
 class EncodedAttributes:
     """Attributes to set on many records, encoded once (see ``set_encoded``)."""
 

@@ -7,7 +7,10 @@ trace pair as a multiset. ``report`` (the record's or span's own span id) tells 
 reports apart, so noting or claiming the same record twice changes nothing.
 
 ``origin`` limits pairing to one sender: a record can only cover a span that came from the
-same origin (docs/identity-and-cost.md); "" is one shared origin.
+same authenticated principal and the same resource (``service.name``), so a forged audit
+record with a known trace id and tool (trace ids travel to MCP servers in
+``traceparent``; they are not secret) cannot make another sender's call disappear
+(docs/security.md). Unauthenticated senders share the principal part "".
 """
 
 from __future__ import annotations
@@ -35,5 +38,13 @@ class CallKey(NamedTuple):
         return self.origin, self.trace_id, self.report
 
 
-def call_key(inv: ToolInvocation, origin: str = "") -> CallKey:
-    return CallKey(origin, inv.trace_id, inv.tool or "", inv.span_id)
+def origin_of(inv: ToolInvocation) -> str:
+    """``<authenticator>:<subject>|<service.name>`` of the request the record came in."""
+    part = inv.part_ref()
+    principal = part.sender.principal if part is not None else None
+    return f"{principal.name if principal is not None else ''}|{inv.service_name or ''}"
+
+
+def call_key(inv: ToolInvocation, origin: str | None = None) -> CallKey:
+    return CallKey(origin_of(inv) if origin is None else origin, inv.trace_id,
+                   inv.tool or "", inv.span_id)

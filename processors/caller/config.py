@@ -130,8 +130,26 @@ class StaticIdentity:
         return []
 
 
+MODES = ("auto", "enforce", "trust")
+ON_MISSING = ("mark", "refuse")
+
+
 @dataclass
 class CallerConfig:
+    #: whose word identity is (docs/security.md): ``trust``: every source in ``sources``,
+    #: the sender may say who its caller is; ``enforce``: identity only from the principal
+    #: the receiver authenticated (mapped by ``principals``) or a token verified here, and
+    #: what the sender wrote is removed; ``auto``: enforce for requests whose receiver
+    #: authenticated them, trust for the others
+    mode: str = "auto"
+    #: principal (a subject, or ``<authenticator>:<subject>``) -> the caller it is
+    principals: dict[str, StaticIdentity] = field(default_factory=dict)
+    #: principals (glob patterns) that send their own callers' identity, believed in
+    #: enforce mode too: a hangar in front of many users
+    trusted_principals: list[str] = field(default_factory=list)
+    #: enforce mode, a request with no authenticated principal and no valid token: ``mark``
+    #: its records (caller id ``unauthenticated``) or ``refuse`` it (not retried)
+    on_missing: str = "mark"
     #: where identity is looked for, in order; the first source that yields an id wins
     sources: list[str] = field(default_factory=lambda: list(SOURCES))
     jwt: JwtConfig = field(default_factory=JwtConfig)
@@ -150,6 +168,11 @@ class CallerConfig:
 
     def validate(self) -> list[str]:
         errors = []
+        if self.mode not in MODES:
+            errors.append(f"mode: must be one of {', '.join(MODES)}; got {self.mode!r}")
+        if self.on_missing not in ON_MISSING:
+            errors.append(f"on_missing: must be one of {', '.join(ON_MISSING)}; got "
+                          f"{self.on_missing!r}")
         for i, source in enumerate(self.sources):
             if source not in SOURCES:
                 errors.append(f"sources[{i}]: must be one of {', '.join(SOURCES)}; got "

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import time
 from collections import OrderedDict
 from typing import Any
 
-from hangar_otelcol.component import Consumer, CreateSettings, Host
+from hangar_otelcol.component import Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.mcp import InvocationIndex, ToolInvocation
-from hangar_otelcol.mcp.attrs import EncodedAttributes, set_attributes, set_encoded
-from hangar_otelcol.mcp.keys import CALLER_ID, CALLER_ROLES, CALLER_TYPE
-from hangar_otelcol.pdata import Part, Sender, Signal
+from hangar_otelcol.mcp.attrs import (
+    EncodedAttributes,
+    remove_attributes,
+    set_attributes,
+    set_encoded,
+)
+from hangar_otelcol.mcp.keys import CALLER_ID, CALLER_ROLES, CALLER_TYPE, IDENTITY_KEYS
+from hangar_otelcol.pdata import Part, Principal, Sender, Signal
 from hangar_otelcol.processorhelper import InvocationProcessor
 from hangar_otelcol.processors.caller.config import CallerConfig
 from hangar_otelcol.processors.caller.identity import (
@@ -30,14 +36,28 @@ from hangar_otelcol.processors.caller.jwtkeys import JwtVerifier, TokenRejected
 _CACHE_SIZE = 4096
 
 
+#: what a sender may have written about its caller; removed in enforce mode
+_FORGEABLE = IDENTITY_KEYS
+#: the caller of a record no principal or token vouches for (enforce, on_missing: mark)
+UNAUTHENTICATED = Identity(None, "unauthenticated", None, "unauthenticated")
+
+
 class _PartContext:
-    """What ``process`` needs to know about one part, resolved once by ``prepare``."""
+    """What ``process`` needs to know about one part, resolved once by ``prepare``.
 
-    __slots__ = ("per_resource", "sender", "tokens")
+    ``enforced``: the identity every record of the part gets (enforce mode, a sender that
+    is not trusted); None: the sources are read per record (trust mode, trusted senders).
+    """
 
-    def __init__(self, sender: Identity, tokens: dict[str, Identity]) -> None:
+    __slots__ = ("enforced", "fallback", "per_resource", "sender", "tokens")
+
+    def __init__(self, sender: Identity, tokens: dict[str, Identity],
+                 enforced: Identity | None = None, fallback: Identity = NONE) -> None:
         self.sender = sender
         self.tokens = tokens
+        self.enforced = enforced
+        #: a trusted principal's own identity, for its records that name no caller
+        self.fallback = fallback
         self.per_resource: dict[int, Identity] = {}
 
 
@@ -66,6 +86,10 @@ class CallerProcessor(InvocationProcessor):
         self._rejected = settings.telemetry.counter(
             "otelcol_processor_mcp_caller_jwt_rejected_total",
             "Bearer tokens that did not set identity, by reason", ("reason",))
+        self._principals = {k: self._static_identity(v) for k, v in config.principals.items()}
+        self._removed = settings.telemetry.counter(
+            "otelcol_processor_mcp_caller_removed_total",
+            "Sender-written identity attributes removed in enforce mode", ())
 
     @staticmethod
     def _static_identity(entry: Any) -> Identity:
@@ -80,6 +104,18 @@ class CallerProcessor(InvocationProcessor):
             await self._jwt.shutdown()
 
     async def prepare(self, part: Part, invocations: InvocationIndex) -> _PartContext:
+        principal = part.sender.principal
+        mode = self._config.mode
+        if mode == "enforce" or (mode == "auto" and principal is not None):
+            if principal is None or not self._trusted_principal(principal):
+                return _PartContext(NONE, {}, await self._enforced_identity(part))
+            context = await self._trusted_context(part, invocations)
+            context.fallback = self._principal_identity(principal)
+            return context
+        return await self._trusted_context(part, invocations)
+
+    async def _trusted_context(self, part: Part, invocations: InvocationIndex
+                               ) -> _PartContext:
         sender = await self._from_sender(part.sender) if self._needs_sender else NONE
         tokens: dict[str, Identity] = {}
         if self._jwt is not None and self._config.jwt.attribute and "jwt" in self._sources:
@@ -89,7 +125,51 @@ class CallerProcessor(InvocationProcessor):
                     tokens[token] = (await self._verify(token))[0]
         return _PartContext(sender, tokens)
 
+    def _trusted_principal(self, principal: Principal) -> bool:
+        return any(fnmatch.fnmatchcase(principal.subject, p)
+                   or fnmatch.fnmatchcase(principal.name, p)
+                   for p in self._config.trusted_principals)
+
+    def _principal_identity(self, principal: Principal) -> Identity:
+        """Who an authenticated principal is: its entry in ``principals``, else itself."""
+        mapped = self._principals.get(principal.subject) or \
+            self._principals.get(principal.name)
+        roles = join_roles(list(principal.roles))
+        if mapped is not None:
+            return Identity(mapped.type or map_type(principal.type, self._type_map)
+                            or "service", mapped.id or principal.subject,
+                            mapped.roles or roles, "principal")
+        return Identity(map_type(principal.type, self._type_map) or "service",
+                        principal.subject, roles, "principal")
+
+    async def _enforced_identity(self, part: Part) -> Identity:
+        """Enforce mode, a sender that is not trusted: the principal, else a token verified
+        here (``jwt`` in ``sources``), else nobody (``on_missing``)."""
+        principal = part.sender.principal
+        if principal is not None:
+            return self._principal_identity(principal)
+        if self._jwt is not None and "jwt" in self._sources:
+            token = _bearer(part.sender.metadata.get(self._config.jwt.header))
+            if token:
+                identity = (await self._verify(token))[0]
+                if identity.id:
+                    return identity
+        if self._config.on_missing == "refuse":
+            raise ConsumerError(f"{self.settings.id}: the request proves no caller (no "
+                                "authenticated principal, no valid token); refused",
+                                permanent=True)
+        return UNAUTHENTICATED
+
     def process(self, inv: ToolInvocation, context: _PartContext) -> str:
+        enforced = context.enforced
+        if enforced is not None:
+            removed = remove_attributes(inv, _FORGEABLE)
+            if removed:
+                self._removed.inc(amount=removed)
+                inv.caller_type = inv.caller_id = inv.caller_roles = None
+            identity = self._enrich(enforced)
+            self._write(inv, identity)
+            return identity.source
         identity = NONE
         for source in self._sources:
             if source == "attributes":
@@ -102,6 +182,8 @@ class CallerProcessor(InvocationProcessor):
                 identity = self._static_for(inv)
             if identity.id:
                 break
+        if not identity.id and context.fallback is not NONE:
+            identity = context.fallback
         if not identity.id:
             identity = self._default if self._default is not NONE else identity
         identity = self._enrich(identity)

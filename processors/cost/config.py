@@ -24,14 +24,20 @@ class CostConfig:
     currency: str = "USD"
     #: hangar prices only successful calls; set true to price errors and denials too
     price_failed_calls: bool = False
-    #: replace mcp.cost.* already on a record (by default a sender's own pricing is kept)
-    overwrite: bool = False
+    #: mcp.cost.* a sender wrote itself: ``strip`` (removed, then priced by the rules: a
+    #: sender cannot set its own bill) or ``keep`` (its own pricing stays)
+    sender_cost: str = "strip"
+    #: principals (glob patterns over the subject or ``<authenticator>:<subject>``) whose
+    #: own mcp.cost.* is kept even when ``sender_cost`` is strip
+    trusted_principals: list[str] = field(default_factory=list)
     #: also write mcp.cost.currency (hangar never does; the seed lists it)
     write_currency: bool = True
     invocations: InvocationKeys = field(default_factory=InvocationKeys)
 
     def validate(self) -> list[str]:
         errors: list[str] = []
+        if self.sender_cost not in ("strip", "keep"):
+            errors.append(f"sender_cost: must be strip or keep; got {self.sender_cost!r}")
         c = self.currency
         if not is_currency(c):
             errors.append(f"currency: expected an ISO 4217 code such as USD, got {c!r}")

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 from typing import Any
 
 from hangar_otelcol.component import Consumer, CreateSettings, Host
 from hangar_otelcol.mcp import InvocationIndex, ToolInvocation
-from hangar_otelcol.mcp.attrs import append_encoded, encode_attribute, set_attributes
+from hangar_otelcol.mcp.attrs import (
+    append_encoded,
+    encode_attribute,
+    remove_attributes,
+    set_attributes,
+)
 from hangar_otelcol.mcp.keys import (
     COST_CENTS,
     COST_CURRENCY,
@@ -25,6 +31,10 @@ from hangar_otelcol.processors.cost.source import (
     file_signature,
     load_pricing_file,
 )
+
+#: what a sender may have written about its own cost
+COST_KEYS = frozenset({COST_CENTS, COST_MODEL, COST_CURRENCY, COST_INPUT_TOKENS,
+                       COST_OUTPUT_TOKENS})
 
 
 class CostProcessor(InvocationProcessor):
@@ -50,6 +60,9 @@ class CostProcessor(InvocationProcessor):
         self._cents = tel.counter("otelcol_processor_mcp_cost_cents_total",
                                   "Cost written on invocations, hundredths of a cent",
                                   ("currency",))
+        self._stripped = tel.counter("otelcol_processor_mcp_cost_stripped_total",
+                                     "mcp.cost.* attributes a sender wrote, removed "
+                                     "(sender_cost: strip)", ())
         if config.pricing_file:
             # at create time a bad file is a config error (validate() reported it already)
             self._file_sig = file_signature(config.pricing_file)
@@ -112,11 +125,25 @@ class CostProcessor(InvocationProcessor):
                 except Exception as exc:  # the watcher must survive anything
                     self.logger.error("%s: pricing watch: %s", self.settings.id, exc)
 
-    async def prepare(self, part: Part, invocations: InvocationIndex) -> RuleSet:
-        # one reference read: a part in flight keeps the rule set it started with
-        return self._ruleset
+    async def prepare(self, part: Part, invocations: InvocationIndex
+                      ) -> tuple[RuleSet, bool]:
+        """The rule set (one reference read: a part in flight keeps the rule set it started
+        with) and whether the sender's own cost stays."""
+        keep = self._config.sender_cost == "keep"
+        principal = part.sender.principal
+        if not keep and principal is not None and self._config.trusted_principals:
+            keep = any(fnmatch.fnmatchcase(principal.subject, p)
+                       or fnmatch.fnmatchcase(principal.name, p)
+                       for p in self._config.trusted_principals)
+        return self._ruleset, keep
 
-    def process(self, inv: ToolInvocation, ruleset: RuleSet) -> str:
+    def process(self, inv: ToolInvocation, context: tuple[RuleSet, bool]) -> str:
+        ruleset, keep_sender_cost = context
+        if not keep_sender_cost:
+            removed = remove_attributes(inv, COST_KEYS)
+            if removed:
+                self._stripped.inc(amount=removed)
+                inv.cost_cents = inv.cost_model = inv.cost_currency = None
         outcome, cents = self._price(inv, ruleset)
         self._batch_cents += cents
         return outcome
@@ -130,7 +157,7 @@ class CostProcessor(InvocationProcessor):
         config = self._config
         if inv.wrapper:
             return "wrapper", 0
-        if inv.cost_cents is not None and not config.overwrite:
+        if inv.cost_cents is not None:  # the sender's own, kept (sender_cost, trusted)
             return "kept", 0
         if not config.price_failed_calls and inv.status not in (None, "success"):
             return "not_priced_failed", 0

@@ -45,6 +45,9 @@ class HangarAuditLogConfig:
     service_version: str = ""
     #: extra resource attributes
     resource_attributes: dict[str, str] = field(default_factory=dict)
+    #: the principal records from this input are bound to (empty: none, as an
+    #: unauthenticated sender): what may write the file or the pipe is trusted as it
+    principal: str = ""
     #: also write the 1.6+/2.x key (gen_ai.tool.name, gen_ai.usage.*) next to 1.1.0's
     #: mcp.tool.name / mcp.cost.*_tokens, so every hangar line looks the same downstream
     add_genai_keys: bool = True

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from hangar_otelcol.component import BaseComponent, ConsumerError, CreateSettings, Host
-from hangar_otelcol.pdata import Batch, Sender, Signal
+from hangar_otelcol.pdata import Batch, Principal, Sender, Signal
 from hangar_otelcol.receivers.hangar_audit_log import checkpoint
 from hangar_otelcol.receivers.hangar_audit_log.checkpoint import Position
 from hangar_otelcol.receivers.hangar_audit_log.config import HangarAuditLogConfig
@@ -28,6 +28,8 @@ from hangar_otelcol.receivers.hangar_audit_log.convert import (
 from hangar_otelcol.receivers.hangar_audit_log.follower import FileFollower
 
 LINES_METRIC = "otelcol_receiver_hangar_audit_log_lines_total"
+#: resource attribute naming where a record was read (stdin | file)
+INPUT_KEY = "hangar.audit.input"
 _EOF = object()
 
 
@@ -41,7 +43,10 @@ class HangarAuditLogReceiver(BaseComponent):
             LINES_METRIC, "Lines read by the hangar_audit_log receiver, by outcome "
             "(audit, other, forwarded, not_json, too_long)", ("outcome",))
         self.transport = "stdin" if config.reads_stdin else "file"
-        self.sender = Sender(transport=self.transport)
+        # whoever can write to the pipe or the file speaks as this principal (if named):
+        # mcp_caller's principals / trusted_principals then apply (docs/security.md)
+        self.sender = Sender(transport=self.transport, principal=Principal(
+            str(settings.id), config.principal) if config.principal else None)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._builder = self._new_builder()
@@ -194,7 +199,10 @@ class HangarAuditLogReceiver(BaseComponent):
     # -- lines -> batches ------------------------------------------------------------------
 
     def _new_builder(self) -> RequestBuilder:
-        return RequestBuilder(self.config.service_version, self.config.resource_attributes)
+        # every record says where it was read: a line on stdin can come from any process
+        # sharing hangar's stderr (its MCP servers), docs/security.md
+        return RequestBuilder(self.config.service_version,
+                              {INPUT_KEY: self.transport, **self.config.resource_attributes})
 
     def _take(self, data: bytes, too_long: bool) -> None:
         if too_long:

@@ -4,10 +4,13 @@
       otlp:
         protocols:
           grpc:                      # present (even empty) = enabled
-            endpoint: 0.0.0.0:4317
+            endpoint: localhost:4317
             max_recv_msg_size_mib: 4
+            auth:
+              authenticator: bearertokenauth   # an authenticator extension
+              allow: {logs: [hangar-*]}        # optional: who may send which signal
           http:
-            endpoint: 0.0.0.0:4318
+            endpoint: localhost:4318
             max_request_body_size: 20MiB
         include_metadata: true
         overload:
@@ -15,8 +18,9 @@
           max_inflight_requests: 512
           retry_after: 1s
 
-The endpoints default to 0.0.0.0 (every interface), not the Collector's
-localhost: this is a gateway, other hosts send to it.
+The endpoints default to localhost, as the Collector's do. A listener on any other
+address must authenticate its senders (``auth``, or mTLS with ``tls.client_ca_file``) or
+say ``insecure_no_auth: true``; otherwise the config is refused (docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hangar_otelcol.config.types import ByteSize, Duration, decode
-from hangar_otelcol.net.endpoints import endpoint_problem
+from hangar_otelcol.config.types import AuthenticatorRef, ByteSize, Duration, decode
+from hangar_otelcol.net.endpoints import endpoint_problem, is_loopback, split_endpoint
 from hangar_otelcol.net.tls import TLSServerConfig
+from hangar_otelcol.signals import Signal
 
 MiB = 1024 * 1024
 
@@ -42,21 +47,66 @@ ABSENT: Any = _Absent()
 
 
 @dataclass
+class AuthConfig:
+    """``auth`` of a listener (the Collector's configauth): who may send."""
+
+    #: an authenticator extension (bearertokenauth, oidc, basicauth, mtls)
+    authenticator: AuthenticatorRef = AuthenticatorRef("")
+    #: per signal, the principals that may send it (glob patterns over the subject, or
+    #: ``<authenticator>:<subject>``); a signal not listed: every authenticated principal
+    allow: dict[str, list[str]] = field(default_factory=dict)
+
+    def validate(self) -> list[str]:
+        errors = []
+        if not self.authenticator:
+            errors.append("authenticator: required (the id of an authenticator extension)")
+        for signal, patterns in self.allow.items():
+            if signal not in Signal._value2member_map_:
+                errors.append(f"allow.{signal}: unknown signal (traces, logs or metrics)")
+            elif not patterns:
+                errors.append(f"allow.{signal}: empty (nobody could send {signal}; remove "
+                              "the signal from the receiver's pipelines instead)")
+        return errors
+
+
+def _exposure_problem(endpoint: str, auth: AuthConfig | None, tls: TLSServerConfig | None,
+                      insecure_no_auth: bool) -> str | None:
+    """A listener other hosts can reach must know who sends (docs/security.md)."""
+    if auth is not None or insecure_no_auth or (tls is not None and tls.client_ca_file):
+        return None
+    try:
+        host, _ = split_endpoint(endpoint)
+    except ValueError:
+        return None  # reported by endpoint_problem
+    if is_loopback(host):
+        return None
+    return (f"endpoint: {endpoint} accepts data from other hosts, and nothing authenticates "
+            "them: anyone who reaches it writes compliance records and costs. Set "
+            "auth.authenticator (bearertokenauth, oidc, basicauth, mtls) or "
+            "tls.client_ca_file, or, if the network itself is trusted, insecure_no_auth: "
+            "true (docs/security.md)")
+
+
+@dataclass
 class GRPCConfig:
-    endpoint: str = "0.0.0.0:4317"
+    endpoint: str = "localhost:4317"
     #: largest request accepted (after decompression); larger -> RESOURCE_EXHAUSTED
     max_recv_msg_size_mib: int = 4
     #: 0 = grpc's default (unlimited)
     max_concurrent_streams: int = 0
     tls: TLSServerConfig | None = None
+    auth: AuthConfig | None = None
+    #: true: listen on a non-loopback address without authenticating senders, knowingly
+    insecure_no_auth: bool = False
     #: SO_REUSEPORT, for several worker processes on one port
     reuse_port: bool = False
 
     def validate(self) -> list[str]:
         errors = []
-        problem = endpoint_problem(self.endpoint)
-        if problem:
-            errors.append(problem)
+        for problem in (endpoint_problem(self.endpoint), _exposure_problem(
+                self.endpoint, self.auth, self.tls, self.insecure_no_auth)):
+            if problem:
+                errors.append(problem)
         if not 1 <= self.max_recv_msg_size_mib <= 2047:
             errors.append("max_recv_msg_size_mib: must be between 1 and 2047")
         if self.max_concurrent_streams < 0:
@@ -66,13 +116,15 @@ class GRPCConfig:
 
 @dataclass
 class HTTPConfig:
-    endpoint: str = "0.0.0.0:4318"
+    endpoint: str = "localhost:4318"
     traces_url_path: str = "/v1/traces"
     logs_url_path: str = "/v1/logs"
     metrics_url_path: str = "/v1/metrics"
     #: largest body accepted, applied before and after decompression; larger -> 413
     max_request_body_size: ByteSize = ByteSize(20 * MiB)
     tls: TLSServerConfig | None = None
+    auth: AuthConfig | None = None
+    insecure_no_auth: bool = False
     reuse_port: bool = False
 
     def __post_init__(self) -> None:
@@ -84,9 +136,10 @@ class HTTPConfig:
 
     def validate(self) -> list[str]:
         errors = []
-        problem = endpoint_problem(self.endpoint)
-        if problem:
-            errors.append(problem)
+        for problem in (endpoint_problem(self.endpoint), _exposure_problem(
+                self.endpoint, self.auth, self.tls, self.insecure_no_auth)):
+            if problem:
+                errors.append(problem)
         paths = [self.traces_url_path, self.logs_url_path, self.metrics_url_path]
         if len(set(paths)) != len(paths):
             errors.append("traces_url_path: the three url paths must differ")

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from hangar_otelcol.pdata import Sender, Signal
+from hangar_otelcol.auth import Credentials
+from hangar_otelcol.pdata import Principal, Sender, Signal
 from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.auth import RequestAuth, certificate_from_grpc
 from hangar_otelcol.receivers.otlp.config import GRPCConfig, MiB
 
 if TYPE_CHECKING:
@@ -33,9 +35,11 @@ def parse_peer(peer: str) -> str:
 
 
 class GRPCServer:
-    def __init__(self, receiver: OTLPReceiver, config: GRPCConfig) -> None:
+    def __init__(self, receiver: OTLPReceiver, config: GRPCConfig,
+                 auth: RequestAuth | None = None) -> None:
         self.receiver = receiver
         self.config = config
+        self.auth = auth
         self.include_metadata = receiver.config.include_metadata
         self.server: grpc.aio.Server | None = None
         self.port = 0
@@ -82,17 +86,29 @@ class GRPCServer:
     def _handler(self, signal: Signal) -> Any:
         receiver = self.receiver
         include_metadata = self.include_metadata
+        auth = self.auth
+        certificates = bool(self.config.tls is not None and self.config.tls.client_ca_file)
 
         async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             metadata: dict[str, str] = {}
-            if include_metadata:
+            if include_metadata or auth is not None:
                 for key, value in context.invocation_metadata() or ():
                     if not key.endswith("-bin") and isinstance(value, str):
                         # repeated keys are joined like repeated HTTP headers
                         metadata[key] = (f"{metadata[key]}, {value}" if key in metadata
                                          else value)
-            sender = Sender(transport="grpc", peer=parse_peer(context.peer() or ""),
-                            metadata=metadata)
+            peer = parse_peer(context.peer() or "")
+            principal: Principal | None = None
+            if auth is not None:
+                checked = await auth.check(signal, Credentials(
+                    "grpc", peer, metadata,
+                    certificate_from_grpc(context) if certificates else None))
+                if not isinstance(checked, Principal):
+                    await context.abort(checked.code, checked.message)
+                    raise AssertionError("unreachable: abort raises")
+                principal = checked
+            sender = Sender(transport="grpc", peer=peer,
+                            metadata=metadata if include_metadata else {}, principal=principal)
             outcome = await receiver.deliver(signal, request, sender)
             if outcome.ok:
                 return status.grpc_success(signal, outcome)

@@ -18,9 +18,11 @@ import zstandard
 from aiohttp import web
 
 from hangar_otelcol import otlpjson
+from hangar_otelcol.auth import Credentials
 from hangar_otelcol.net.http import HttpServer, serve
-from hangar_otelcol.pdata import Sender, Signal
+from hangar_otelcol.pdata import Principal, Sender, Signal
 from hangar_otelcol.receivers.otlp import status
+from hangar_otelcol.receivers.otlp.auth import RequestAuth, certificate_from_peercert
 from hangar_otelcol.receivers.otlp.config import HTTPConfig
 from hangar_otelcol.receivers.otlp.status import Outcome
 
@@ -120,9 +122,12 @@ class _Held:
 
 
 class HTTPServer:
-    def __init__(self, receiver: OTLPReceiver, config: HTTPConfig) -> None:
+    def __init__(self, receiver: OTLPReceiver, config: HTTPConfig,
+                 auth: RequestAuth | None = None) -> None:
         self.receiver = receiver
         self.config = config
+        self.auth = auth
+        self._certificates = bool(config.tls is not None and config.tls.client_ca_file)
         self.limit = int(config.max_request_body_size)
         self.include_metadata = receiver.config.include_metadata
         self.paths = {config.traces_url_path: Signal.TRACES,
@@ -173,6 +178,12 @@ class HTTPServer:
             outcome = Outcome(grpc.StatusCode.UNIMPLEMENTED,
                               f"this receiver does not accept {signal.value}")
             return self._respond(signal, outcome, is_json)
+        principal: Principal | None = None
+        if self.auth is not None:  # before the body is read: a stranger's body is not read
+            checked = await self.auth.check(signal, self._credentials(request))
+            if not isinstance(checked, Principal):
+                return self._respond(signal, checked, is_json, close=True)
+            principal = checked
         length = request.content_length
         if length is not None and length > self.limit:
             return self._respond(signal, receiver.reject("http", "too_large", status.too_large(
@@ -184,12 +195,20 @@ class HTTPServer:
         if not receiver.reserve(held.size):
             return self._respond(signal, receiver.overloaded("http"), is_json, close=True)
         try:
-            return await self._handle_body(request, signal, is_json, held)
+            return await self._handle_body(request, signal, is_json, held, principal)
         finally:
             receiver.release(held.size)
 
+    def _credentials(self, request: web.Request) -> Credentials:
+        certificate = None
+        if self._certificates and request.transport is not None:
+            certificate = certificate_from_peercert(
+                request.transport.get_extra_info("peercert"))
+        return Credentials("http", request.remote or "",
+                           {k.lower(): v for k, v in request.headers.items()}, certificate)
+
     async def _handle_body(self, request: web.Request, signal: Signal, is_json: bool,
-                           held: _Held) -> web.StreamResponse:
+                           held: _Held, principal: Principal | None) -> web.StreamResponse:
         receiver = self.receiver
         try:
             body = await self._read(request, held)
@@ -207,7 +226,8 @@ class HTTPServer:
                 outcome = status.bad_request(f"invalid OTLP/JSON {signal.value} request: {exc}")
                 return self._respond(signal, receiver.reject("http", "bad_json", outcome),
                                      is_json)
-        outcome = await receiver.deliver(signal, body, self._sender(request), reserved=True)
+        outcome = await receiver.deliver(signal, body, self._sender(request, principal),
+                                         reserved=True)
         return self._respond(signal, outcome, is_json)
 
     async def _read(self, request: web.Request, held: _Held) -> bytes:
@@ -230,13 +250,14 @@ class HTTPServer:
                     raise BodyError(receiver.overloaded("http"), "overloaded")
             chunks.append(chunk)
 
-    def _sender(self, request: web.Request) -> Sender:
+    def _sender(self, request: web.Request, principal: Principal | None) -> Sender:
         metadata: dict[str, str] = {}
         if self.include_metadata:
             for key, value in request.headers.items():
                 k = key.lower()
                 metadata[k] = f"{metadata[k]}, {value}" if k in metadata else value
-        return Sender(transport="http", peer=request.remote or "", metadata=metadata)
+        return Sender(transport="http", peer=request.remote or "", metadata=metadata,
+                      principal=principal)
 
     @staticmethod
     def _respond(signal: Signal, outcome: Outcome, is_json: bool, close: bool = False
@@ -250,6 +271,8 @@ class HTTPServer:
         headers = {}
         if outcome.retry_after is not None and outcome.status in (429, 503):
             headers["Retry-After"] = status.retry_after_header(outcome.retry_after)
+        if outcome.challenge and outcome.status == 401:
+            headers["WWW-Authenticate"] = outcome.challenge
         if close:
             headers["Connection"] = "close"
         return web.Response(status=outcome.status, body=body, content_type=content_type,

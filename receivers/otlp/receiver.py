@@ -17,7 +17,8 @@ from google.protobuf.message import DecodeError
 from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.pdata import Batch, Sender, Signal, decode
 from hangar_otelcol.receivers.otlp import status
-from hangar_otelcol.receivers.otlp.config import OTLPReceiverConfig
+from hangar_otelcol.receivers.otlp.auth import RequestAuth
+from hangar_otelcol.receivers.otlp.config import GRPCConfig, HTTPConfig, OTLPReceiverConfig
 from hangar_otelcol.receivers.otlp.status import Outcome
 
 
@@ -54,18 +55,32 @@ class OTLPReceiver(BaseComponent):
         protocols = self.config.protocols
         try:
             if protocols.grpc is not None:
-                grpc_server = GRPCServer(self, protocols.grpc)
+                grpc_server = GRPCServer(self, protocols.grpc,
+                                         self._auth(protocols.grpc, "grpc", host))
                 await grpc_server.start()
                 self.grpc_server = grpc_server
                 self._servers.append(grpc_server)
             if protocols.http is not None:
-                http_server = HTTPServer(self, protocols.http)
+                http_server = HTTPServer(self, protocols.http,
+                                         self._auth(protocols.http, "http", host))
                 await http_server.start()
                 self.http_server = http_server
                 self._servers.append(http_server)
         except BaseException:
             await self.shutdown()
             raise
+
+    def _auth(self, config: GRPCConfig | HTTPConfig, transport: str, host: Host
+              ) -> RequestAuth | None:
+        if config.auth is None:
+            return None
+        client_certificates = bool(config.tls is not None and config.tls.client_ca_file)
+        try:
+            auth = RequestAuth(self.settings, config.auth, transport, client_certificates)
+            auth.start(host)
+        except ValueError as exc:
+            raise ValueError(f"protocols.{transport}.{exc}") from None
+        return auth
 
     async def shutdown(self) -> None:
         """Stop accepting, then wait (bounded) for requests already in the pipeline."""

@@ -40,6 +40,8 @@ class Outcome:
     rejected: int = 0
     #: overrides the HTTP status derived from ``code`` (415, 405, 413)
     http_status: int | None = None
+    #: WWW-Authenticate of an UNAUTHENTICATED answer over HTTP
+    challenge: str = ""
 
     @property
     def ok(self) -> bool:

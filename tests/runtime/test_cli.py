@@ -39,7 +39,11 @@ service:
     result = cli("validate", "--config", str(config))
     assert result.returncode == 1
     lines = [line.strip() for line in result.stderr.splitlines()[1:]]
-    assert result.stderr.startswith("error: invalid configuration (5 problems):")
+    assert result.stderr.startswith("error: invalid configuration (6 problems):")
+    # every interface, no authenticator: refused, with the way out
+    assert any(line.startswith("receivers.otlp.protocols.grpc.endpoint: 0.0.0.0:4317 accepts "
+                               "data from other hosts, and nothing authenticates them")
+               and "insecure_no_auth: true" in line for line in lines)
     assert "receivers.otlp.include_metadata: expected true or false, got 'maybe'" in lines
     assert "exporters.otlp/tempo.endpoint: required" in " ".join(lines)
     assert any(line.startswith("exporters.nosuch: unknown exporter type 'nosuch'")

@@ -20,7 +20,7 @@ from hangar_otelcol.connectors.tool_audit.config import ToolAuditConfig
 from hangar_otelcol.connectors.tool_audit.factory import FACTORY
 from hangar_otelcol.mcp import TOOL_EVENT, index
 from hangar_otelcol.mcp.attrs import set_attributes
-from hangar_otelcol.pdata import Batch, Part, Sender, Signal
+from hangar_otelcol.pdata import Batch, Part, Principal, Sender, Signal
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import CollectingConsumer, StandaloneHost, make_settings
 from tests.support import captures as hc
@@ -153,6 +153,35 @@ async def test_calls_already_audited_are_not_duplicated() -> None:
     await connector.shutdown()
     assert emitted(consumer) == []
     assert connector.spans.get("covered") == 6
+
+
+@pytest.mark.parametrize("forger", ["bearertokenauth:mallory", ""])
+async def test_a_forged_audit_record_cannot_erase_another_senders_call(forger: str) -> None:
+    """hangar (authenticated as hangar-prod) sends its spans; someone else sends audit
+    records with the same trace ids and tools (they travel in traceparent, they are no
+    secret): another principal's records cover nothing, so every call is still audited."""
+    hangar = Sender("grpc", "10.0.0.5", {}, Principal("bearertokenauth", "hangar-prod"))
+    authenticator, _, subject = forger.partition(":")
+    mallory = Sender("grpc", "10.0.0.66", {},
+                     Principal(authenticator, subject) if subject else None)
+    connector, consumer = make()
+    await connector.start(StandaloneHost())
+    for part in hc.load("2.34.4", mallory):
+        if hc.signal_of(part) is Signal.LOGS:
+            await connector.consume(Batch(Signal.LOGS, [part]))
+    for part in hc.load("2.34.4", hangar):
+        if hc.signal_of(part) is Signal.TRACES:
+            await connector.consume(Batch(Signal.TRACES, [part]))
+    await connector.shutdown()
+    assert len(emitted(consumer)) == 6  # hangar's six calls, derived from its spans
+    assert connector.spans.get("covered") == 0
+    # and from the same principal, its own records do cover its spans
+    connector, consumer = make()
+    await connector.start(StandaloneHost())
+    for part in hc.load("2.34.4", hangar):
+        await connector.consume(Batch(hc.signal_of(part), [part]))
+    await connector.shutdown()
+    assert emitted(consumer) == [] and connector.spans.get("covered") == 6
 
 
 async def test_spans_wait_for_audit_records_that_arrive_later() -> None:

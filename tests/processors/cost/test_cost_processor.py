@@ -13,7 +13,7 @@ from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.mcp import TOOL_EVENT, index
 from hangar_otelcol.mcp.attrs import set_attributes
-from hangar_otelcol.pdata import Batch
+from hangar_otelcol.pdata import Batch, Principal, Sender
 from hangar_otelcol.processors.cost.config import CostConfig
 from hangar_otelcol.processors.cost.factory import FACTORY
 from hangar_otelcol.telemetry import Telemetry
@@ -87,15 +87,33 @@ async def test_failed_calls_priced_only_when_configured() -> None:
     assert len(failed) == 2 and all(hc.attrs(i.record)["mcp.cost.cents"] == 10 for i in failed)
 
 
-async def test_existing_cost_is_kept_unless_overwrite() -> None:
-    for overwrite, expected in ((False, 7), (True, 10)):
-        part = next(p for p in hc.load("2.34.4") if hc.signal_of(p).value == "logs")
-        inv = next(i for i in index(part) if i.event == TOOL_EVENT)
-        set_attributes(inv, {"mcp.cost.cents": 7})
-        inv.cost_cents = 7
-        proc, _ = _make({"rules": [{"usd_per_call": 0.001}], "overwrite": overwrite})
+async def test_a_senders_own_cost_is_removed_unless_kept_or_trusted() -> None:
+    """A sender cannot set its own bill: its mcp.cost.* is removed and the rules price the
+    call (no rule: no cost), unless sender_cost is keep or the sender a trusted principal."""
+    cases = [({}, None, 10), ({"sender_cost": "keep"}, None, 7),
+             ({"trusted_principals": ["hangar-*"]}, "hangar-prod", 7),
+             ({"trusted_principals": ["hangar-*"]}, "mallory", 10)]
+    for extra, subject, expected in cases:
+        sender = Sender("grpc", "127.0.0.1", {}, Principal("bearertokenauth", subject)
+                        if subject else None)
+        part = next(p for p in hc.load("2.34.4", sender) if hc.signal_of(p).value == "logs")
+        invs = [i for i in index(part) if i.event == TOOL_EVENT]
+        for inv in invs:  # what a forging sender writes: its own, negative, cost
+            set_attributes(inv, {"mcp.cost.cents": 7, "mcp.cost.model": "mine"})
+            inv.cost_cents = 7
+        proc, _ = _make({"rules": [{"usd_per_call": 0.001}], **extra})
         await proc.consume(Batch(hc.signal_of(part), [part]))
-        assert hc.attrs(inv.record)["mcp.cost.cents"] == expected
+        for inv in index(part):
+            if inv.event != TOOL_EVENT:
+                continue
+            got = [kv.value.int_value for kv in inv.record.attributes
+                   if kv.key == "mcp.cost.cents"]
+            if expected == 7:  # kept as the sender wrote it
+                assert got == [7] and hc.attrs(inv.record)["mcp.cost.model"] == "mine"
+            elif inv.status == "success":  # priced by the rule, once
+                assert got == [10] and hc.attrs(inv.record)["mcp.cost.model"] == "fixed"
+            else:  # failed calls are not priced: the forged cost is simply gone
+                assert got == [] and "mcp.cost.model" not in hc.attrs(inv.record)
 
 
 def test_config_errors_are_specific(tmp_path: Path) -> None:

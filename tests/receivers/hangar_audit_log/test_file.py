@@ -17,6 +17,7 @@ from tests.receivers.hangar_audit_log.helpers import (
     audit_line,
     records,
 )
+from tests.support.otlp import attrs
 from tests.support.waiting import eventually
 
 
@@ -50,6 +51,22 @@ async def test_captured_stderr_becomes_audit_records(tmp_path: Path) -> None:
     assert (h.lines("audit"), h.lines("other"), h.lines("not_json")) == (8, 4, 1)
     assert h.metric("otelcol_receiver_accepted_log_records_total",
                     "hangar_audit_log", "file") == 8
+
+
+async def test_records_say_where_they_were_read_and_who_may_write_there(
+        tmp_path: Path) -> None:
+    """A line in hangar's stream can come from any process sharing it (docs/security.md):
+    every record says it was read from a file or stdin, and with ``principal`` the input
+    is bound to a principal, as an authenticated sender is."""
+    log = tmp_path / "a.log"
+    log.write_text(audit_line(1))
+    async with Harness(_cfg(tmp_path, log, principal="hangar-local")) as h:
+        await eventually(lambda: len(records(h.consumer)) >= 1)
+    part = h.consumer.batches[0].parts[0]
+    resource = part.message.resource_logs[0].resource
+    assert attrs(resource)["hangar.audit.input"] == "file"
+    assert part.sender.principal is not None
+    assert part.sender.principal.name == "hangar_audit_log:hangar-local"
 
 
 async def test_lines_appended_later_are_batched(tmp_path: Path) -> None:

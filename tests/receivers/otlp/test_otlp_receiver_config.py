@@ -26,9 +26,9 @@ def test_factory_is_a_stable_receiver_for_all_signals():
 
 def test_empty_protocol_sections_mean_defaults():
     config = build(FACTORY.config_class, {"protocols": {"grpc": None, "http": None}})
-    assert config.protocols.grpc.endpoint == "0.0.0.0:4317"
+    assert config.protocols.grpc.endpoint == "localhost:4317"  # as the Collector's
     assert config.protocols.grpc.max_recv_msg_size_mib == 4
-    assert config.protocols.http.endpoint == "0.0.0.0:4318"
+    assert config.protocols.http.endpoint == "localhost:4318"
     assert config.protocols.http.max_request_body_size == 20 * 1024 * 1024
     assert config.protocols.http.traces_url_path == "/v1/traces"
     assert config.include_metadata is True
