@@ -301,6 +301,13 @@ def run_scenario(s: Scenario, sink: Sink, settings: Settings, floors: dict[str, 
                 return gateway.accepted()
             return {"items": sink.items()}
 
+        # A durable store's first commits can take longer than a quick run's warm-up on a
+        # slow disk (CI saw a 0.6 s window with nothing accepted under fsync: true): the
+        # windows start once the gateway has answered something, within a bounded wait.
+        first_deadline = time.monotonic() + 30
+        while sum(items_now().values()) == 0 and time.monotonic() < first_deadline:
+            time.sleep(0.1)
+
         for _ in range(settings.runs):
             pid = gateway.proc.pid if gateway else sink.proc.pid
             c0, i0, t0 = procstat.sample(pid), items_now(), time.monotonic()

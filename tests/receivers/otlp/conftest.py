@@ -20,15 +20,15 @@ from tests.receivers.otlp.helpers import Running, Starter, receiver_config
 async def start_receiver() -> AsyncIterator[Starter]:
     started: list[OTLPReceiver] = []
 
-    async def start(config: Any = None, consumers: dict[Signal, Consumer] | None = None
-                    ) -> Running:
+    async def start(config: Any = None, consumers: dict[Signal, Consumer] | None = None,
+                    host: StandaloneHost | None = None) -> Running:
         config = config if config is not None else receiver_config()
         if consumers is None:
             consumers = {s: CollectingConsumer() for s in Signal}
         telemetry = Telemetry()
         settings = make_settings(Kind.RECEIVER, "otlp", telemetry)
         receiver = FACTORY.create(settings, config, consumers)
-        await receiver.start(StandaloneHost())
+        await receiver.start(host or StandaloneHost())
         started.append(receiver)
         return Running(receiver, consumers, telemetry)
 
