@@ -82,13 +82,15 @@ def calls_request(first: int, count: int) -> ExportLogsServiceRequest:
     return req
 
 
-def sdk_calls(first: int, count: int) -> list[ReadableLogRecord]:
+def sdk_calls(first: int, count: int, extra: dict[str, Any] | None = None
+              ) -> list[ReadableLogRecord]:
     """Calls ``first`` .. ``first + count - 1`` as the OpenTelemetry SDK's own log records
-    (ReadableLogRecord: what its OTLP exporters take), with hangar's resource and scope."""
+    (ReadableLogRecord: what its OTLP exporters take), with hangar's resource and scope;
+    ``extra`` attributes added to (or replacing) hangar's on every record."""
     resource_wire, _scope, record_wire = _template()
     resource = Resource(attrs(WireResource.FromString(resource_wire)))
     template = WireRecord.FromString(record_wire)
-    attributes = attrs(template)
+    attributes = {**attrs(template), **(extra or {})}
     scope = InstrumentationScope("mcp_hangar.audit")
     out = []
     for n in range(first, first + count):
