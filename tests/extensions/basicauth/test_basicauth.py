@@ -17,7 +17,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from hangar_otelcol.auth import AuthError, Authenticator, Credentials
+from hangar_otelcol.auth import Authenticator, AuthError, Credentials
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.extensions.basicauth.extension import BasicAuth

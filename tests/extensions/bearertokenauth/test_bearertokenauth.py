@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hangar_otelcol.auth import AuthError, Authenticator, Credentials
+from hangar_otelcol.auth import Authenticator, AuthError, Credentials
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.extensions.bearertokenauth.extension import BearerTokenAuth
