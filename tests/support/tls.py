@@ -35,6 +35,11 @@ def self_signed(directory: Path, name: str = "server",
             x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False)
         .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
+        # key identifiers: urllib3 2 (requests, the SDK's HTTP exporter) verifies strictly
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                       critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer_key.public_key()), critical=False)
     )
     cert = builder.sign(issuer_key, hashes.SHA256())
     cert_path = directory / f"{name}.crt"
