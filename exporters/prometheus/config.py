@@ -40,9 +40,21 @@ class PrometheusConfig(HttpServerConfig):
     #: caller_id}; off by default because caller ids can be many
     per_caller: bool = False
     #: distinct caller ids kept per-caller; later ones fold into caller_id="__other__"
+    #: (a slot is freed when its caller id has not been seen for ``metric_expiration``)
     caller_limit: int = 100
-    #: label sets kept per metric family; later ones fold into "__other__" labels
+    #: label sets with a series of their own per metric family. Kept by recency: a new
+    #: one takes the place of the least recently updated one-shot series (a series
+    #: updated twice is kept before those), whose value is added to the family's
+    #: "__other__" series, so the sum over the family stays the total of every call
     max_series: int = 10_000
+    #: label values (tool, server, caller id, ...) longer than this many characters are
+    #: cut to it, the last character replaced by "…" (otelcol_exporter_prometheus_
+    #: truncated_labels_total counts them); bounds /metrics to about max_series x this
+    max_label_value_length: int = 128
+    #: a series not updated for this long is removed from /metrics and from the saved
+    #: counters (the prometheusexporter's key; 0: never). When it comes back it starts
+    #: again from 0, which rate() and increase() read as a counter reset
+    metric_expiration: Duration = Duration(300)
     #: count tool-invocation spans too: real audit records are noted in ``ledger`` and a
     #: span counts only if none covers its call. The default gateway config feeds this
     #: exporter audit records only (from the tool_audit connector) and turns this off.
@@ -65,4 +77,6 @@ class PrometheusConfig(HttpServerConfig):
             errors.append("caller_limit: must be at least 1")
         if self.max_series < 1:
             errors.append("max_series: must be at least 1")
+        if self.max_label_value_length < 1:
+            errors.append("max_label_value_length: must be at least 1")
         return errors
