@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 
-from hangar_otelcol.config.types import Duration
+from hangar_otelcol.auth.jwt import JwtKeysConfig
 from hangar_otelcol.mcp import InvocationKeys
 
 SOURCES = ("attributes", "jwt", "headers", "static")
 TYPES = ("human", "agent", "service")
-HS_ALGS = frozenset({"HS256", "HS384", "HS512"})
-ASYM_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
-                       "ES512", "ES256K", "EdDSA"})
 
 
 @dataclass
@@ -26,72 +22,21 @@ class ClaimsConfig:
 
 
 @dataclass
-class JwtConfig:
+class JwtConfig(JwtKeysConfig):
+    """The keys and checks (``hangar_otelcol.auth.jwt``, shared with the ``oidc``
+    extension), where the token is found, and which claims hold the identity."""
+
     #: request metadata key (HTTP header / gRPC metadata, lower case) holding the token
     header: str = "authorization"
     #: a record attribute holding a token (optional; checked after the header)
     attribute: str = ""
-    #: HS* secret, from an environment variable or a file
-    secret_env: str = ""
-    secret_file: str = ""
-    #: RS*/PS*/ES*/EdDSA public key (PEM)
-    public_key_file: str = ""
-    #: a JWKS document, from a file or an URL (refreshed every jwks_refresh, and on an
-    #: unknown kid at most every jwks_min_refresh)
-    jwks_file: str = ""
-    jwks_url: str = ""
-    jwks_refresh: Duration = Duration(300.0)
-    jwks_min_refresh: Duration = Duration(30.0)
-    jwks_timeout: Duration = Duration(5.0)
-    #: accepted algorithms: required, never inferred from the token
-    algorithms: list[str] = field(default_factory=list)
-    issuer: str = ""
-    audience: list[str] = field(default_factory=list)
-    leeway: Duration = Duration(0.0)
-    #: the claims that must be present (exp is required unless removed here)
-    require: list[str] = field(default_factory=lambda: ["exp"])
     claims: ClaimsConfig = field(default_factory=ClaimsConfig)
     #: type when the token has no type claim (hangar's JWT default principal is a user)
     default_type: str = "human"
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.secret_env or self.secret_file or self.public_key_file
-                    or self.jwks_file or self.jwks_url)
-
     def validate(self) -> list[str]:
-        errors: list[str] = []
-        if not self.enabled:
-            if self.algorithms:
-                errors.append("algorithms: set, but no key (secret_env, secret_file, "
-                              "public_key_file, jwks_file or jwks_url)")
-            return errors
-        if not self.algorithms:
-            errors.append("algorithms: required (e.g. [HS256] or [RS256]); never taken from "
-                          "the token")
-        for i, alg in enumerate(self.algorithms):
-            if alg not in HS_ALGS | ASYM_ALGS:
-                errors.append(f"algorithms[{i}]: unsupported algorithm {alg!r} (none is never "
-                              f"accepted)")
-        algs = set(self.algorithms)
-        has_secret = bool(self.secret_env or self.secret_file)
-        has_public = bool(self.public_key_file or self.jwks_file or self.jwks_url)
-        if algs & HS_ALGS and not has_secret:
-            errors.append("algorithms: HS* needs secret_env or secret_file")
-        if algs & ASYM_ALGS and not has_public:
-            errors.append("algorithms: RS*/PS*/ES* need public_key_file, jwks_file or jwks_url")
-        if has_secret and not algs & HS_ALGS and algs:
-            errors.append("secret_env: a secret is set but no HS* algorithm is accepted")
-        if self.secret_env and not os.environ.get(self.secret_env):
-            errors.append(f"secret_env: environment variable {self.secret_env} is not set or "
-                          f"empty")
-        for key in ("secret_file", "public_key_file", "jwks_file"):
-            path = getattr(self, key)
-            if path and not os.path.isfile(path):
-                errors.append(f"{key}: no such file: {path}")
-        if self.jwks_url and not self.jwks_url.startswith(("http://", "https://")):
-            errors.append(f"jwks_url: expected an http(s) URL, got {self.jwks_url!r}")
-        if self.default_type not in TYPES:
+        errors = super().validate()
+        if self.enabled and self.default_type not in TYPES:
             errors.append(f"default_type: must be one of {', '.join(TYPES)}; got "
                           f"{self.default_type!r}")
         return errors

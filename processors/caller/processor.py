@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from hangar_otelcol.auth.jwt import JwtVerifier, TokenRejected
 from hangar_otelcol.component import Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.mcp import InvocationIndex, ToolInvocation
 from hangar_otelcol.mcp.attrs import (
@@ -31,7 +32,6 @@ from hangar_otelcol.processors.caller.identity import (
     map_type,
     resource_values,
 )
-from hangar_otelcol.processors.caller.jwtkeys import JwtVerifier, TokenRejected
 
 _CACHE_SIZE = 4096
 

@@ -1,9 +1,16 @@
-"""JWT verification with PyJWT: explicit algorithms, keys by algorithm family, JWKS cache.
+"""JWT verification shared by the components that read tokens (the ``oidc`` extension,
+the ``mcp_caller`` processor): PyJWT with explicit algorithms, keys by algorithm family, a
+JWKS cache.
 
 A token never chooses its own key type: HS* tokens are checked only against the configured
 secret, RS*/PS*/ES*/EdDSA tokens only against the public key or the JWKS. So the classic
 HS/RS confusion (an HS256 token signed with the RSA public key as the secret) and
 ``alg: none`` are refused before any signature check.
+
+A rejection is a ``TokenRejected`` whose ``reason`` labels self-metrics: ``malformed``,
+``algorithm``, ``unknown_key``, ``signature``, ``expired``, ``not_yet_valid``, ``issuer``,
+``audience``, ``missing_claim`` (``invalid`` for anything else). Its message never contains
+the token.
 """
 
 from __future__ import annotations
@@ -14,15 +21,100 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import jwt
 
-from hangar_otelcol.processors.caller.config import HS_ALGS, JwtConfig
+from hangar_otelcol.config.types import Duration
+
+__all__ = ["ASYM_ALGS", "HS_ALGS", "JwtKeysConfig", "JwtVerifier", "TokenRejected",
+           "reason_of"]
+
+HS_ALGS = frozenset({"HS256", "HS384", "HS512"})
+ASYM_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                       "ES512", "ES256K", "EdDSA"})
+
+
+@dataclass
+class JwtKeysConfig:
+    """How tokens are verified: the keys, the accepted algorithms and the claims checked."""
+
+    #: HS* secret, from an environment variable or a file
+    secret_env: str = ""
+    secret_file: str = ""
+    #: RS*/PS*/ES*/EdDSA public key (PEM)
+    public_key_file: str = ""
+    #: a JWKS document, from a file or an URL (refreshed every jwks_refresh, and on an
+    #: unknown kid at most every jwks_min_refresh)
+    jwks_file: str = ""
+    jwks_url: str = ""
+    jwks_refresh: Duration = Duration(300.0)
+    jwks_min_refresh: Duration = Duration(30.0)
+    jwks_timeout: Duration = Duration(5.0)
+    #: accepted algorithms: required, never inferred from the token
+    algorithms: list[str] = field(default_factory=list)
+    issuer: str = ""
+    audience: list[str] = field(default_factory=list)
+    leeway: Duration = Duration(0.0)
+    #: the claims that must be present (exp is required unless removed here)
+    require: list[str] = field(default_factory=lambda: ["exp"])
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_env or self.secret_file or self.public_key_file
+                    or self.jwks_file or self.jwks_url)
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        if not self.enabled:
+            if self.algorithms:
+                errors.append("algorithms: set, but no key (secret_env, secret_file, "
+                              "public_key_file, jwks_file or jwks_url)")
+            return errors
+        errors += validate_algorithms(self.algorithms)
+        algs = set(self.algorithms)
+        has_secret = bool(self.secret_env or self.secret_file)
+        has_public = bool(self.public_key_file or self.jwks_file or self.jwks_url)
+        if algs & HS_ALGS and not has_secret:
+            errors.append("algorithms: HS* needs secret_env or secret_file")
+        if algs & ASYM_ALGS and not has_public:
+            errors.append("algorithms: RS*/PS*/ES* need public_key_file, jwks_file or jwks_url")
+        if has_secret and not algs & HS_ALGS and algs:
+            errors.append("secret_env: a secret is set but no HS* algorithm is accepted")
+        if self.secret_env and not os.environ.get(self.secret_env):
+            errors.append(f"secret_env: environment variable {self.secret_env} is not set or "
+                          f"empty")
+        for key in ("secret_file", "public_key_file", "jwks_file"):
+            path = getattr(self, key)
+            if path and not os.path.isfile(path):
+                errors.append(f"{key}: no such file: {path}")
+        if self.jwks_url:
+            errors += validate_url("jwks_url", self.jwks_url)
+        return errors
+
+
+def validate_algorithms(algorithms: list[str], allowed: frozenset[str] = HS_ALGS | ASYM_ALGS
+                        ) -> list[str]:
+    """Problems of an ``algorithms`` list (required; ``none`` is never accepted)."""
+    if not algorithms:
+        return ["algorithms: required (e.g. [RS256] or [HS256]); never taken from the token"]
+    return [f"algorithms[{i}]: unsupported algorithm {alg!r} (none is never accepted; "
+            f"supported: {', '.join(sorted(allowed))})"
+            for i, alg in enumerate(algorithms) if alg not in allowed]
+
+
+def validate_url(key: str, url: str) -> list[str]:
+    if not url.startswith(("http://", "https://")):
+        return [f"{key}: expected an http(s) URL, got {url!r}"]
+    return []
 
 
 class TokenRejected(Exception):
+    """A token that does not verify; ``reason`` is a short label, the message never holds
+    the token."""
+
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
@@ -50,7 +142,10 @@ def reason_of(exc: Exception) -> str:
 
 
 class JwtVerifier:
-    def __init__(self, config: JwtConfig, logger: logging.Logger) -> None:
+    """Verifies tokens against one ``JwtKeysConfig``; ``start`` fetches a JWKS URL (and keeps
+    refreshing it), ``shutdown`` stops that."""
+
+    def __init__(self, config: JwtKeysConfig, logger: logging.Logger) -> None:
         self._config = config
         self._log = logger
         self._algorithms = list(config.algorithms)
@@ -63,7 +158,13 @@ class JwtVerifier:
         self._jwks_tried_at = 0.0
         self._refresh_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        #: JWKS fetches that failed (the cached keys were kept)
+        self.jwks_failures = 0
         self._load_static_keys()
+
+    @property
+    def key_count(self) -> int:
+        return len(self._jwks) + len(self._jwks_anon) + (self._public_key is not None)
 
     def _load_static_keys(self) -> None:
         c = self._config
@@ -121,6 +222,7 @@ class JwtVerifier:
             self._set_jwks(doc)
             return True
         except Exception as exc:
+            self.jwks_failures += 1
             self._log.warning("jwt: cannot refresh JWKS from %s, keeping %d cached keys: %s",
                               url, len(self._jwks) + len(self._jwks_anon), exc)
             return False
