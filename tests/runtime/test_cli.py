@@ -95,10 +95,19 @@ RECIPE_ENV = {"DOWNSTREAM_OTLP_ENDPOINT": "127.0.0.1:4317", "QRADAR_ENDPOINT": "
 def test_every_recipe_validates_on_top_of_the_default_config(tmp_path: Path) -> None:
     import os
 
+    from tests.support.tls import self_signed
+
+    cert, key, _, _ = self_signed(tmp_path)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("- {token: 0123456789abcdef0123, principal: hangar-prod}\n")
+    secure = {"HANGAR_OTELCOL_TOKENS": str(tokens), "HANGAR_OTELCOL_TLS_CERT": str(cert),
+              "HANGAR_OTELCOL_TLS_KEY": str(key),
+              "HANGAR_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
     for recipe in sorted((REPO / "config" / "recipes").glob("*.yaml")):
         result = subprocess.run(
             [sys.executable, "-m", "hangar_otelcol", "validate", "--config",
              "config/gateway.yaml", "--config", str(recipe)],
             capture_output=True, text=True, timeout=60, cwd=REPO,
-            env={**os.environ, **RECIPE_ENV, "COMPLIANCE_FILE": str(tmp_path / "c.jsonl")})
+            env={**os.environ, **RECIPE_ENV, **secure,
+                 "COMPLIANCE_FILE": str(tmp_path / "c.jsonl")})
         assert result.returncode == 0, f"{recipe.name}: {result.stderr}"
