@@ -196,9 +196,14 @@ def _named(key: str, encode: Callable[[Any], bytes], value: Any) -> bytes:
         raise
 
 
-def _nested(key: str, tag: bytes, encode: Callable[[Any], bytes], value: Any) -> bytes:
+def _nested(key: str, tag: bytes, encode: Callable[..., bytes], value: Any,
+            *args: Any) -> bytes:
     """``value`` encoded as the length-delimited field ``tag``; an error names ``key``."""
-    return _ld(tag, _named(key, encode, value))
+    try:
+        return _ld(tag, encode(value, *args))
+    except _Err as e:
+        e.path.append(key)
+        raise
 
 
 def _int64_varint(value: Any) -> bytes:
@@ -209,11 +214,17 @@ def _pack_double(value: Any) -> bytes:
     return _pack_d(_double(value))
 
 
-def _any_value(v: Any) -> bytes:
-    """Wire bytes of one AnyValue (the message body, without tag/length)."""
+def _any_value(v: Any, depth: int = 0) -> bytes:
+    """Wire bytes of one AnyValue (the message body, without tag/length).
+
+    ``depth``: how many arrayValue/kvlistValue levels enclose it (bounded by
+    ``MAX_VALUE_DEPTH``, so a deeply nested body cannot make the decoder copy each
+    level's bytes again and again, nor reach upb's recursion limit).
+    """
     if type(v) is not dict:
         raise _Err(f"expected an object, got {_describe(v)}")
-    out = b""
+    out: list[bytes] = []  # pieces joined once: ``bytes +=`` copies (quadratic, issue 13)
+    append = out.append
     for k, x in v.items():  # a oneof: normally one key; unknown keys are ignored
         if x is None:
             continue
@@ -222,52 +233,73 @@ def _any_value(v: Any) -> bytes:
                 raise _Err(f"stringValue: expected a string, got {_describe(x)}")
             b = x.encode()
             n = len(b)
-            out += b"\x0a" + (_SMALL[n] if n < 128 else _varint(n)) + b
+            append(b"\x0a" + (_SMALL[n] if n < 128 else _varint(n)) + b)
         elif k == "intValue" or k == "int_value":
-            out += b"\x18" + _named(k, _int64_varint, x)
+            append(b"\x18" + _named(k, _int64_varint, x))
         elif k == "doubleValue" or k == "double_value":
-            out += b"\x21" + _named(k, _pack_double, x)
+            append(b"\x21" + _named(k, _pack_double, x))
         elif k == "boolValue" or k == "bool_value":
             if type(x) is not bool:
                 raise _Err(f"boolValue: expected true or false, got {_describe(x)}")
-            out += b"\x10\x01" if x else b"\x10\x00"
+            append(b"\x10\x01" if x else b"\x10\x00")
         elif k == "arrayValue" or k == "array_value":
-            out += _nested(k, b"\x2a", _array_value, x)
+            append(_nested(k, b"\x2a", _array_value, x, depth + 1))
         elif k == "kvlistValue" or k == "kvlist_value":
-            out += _nested(k, b"\x32", _kvlist_value, x)
+            append(_nested(k, b"\x32", _kvlist_value, x, depth + 1))
         elif k == "bytesValue" or k == "bytes_value":
-            out += _nested(k, b"\x3a", _b64, x)
+            append(_nested(k, b"\x3a", _b64, x))
         # stringValueStrindex (profiles only) and unknown keys: ignored
-    return out
+    return out[0] if len(out) == 1 else b"".join(out)
 
 
-def _array_value(v: Any) -> bytes:
+#: arrayValue/kvlistValue levels one value may nest (the Collector sets none; upb stops
+#: at 100 message levels, about 45 of these; real attributes nest a few)
+MAX_VALUE_DEPTH = 32
+
+
+def _deeper(depth: int) -> None:
+    if depth > MAX_VALUE_DEPTH:
+        raise _Err(f"values nest more than {MAX_VALUE_DEPTH} arrayValue/kvlistValue levels "
+                   "deep (the decoder's limit)")
+
+
+def _array_value(v: Any, depth: int = 1) -> bytes:
     if type(v) is not dict:
         raise _Err(f"expected an object, got {_describe(v)}")
+    _deeper(depth)
     values = v.get("values")
     if values is None:
         return b""
     if type(values) is not list:
         raise _Err(f"values: expected an array, got {_describe(values)}")
-    out = b""
-    for i, item in enumerate(values):
-        try:
-            out += _ld(b"\x0a", _any_value(item))
-        except _Err as e:
-            e.path.append(f"[{i}]")
-            e.path.append("values")
-            raise
-    return out
+    out: list[bytes] = []  # joined once (``out +=`` on bytes was quadratic, issue 13)
+    append = out.append
+    small = _SMALL
+    i = 0
+    try:
+        for i, item in enumerate(values):  # noqa: B007 - i is read in the except clause
+            if type(item) is dict and not item:  # {}: an empty AnyValue
+                append(b"\x0a\x00")
+                continue
+            body = _any_value(item, depth)
+            n = len(body)
+            append(b"\x0a" + (small[n] if n < 128 else _varint(n)) + body)
+    except _Err as e:
+        e.path.append(f"[{i}]")
+        e.path.append("values")
+        raise
+    return b"".join(out)
 
 
-def _kvlist_value(v: Any) -> bytes:
+def _kvlist_value(v: Any, depth: int = 1) -> bytes:
     if type(v) is not dict:
         raise _Err(f"expected an object, got {_describe(v)}")
+    _deeper(depth)
     values = v.get("values")
     if values is None:
         return b""
     try:
-        return _key_values(b"\x0a", values)
+        return _key_values(b"\x0a", values, depth)
     except _Err as e:
         e.path.append("values")
         raise
@@ -290,7 +322,7 @@ def _key_prefix(key: Any) -> bytes:
     return prefix
 
 
-def _key_values(tag: bytes, items: Any) -> bytes:
+def _key_values(tag: bytes, items: Any, depth: int = 0) -> bytes:
     """A repeated KeyValue field (attributes): the hottest path of the decoder.
 
     Emits the pieces of every KeyValue into one list joined once; string and int
@@ -338,13 +370,13 @@ def _key_values(tag: bytes, items: Any) -> bytes:
                             e.path.append("value")
                             raise
                     else:
-                        any_body = _value_of(value)
+                        any_body = _value_of(value, depth)
             elif value is None:
                 n = len(kp)
                 extend((tag, small[n] if n < 128 else _varint(n), kp))
                 continue
             else:
-                any_body = _value_of(value)
+                any_body = _value_of(value, depth)
             n = len(any_body)
             body = kp + b"\x12" + (small[n] if n < 128 else _varint(n)) + any_body
             n = len(body)
@@ -355,9 +387,9 @@ def _key_values(tag: bytes, items: Any) -> bytes:
     return b"".join(out)
 
 
-def _value_of(value: Any) -> bytes:
+def _value_of(value: Any, depth: int = 0) -> bytes:
     try:
-        return _any_value(value)
+        return _any_value(value, depth)
     except _Err as e:
         e.path.append("value")
         raise

@@ -18,6 +18,10 @@
           max_inflight_requests: 512
           retry_after: 1s
 
+Every key has a safe default: a slow or idle client is closed, each protocol takes at most
+its share of the process's file descriptors, so a flood of one cannot stop the other
+(docs/security.md, "Hardening").
+
 The endpoints default to localhost, as the Collector's do. A listener on any other
 address must authenticate its senders (``auth``, or mTLS with ``tls.client_ca_file``) or
 say ``insecure_no_auth: true``; otherwise the config is refused (docs/security.md).
@@ -87,19 +91,83 @@ def _exposure_problem(endpoint: str, auth: AuthConfig | None, tls: TLSServerConf
             "true (docs/security.md)")
 
 
+def fd_share(fraction: float = 0.25, floor: int = 64) -> int:
+    """A share of the soft file-descriptor limit (RLIMIT_NOFILE), the default connection cap
+    of each protocol: with the usual 1024, 256 connections each, which leaves the other
+    protocol, the exporters, the queues and the logs their descriptors."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # not on POSIX
+        return 1024
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 16384
+    return max(floor, int(soft * fraction))
+
+
+@dataclass
+class ServerParameters:
+    """``keepalive.server_parameters`` (the Collector's configgrpc): 0 = never."""
+
+    #: a connection without any call for this long is closed (GOAWAY). The Collector's
+    #: default is infinity; 5m here, so idle clients do not hold descriptors forever
+    max_connection_idle: Duration = Duration(300.0)
+    #: a connection older than this is closed gracefully (0 = never, the Collector's default)
+    max_connection_age: Duration = Duration(0.0)
+    #: after max_connection_age, calls in progress get this long to finish (0 = infinity)
+    max_connection_age_grace: Duration = Duration(0.0)
+    #: the server pings a connection quiet for this long (the Collector's default: 2h)
+    time: Duration = Duration(7200.0)
+    #: and closes it when the ping is not answered within this (the Collector's: 20s)
+    timeout: Duration = Duration(20.0)
+
+
+@dataclass
+class EnforcementPolicy:
+    """``keepalive.enforcement_policy``: clients pinging more often are disconnected."""
+
+    #: the shortest ping interval allowed from a client (the Collector's default: 5m)
+    min_time: Duration = Duration(300.0)
+    #: allow pings on a connection without calls in progress
+    permit_without_stream: bool = False
+
+
+@dataclass
+class KeepaliveConfig:
+    server_parameters: ServerParameters = field(default_factory=ServerParameters)
+    enforcement_policy: EnforcementPolicy = field(default_factory=EnforcementPolicy)
+
+    def validate(self) -> list[str]:
+        sp = self.server_parameters
+        if sp.time and not sp.timeout:
+            return ["server_parameters.timeout: must be positive when server_parameters.time "
+                    "is set (how long a ping may go unanswered)"]
+        return []
+
+
 @dataclass
 class GRPCConfig:
     endpoint: str = "localhost:4317"
     #: largest request accepted (after decompression); larger -> RESOURCE_EXHAUSTED
     max_recv_msg_size_mib: int = 4
-    #: 0 = grpc's default (unlimited)
-    max_concurrent_streams: int = 0
+    #: calls in progress on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); 0 =
+    #: grpc's default (unlimited). The overload limits bound the calls of all connections
+    max_concurrent_streams: int = 100
+    #: open connections accepted (grpc.max_allowed_incoming_connections); more are closed
+    #: at once. 0 = a quarter of the soft file-descriptor limit (256 of the usual 1024)
+    max_connections: int = 0
+    #: idle connections, connection age and pings (the Collector's keys)
+    keepalive: KeepaliveConfig = field(default_factory=KeepaliveConfig)
     tls: TLSServerConfig | None = None
     auth: AuthConfig | None = None
     #: true: listen on a non-loopback address without authenticating senders, knowingly
     insecure_no_auth: bool = False
     #: SO_REUSEPORT, for several worker processes on one port
     reuse_port: bool = False
+
+    @property
+    def connection_cap(self) -> int:
+        return self.max_connections or fd_share()
 
     def validate(self) -> list[str]:
         errors = []
@@ -111,6 +179,9 @@ class GRPCConfig:
             errors.append("max_recv_msg_size_mib: must be between 1 and 2047")
         if self.max_concurrent_streams < 0:
             errors.append("max_concurrent_streams: must not be negative")
+        if self.max_connections < 0:
+            errors.append("max_connections: must not be negative (0 = a share of the "
+                          "file-descriptor limit)")
         return errors
 
 
@@ -122,10 +193,28 @@ class HTTPConfig:
     metrics_url_path: str = "/v1/metrics"
     #: largest body accepted, applied before and after decompression; larger -> 413
     max_request_body_size: ByteSize = ByteSize(20 * MiB)
+    #: from the connection's first byte (or a keep-alive request's first byte) until its
+    #: headers are complete; slower clients (slowloris) are closed with 408. 0 = no limit
+    read_header_timeout: Duration = Duration(10.0)
+    #: from the end of the headers until the whole body arrived; a stalled body is answered
+    #: 408 and its connection closed, and its in-flight bytes released. 0 = no limit.
+    #: 30s reads 20MiB at 5.6 Mbit/s
+    read_timeout: Duration = Duration(30.0)
+    #: a keep-alive connection waiting this long for its next request is closed (aiohttp's
+    #: keepalive_timeout, which defaults to 3630s)
+    idle_timeout: Duration = Duration(60.0)
+    #: open connections; the next one is answered 503 and closed at once. 0 = a quarter
+    #: of the soft file-descriptor limit (256 of the usual 1024), so a flood of HTTP
+    #: connections leaves gRPC, the exporters and the queues their descriptors
+    max_connections: int = 0
     tls: TLSServerConfig | None = None
     auth: AuthConfig | None = None
     insecure_no_auth: bool = False
     reuse_port: bool = False
+
+    @property
+    def connection_cap(self) -> int:
+        return self.max_connections or fd_share()
 
     def __post_init__(self) -> None:
         # the Collector adds a missing leading slash (SanitizedURLPath)
@@ -145,6 +234,12 @@ class HTTPConfig:
             errors.append("traces_url_path: the three url paths must differ")
         if self.max_request_body_size <= 0:
             errors.append("max_request_body_size: must be positive")
+        if self.idle_timeout <= 0:
+            errors.append("idle_timeout: must be positive (how long a keep-alive connection "
+                          "may wait for its next request)")
+        if self.max_connections < 0:
+            errors.append("max_connections: must not be negative (0 = a share of the "
+                          "file-descriptor limit)")
         return errors
 
 
@@ -205,6 +300,10 @@ class OTLPReceiverConfig:
     overload: OverloadConfig = field(default_factory=OverloadConfig)
     #: how long shutdown waits for requests already being processed
     shutdown_timeout: Duration = Duration(5.0)
+    #: bodies larger than this are decoded (OTLP/JSON -> protobuf -> objects) in a worker
+    #: thread, one at a time, so the event loop keeps serving small clients meanwhile
+    #: (docs/security.md). 0 = always on the event loop
+    offload_decode_above: ByteSize = ByteSize(1 * MiB)
 
     def validate(self) -> list[str]:
         if self.protocols.grpc is None and self.protocols.http is None:

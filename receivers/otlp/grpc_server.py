@@ -6,6 +6,13 @@ undecodable request is answered INVALID_ARGUMENT by us, not INTERNAL
 part's wire form. A service whose signal has no consumer is not registered, so
 grpc answers UNIMPLEMENTED. gzip-compressed requests are decompressed by grpc,
 and ``max_recv_msg_size_mib`` applies to the decompressed size.
+
+Slow and idle clients (issue 13): ``channel_options`` maps the Collector's keepalive keys,
+``max_concurrent_streams`` and ``max_connections`` to grpc core's channel arguments. grpc
+reads a request only once it is whole (there is no header or body timeout to set: HTTP/2
+flow control bounds what a stalled stream holds, 64KiB by default), so an idle connection
+is closed by ``max_connection_idle``, a dead one by the keepalive ping, and the number of
+connections by ``grpc.max_allowed_incoming_connections``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,41 @@ def parse_peer(peer: str) -> str:
     return rest or peer
 
 
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def channel_options(cfg: GRPCConfig) -> list[tuple[str, Any]]:
+    """The server's grpc channel arguments; a 0 duration leaves grpc's default (never)."""
+    sp = cfg.keepalive.server_parameters
+    ep = cfg.keepalive.enforcement_policy
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", cfg.max_recv_msg_size_mib * MiB),
+        # grpc turns SO_REUSEPORT on by default; then a second gateway on the same
+        # port would start silently and split the traffic. Only when asked.
+        ("grpc.so_reuseport", 1 if cfg.reuse_port else 0),
+        ("grpc.max_allowed_incoming_connections", cfg.connection_cap),
+        ("grpc.http2.min_ping_interval_without_data_ms", _ms(ep.min_time)),
+        ("grpc.keepalive_permit_without_calls", 1 if ep.permit_without_stream else 0),
+        # the server's own keepalive pings go on over a quiet connection (grpc core stops
+        # after 2 without data, and a dead peer would then never be noticed)
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+    if cfg.max_concurrent_streams:
+        options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
+    if sp.max_connection_idle:
+        options.append(("grpc.max_connection_idle_ms", _ms(sp.max_connection_idle)))
+    if sp.max_connection_age:
+        options.append(("grpc.max_connection_age_ms", _ms(sp.max_connection_age)))
+        if sp.max_connection_age_grace:
+            options.append(("grpc.max_connection_age_grace_ms",
+                            _ms(sp.max_connection_age_grace)))
+    if sp.time:
+        options.append(("grpc.keepalive_time_ms", _ms(sp.time)))
+        options.append(("grpc.keepalive_timeout_ms", _ms(sp.timeout)))
+    return options
+
+
 class GRPCServer:
     def __init__(self, receiver: OTLPReceiver, config: GRPCConfig,
                  auth: RequestAuth | None = None) -> None:
@@ -46,15 +88,7 @@ class GRPCServer:
 
     async def start(self) -> None:
         cfg = self.config
-        options: list[tuple[str, Any]] = [
-            ("grpc.max_receive_message_length", cfg.max_recv_msg_size_mib * MiB),
-            # grpc turns SO_REUSEPORT on by default; then a second gateway on the same
-            # port would start silently and split the traffic. Only when asked.
-            ("grpc.so_reuseport", 1 if cfg.reuse_port else 0),
-        ]
-        if cfg.max_concurrent_streams:
-            options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
-        server = grpc.aio.server(options=options)
+        server = grpc.aio.server(options=channel_options(cfg))
         handlers = []
         for signal in self.receiver.consumers:
             method = grpc.unary_unary_rpc_method_handler(

@@ -6,10 +6,17 @@ decompress with the limit applied to the *decompressed* size as it grows, so a
 gzip bomb never allocates more than the limit (413), decode (400), pipeline.
 Answers use the request's encoding: an Export*ServiceResponse on success, a
 google.rpc.Status on failure.
+
+Slow clients (issue 13): headers must be complete within ``read_header_timeout`` and the
+body within ``read_timeout`` (408 and the connection closed; the body's in-flight bytes
+are released at once), idle keep-alive connections close after ``idle_timeout``, and at
+most ``max_connections`` are open (``hangar_otelcol.net.http.ConnectionLimits``). Bodies
+larger than ``offload_decode_above`` are decompressed and decoded in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from typing import TYPE_CHECKING
 
@@ -19,7 +26,7 @@ from aiohttp import web
 
 from hangar_otelcol import otlpjson
 from hangar_otelcol.auth import Credentials
-from hangar_otelcol.net.http import HttpServer, serve
+from hangar_otelcol.net.http import ConnectionLimits, HttpServer, serve
 from hangar_otelcol.pdata import Principal, Sender, Signal
 from hangar_otelcol.receivers.otlp import status
 from hangar_otelcol.receivers.otlp.auth import RequestAuth, certificate_from_peercert
@@ -148,10 +155,26 @@ class HTTPServer:
             self.server = await serve(
                 app, cfg.endpoint, what="HTTP", ssl_context=tls, reuse_port=cfg.reuse_port,
                 shutdown_timeout=float(self.receiver.config.shutdown_timeout),
-                auto_decompress=False)
+                auto_decompress=False, limits=ConnectionLimits(
+                    read_header_timeout=float(cfg.read_header_timeout),
+                    idle_timeout=float(cfg.idle_timeout),
+                    max_connections=cfg.connection_cap,
+                    on_refused=self._refused_connection))
         except OSError as exc:
             raise OSError(f"otlp receiver {self.receiver.settings.id}: {exc}") from None
         self.port = self.server.port
+
+    def _refused_connection(self, reason: str) -> None:
+        receiver = self.receiver
+        receiver.failed_requests.inc("http", reason)
+        receiver.problems.warn(reason, "otlp receiver %s: HTTP connection closed (%s; see "
+                               "read_header_timeout, max_connections)",
+                               receiver.settings.id, reason.replace("_", " "))
+
+    @property
+    def connections(self) -> int:
+        """Open HTTP connections."""
+        return self.server.connections if self.server is not None else 0
 
     async def stop(self, grace: float) -> None:
         server, self.server = self.server, None
@@ -213,15 +236,17 @@ class HTTPServer:
         try:
             body = await self._read(request, held)
             encoding = request.headers.get("Content-Encoding", "").strip().lower()
-            body = decompress(body, encoding, self.limit)
+            if encoding not in ("", "identity"):
+                body = await receiver.offload(len(body), decompress, body, encoding,
+                                              self.limit)
         except BodyError as exc:
             return self._respond(signal, receiver.reject("http", exc.reason, exc.outcome),
-                                 is_json, close=exc.reason == "overloaded")
+                                 is_json, close=exc.reason in ("overloaded", "read_timeout"))
         if not body:  # an empty request is a valid, empty export
             return self._respond(signal, status.OK, is_json)
         if is_json:
             try:
-                body = otlpjson.decode_wire(signal, body)
+                body = await receiver.offload(len(body), otlpjson.decode_wire, signal, body)
             except otlpjson.OtlpJsonError as exc:
                 outcome = status.bad_request(f"invalid OTLP/JSON {signal.value} request: {exc}")
                 return self._respond(signal, receiver.reject("http", "bad_json", outcome),
@@ -231,6 +256,17 @@ class HTTPServer:
         return self._respond(signal, outcome, is_json)
 
     async def _read(self, request: web.Request, held: _Held) -> bytes:
+        """The body, within ``read_timeout`` (408 after it: a stalled body)."""
+        timeout = float(self.config.read_timeout)
+        try:
+            async with asyncio.timeout(timeout or None):
+                return await self._read_body(request, held)
+        except TimeoutError:
+            raise BodyError(Outcome(grpc.StatusCode.DEADLINE_EXCEEDED, (
+                f"the request body did not arrive within read_timeout ({timeout:g}s; "
+                f"{held.size} bytes read)"), http_status=408), "read_timeout") from None
+
+    async def _read_body(self, request: web.Request, held: _Held) -> bytes:
         limit = self.limit
         chunks: list[bytes] = []
         total = 0
