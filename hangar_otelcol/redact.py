@@ -11,7 +11,8 @@ What counts as a secret:
   and suffixes, case-insensitive, ``-`` and ``_`` alike; names of files, claims, counts and
   budgets are not secrets: ``key_file``, ``secret_env``, ``tokens_claim``, ``max_tokens``,
   ``input_tokens``);
-- every value of a ``headers:`` mapping (an exporter's headers carry API keys under any name);
+- every value of a ``headers:`` mapping (an exporter's headers carry API keys under any name),
+  and every string of a ``tokens:`` (``passwords:``, ``secrets:``, ``api_keys:``) list;
 - the password in a URL's userinfo (``scheme://user:PASS@host``), anywhere in a string;
 - the credential after ``Bearer`` / ``Basic`` in a string;
 - in free text (``redact_text``), also every secret of the loaded config (``secrets_in``).
@@ -43,6 +44,11 @@ HEADERS_KEYS = frozenset({"headers"})
 #: ``processors/caller/config.py`` HeadersConfig by a test)
 HEADER_NAME_KEYS = frozenset({"trusted_senders", "user_id", "agent_id", "principal_type",
                               "roles"})
+#: keys of a list whose strings are secrets (the Collector's ``bearertokenauth``
+#: ``tokens: [tok1, tok2]``); their mappings (``tokens: [{token, principal}]``) and numbers
+#: (a ``tokens`` count) are walked like any other value
+SECRET_LIST_KEYS = frozenset({"tokens", "passwords", "secrets", "api_keys", "apikeys",
+                              "credentials"})
 
 _MIN_TAIL = 12
 _MIN_SECRET = 4
@@ -107,13 +113,18 @@ def _redact_patterns(text: str, found: set[str] | None = None) -> str:
     return text
 
 
+def _is_marker(value: Any) -> bool:
+    """Already redacted (redacting twice changes nothing)."""
+    return isinstance(value, str) and value.startswith("<redacted: ") and value.endswith(">")
+
+
 def _secret_leaf(value: Any, found: set[str] | None) -> Any:
     """A value under a secret key: every scalar in it redacted (mapping keys kept)."""
     if isinstance(value, dict):
         return {k: _secret_leaf(v, found) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_secret_leaf(v, found) for v in value]
-    if value is None or isinstance(value, bool) or value == "":
+    if value is None or isinstance(value, bool) or value == "" or _is_marker(value):
         return value
     text = str(value)
     if found is not None:
@@ -128,6 +139,9 @@ def _walk(value: Any, found: set[str] | None) -> Any:
         for key, item in value.items():
             if is_secret_key(key):
                 out[key] = _secret_leaf(item, found)
+            elif normalize_key(key) in SECRET_LIST_KEYS and isinstance(item, list):
+                out[key] = [_secret_leaf(v, found) if isinstance(v, str) else _walk(v, found)
+                            for v in item]
             elif normalize_key(key) in HEADERS_KEYS and isinstance(item, dict):
                 out[key] = {k: _walk(v, found) if str(k) in HEADER_NAME_KEYS
                             else _secret_leaf(v, found) for k, v in item.items()}
