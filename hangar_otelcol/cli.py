@@ -16,6 +16,7 @@ from hangar_otelcol.config.gateway import error_lines, load_config
 from hangar_otelcol.config.model import GatewayConfig
 from hangar_otelcol.config.types import ConfigError
 from hangar_otelcol.multiprocess import WORKER_ENV
+from hangar_otelcol.redact import redact_config, secrets_in
 from hangar_otelcol.registry import ComponentLoadError, default_registry
 from hangar_otelcol.workers import run_workers
 
@@ -38,8 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", parents=[common], help="run the gateway (the default)")
     sub.add_parser("validate", parents=[common],
                    help="check the config and exit 0, or print every error and exit 1")
-    sub.add_parser("print-config", parents=[common],
-                   help="print the config after merging, --set and ${...} expansion")
+    print_config = sub.add_parser(
+        "print-config", parents=[common],
+        help="print the config after merging, --set and ${...} expansion, secrets redacted",
+        description="Print the config after merging, --set and ${...} expansion. Secrets "
+                    "(values of keys such as password, token, api_key, authorization; every "
+                    "headers: value; URL passwords; Bearer/Basic credentials), whether "
+                    "written in the file or read from ${env:...} / ${file:...}, are shown as "
+                    "<redacted: N chars, ends ...abcd>.")
+    print_config.add_argument("--show-secrets", action="store_true",
+                              help="print secret values in clear (they end up in your "
+                                   "terminal and its scrollback)")
     components = sub.add_parser("components",
                                 help="list the available components and their stability")
     components.add_argument("--configs", action="store_true",
@@ -99,12 +109,13 @@ def _components(with_configs: bool = False) -> int:
     return 0
 
 
-def _run(config: GatewayConfig) -> int:
+def _run(config: GatewayConfig, data: dict[str, Any]) -> int:
     from hangar_otelcol import logs
     from hangar_otelcol.service import Service, tune_allocator
 
     telemetry_logs = config.service.telemetry.logs
     logs.setup(telemetry_logs.level, telemetry_logs.encoding)
+    logs.register_secrets(secrets_in(data))  # no log line shows one of the config's secrets
     if config.service.tune_allocator:
         tune_allocator()
 
@@ -138,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         print("configuration is valid", file=sys.stderr)
         return 0
     if command == "print-config":
-        print(yaml.safe_dump(data, sort_keys=False, width=100), end="")
+        shown = data if args.show_secrets else redact_config(data)
+        print(yaml.safe_dump(shown, sort_keys=False, width=100), end="")
         return 0
     if not os.environ.get(WORKER_ENV):  # a worker never starts workers of its own
         workers = args.workers or config.service.workers
@@ -148,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if workers > 1:
             return run_workers(data, config, workers)
     try:
-        return _run(config)
+        return _run(config, data)
     except ConfigError as exc:  # e.g. a connector cycle found while building the graph
         _print_errors(exc.errors)
         return 1

@@ -1,12 +1,21 @@
-"""Structured logs for the gateway itself: console or JSON lines on stderr."""
+"""Structured logs for the gateway itself: console or JSON lines on stderr.
+
+Every line passes through ``RedactingFilter``: URL userinfo passwords, Bearer/Basic
+credentials and the secrets of the loaded config (``register_secrets``, from
+``redact.secrets_in``) are redacted in the message, its extra fields and its traceback.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
+
+from hangar_otelcol.redact import Redactor
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
            "warning": logging.WARNING, "error": logging.ERROR}
@@ -15,6 +24,52 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 def _fields(record: logging.LogRecord) -> dict[str, object]:
     return {k: v for k, v in record.__dict__.items() if k not in _RESERVED}
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record so that no secret reaches a handler: the formatted message
+    (its args folded in), string-valued extra fields and the traceback text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactor = Redactor()
+
+    def register(self, secrets: Iterable[str]) -> None:
+        self.redactor = Redactor(self.redactor.secrets | set(secrets))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = self.redactor.text
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: the handler reports it
+            return True
+        redacted = redact(message)
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, None
+        for key, value in _fields(record).items():
+            text = value if isinstance(value, str) else str(value)
+            if redact(text) != text:
+                setattr(record, key, redact(text))
+        if record.exc_info:
+            record.exc_text = redact(record.exc_text or _PLAIN.formatException(record.exc_info))
+        return True
+
+
+_PLAIN = logging.Formatter()
+#: installed on the gateway's log handler by ``setup``
+REDACTING_FILTER = RedactingFilter()
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Redact these strings (the loaded config's secrets) in every log line from now on."""
+    REDACTING_FILTER.register(secrets)
+
+
+def _traceback(formatter: logging.Formatter, record: logging.LogRecord,
+               exc_info: Any) -> str:
+    if record.exc_text:  # already formatted (and redacted) by RedactingFilter
+        return record.exc_text
+    return formatter.formatException(exc_info)
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,7 +83,7 @@ class JsonFormatter(logging.Formatter):
         }
         entry.update(_fields(record))
         if record.exc_info:  # the caller asked for the traceback, whatever the level
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = _traceback(self, record, record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
 
@@ -41,7 +96,7 @@ class ConsoleFormatter(logging.Formatter):
         if extra:
             line += f"\t{extra}"
         if record.exc_info:  # the caller asked for the traceback, whatever the level
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + _traceback(self, record, record.exc_info)
         return line
 
 
@@ -51,6 +106,7 @@ def setup(level: str = "info", encoding: str = "console") -> None:
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if encoding == "json" else ConsoleFormatter())
+    handler.addFilter(REDACTING_FILTER)
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(level, logging.INFO))
     # third-party chatter stays at warning unless we debug

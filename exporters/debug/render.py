@@ -1,4 +1,9 @@
-"""Text renderings of a Batch in the Collector debug exporter's three verbosities."""
+"""Text renderings of a Batch in the Collector debug exporter's three verbosities.
+
+No secret is rendered: the value of an attribute whose key names one (``authorization``,
+``http.request.header.cookie``, ``api_key`` ...; ``hangar_otelcol.redact.is_secret_key``)
+is shown as ``<redacted: N chars, ends ...abcd>``, and URL passwords and Bearer/Basic
+credentials inside any string value too."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import json
 from typing import Any
 
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.redact import Redactor, is_secret_key, redact_value
 
 _SPAN_KINDS = ["Unspecified", "Internal", "Server", "Client", "Producer", "Consumer"]
 _STATUS = ["Unset", "Ok", "Error"]
@@ -50,7 +56,7 @@ def value_text(v: Any) -> str:
     """An AnyValue as the Collector prints it: Str(x), Int(1), Map({...}) ..."""
     which = v.WhichOneof("value")
     if which == "string_value":
-        return f"Str({v.string_value})"
+        return f"Str({_text(v.string_value)})"
     if which == "int_value":
         return f"Int({v.int_value})"
     if which == "double_value":
@@ -62,7 +68,7 @@ def value_text(v: Any) -> str:
     if which == "array_value":
         return "Slice([" + ", ".join(_plain(x) for x in v.array_value.values) + "])"
     if which == "kvlist_value":
-        return "Map({" + ", ".join(f"{kv.key}: {_plain(kv.value)}"
+        return "Map({" + ", ".join(f"{kv.key}: {_plain(_val(kv))}"
                                    for kv in v.kvlist_value.values) + "})"
     return "Empty()"
 
@@ -71,11 +77,51 @@ def _plain(v: Any) -> str:
     which = v.WhichOneof("value")
     if which in ("array_value", "kvlist_value", "bytes_value", None):
         return value_text(v)
+    if which == "string_value":
+        return _text(v.string_value)
     return str(getattr(v, which))
 
 
+# --------------------------------------------------------------------------- secrets
+
+_PATTERNS = Redactor()
+
+
+def _text(s: str) -> str:
+    """A string value as shown: URL passwords and Bearer/Basic credentials redacted."""
+    return _PATTERNS.text(s)
+
+
+def _val(kv: Any) -> Any:
+    """The value of an attribute as shown: redacted when its key names a secret
+    (``authorization``, ``http.request.header.x-api-key``, ``db.password``; not
+    ``mcp.cost.input_tokens`` or other token counts)."""
+    return _secret(kv.value) if is_secret_key(kv.key) else kv.value
+
+
+def _secret(v: Any) -> Any:
+    """A copy of an AnyValue with every scalar in it redacted (booleans kept)."""
+    out = type(v)()
+    which = v.WhichOneof("value")
+    if which == "array_value":
+        for item in v.array_value.values:
+            out.array_value.values.add().CopyFrom(_secret(item))
+    elif which == "kvlist_value":
+        for kv in v.kvlist_value.values:
+            entry = out.kvlist_value.values.add()
+            entry.key = kv.key
+            entry.value.CopyFrom(_secret(kv.value))
+    elif which in (None, "bool_value"):
+        out.CopyFrom(v)
+    elif which == "bytes_value":
+        out.string_value = redact_value(v.bytes_value.hex())
+    else:
+        out.string_value = redact_value(str(getattr(v, which)))
+    return out
+
+
 def _attrs_inline(attrs: Any) -> str:
-    return " ".join(f"{kv.key}={_plain(kv.value)}" for kv in attrs)
+    return " ".join(f"{kv.key}={_plain(_val(kv))}" for kv in attrs)
 
 
 def _attrs_block(title: str, attrs: Any, out: list[str]) -> None:
@@ -83,7 +129,7 @@ def _attrs_block(title: str, attrs: Any, out: list[str]) -> None:
         return
     out.append(f"{title}:")
     for kv in attrs:
-        out.append(f"     -> {kv.key}: {value_text(kv.value)}")
+        out.append(f"     -> {kv.key}: {value_text(_val(kv))}")
 
 
 def _ts(ns: int) -> str:
@@ -130,7 +176,7 @@ def _metric_lines(m: Any) -> list[str]:
         return [f"{m.name} (no data)"]
     lines = []
     for dp in getattr(m, kind).data_points:
-        attrs = ",".join(f"{kv.key}={_plain(kv.value)}" for kv in dp.attributes)
+        attrs = ",".join(f"{kv.key}={_plain(_val(kv))}" for kv in dp.attributes)
         lines.append(f"{m.name}{{{attrs}}} {_point_value(kind, dp)}")
     return lines
 
@@ -193,7 +239,7 @@ def _span(k: int, s: Any, out: list[str]) -> None:
                     f"     -> Timestamp: {_ts(ev.time_unix_nano)}"]
             if len(ev.attributes):
                 out.append("     -> Attributes::")
-                out += [f"          -> {kv.key}: {value_text(kv.value)}" for kv in ev.attributes]
+                out += [f"          -> {kv.key}: {value_text(_val(kv))}" for kv in ev.attributes]
     if len(s.links):
         out.append("Links:")
         for n, link in enumerate(s.links):
@@ -233,7 +279,7 @@ def _metric(k: int, m: Any, out: list[str]) -> None:
         out.append(f"{'NumberDataPoints' if kind in ('gauge', 'sum') else 'DataPoints'} #{n}")
         if len(dp.attributes):
             out.append("Data point attributes:")
-            out += [f"     -> {kv.key}: {value_text(kv.value)}" for kv in dp.attributes]
+            out += [f"     -> {kv.key}: {value_text(_val(kv))}" for kv in dp.attributes]
         out += [f"StartTimestamp: {_ts(dp.start_time_unix_nano)}",
                 f"Timestamp: {_ts(dp.time_unix_nano)}",
                 f"Value: {_point_value(kind, dp)}"]

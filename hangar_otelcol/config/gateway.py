@@ -10,6 +10,8 @@ import yaml
 
 from hangar_otelcol.config.loader import load
 from hangar_otelcol.config.model import GatewayConfig, validate
+from hangar_otelcol.config.types import ConfigError
+from hangar_otelcol.redact import Redactor, redact_text, secrets_in
 from hangar_otelcol.registry import default_registry
 
 
@@ -23,15 +25,23 @@ def load_config(sources: list[str], sets: list[str]) -> tuple[dict[str, Any], Ga
     base = None
     if not sources:
         base = yaml.safe_load(default_config_text())
-    data = load(sources, sets, base=base)
-    return data, validate(data, default_registry())
+    try:
+        data = load(sources, sets, base=base)
+    except ConfigError as exc:
+        raise ConfigError([redact_text(error) for error in exc.errors]) from None
+    try:
+        return data, validate(data, default_registry())
+    except ConfigError as exc:  # a message may quote a value: never a secret of the config
+        redactor = Redactor(secrets_in(data))
+        raise ConfigError([redactor.text(error) for error in exc.errors]) from None
 
 
 def error_lines(errors: list[str]) -> list[str]:
-    """What ``validate`` and ``run`` print for an invalid config."""
+    """What ``validate`` and ``run`` print for an invalid config (URL passwords and
+    Bearer/Basic credentials redacted, like every config value a message quotes)."""
     head = (f"error: invalid configuration ({len(errors)} problem"
             f"{'s' if len(errors) != 1 else ''}):")
-    return [head, *(f"  {error}" for error in errors)]
+    return [head, *(f"  {redact_text(error)}" for error in errors)]
 
 
 def escape(data: Any) -> Any:

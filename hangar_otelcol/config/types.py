@@ -16,6 +16,8 @@ import typing
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, Union
 
+from hangar_otelcol.redact import path_is_secret, redact_all, redact_text
+
 
 class ConfigError(Exception):
     """One or more config problems, each ``path: message``."""
@@ -152,19 +154,19 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
             value = decode(arg, raw, path, trial)
             if not trial:
                 return value
-        errors.append(f"{path}: expected {_describe(tp)}, got {_show(raw)}")
+        errors.append(f"{path}: expected {_describe(tp)}, got {_show(raw, path)}")
         return None
     if origin is Literal:
         allowed = typing.get_args(tp)
         if raw not in allowed:
             choices = ", ".join(map(str, allowed))
-            errors.append(f"{path}: must be one of {choices}; got {_show(raw)}")
+            errors.append(f"{path}: must be one of {choices}; got {_show(raw, path)}")
         return raw
     if origin in (list, tuple, frozenset, set) or tp is list:
         if raw is None:
             return []
         if not isinstance(raw, list):
-            errors.append(f"{path}: expected a list, got {_show(raw)}")
+            errors.append(f"{path}: expected a list, got {_show(raw, path)}")
             return []
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)
         return [decode(item_tp, item, join(path, i), errors) for i, item in enumerate(raw)]
@@ -172,7 +174,7 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            errors.append(f"{path}: expected a mapping, got {_show(raw)}")
+            errors.append(f"{path}: expected a mapping, got {_show(raw, path)}")
             return {}
         _, val_tp = typing.get_args(tp) or (Any, Any)
         return {str(k): decode(val_tp, v, join(path, str(k)), errors) for k, v in raw.items()}
@@ -183,7 +185,7 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
             return tp(raw)
         except ValueError:
             choices = ", ".join(str(m.value) for m in tp)
-            errors.append(f"{path}: must be one of {choices}; got {_show(raw)}")
+            errors.append(f"{path}: must be one of {choices}; got {_show(raw, path)}")
             return None
     if tp in (Duration, ByteSize):
         try:
@@ -194,31 +196,31 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
     if tp is bool:
         if isinstance(raw, bool):
             return raw
-        errors.append(f"{path}: expected true or false, got {_show(raw)}")
+        errors.append(f"{path}: expected true or false, got {_show(raw, path)}")
         return False
     if tp is int:
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
-        errors.append(f"{path}: expected an integer, got {_show(raw)}")
+        errors.append(f"{path}: expected an integer, got {_show(raw, path)}")
         return 0
     if tp is float:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             return float(raw)
-        errors.append(f"{path}: expected a number, got {_show(raw)}")
+        errors.append(f"{path}: expected a number, got {_show(raw, path)}")
         return 0.0
     if isinstance(tp, type) and issubclass(tp, ExtensionRef):
         if raw is None:
             return tp("")
         if isinstance(raw, str):
             return tp(raw.strip())
-        errors.append(f"{path}: expected an extension id, got {_show(raw)}")
+        errors.append(f"{path}: expected an extension id, got {_show(raw, path)}")
         return tp("")
     if tp is str:
         if isinstance(raw, str):
             return raw
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             return str(raw)  # YAML turns 0123 or 1.0 into numbers; a string was meant
-        errors.append(f"{path}: expected a string, got {_show(raw)}")
+        errors.append(f"{path}: expected a string, got {_show(raw, path)}")
         return ""
     return raw
 
@@ -227,7 +229,7 @@ def _decode_dataclass(cls: Any, raw: Any, path: str, errors: list[str]) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        errors.append(f"{path}: expected a mapping, got {_show(raw)}")
+        errors.append(f"{path}: expected a mapping, got {_show(raw, path)}")
         raw = {}
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
@@ -258,8 +260,13 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _show(raw: Any) -> str:
-    text = repr(raw)
+def _show(raw: Any, path: str) -> str:
+    """``raw`` as an error message quotes it: never a secret (a value under a secret-like
+    key or a ``headers:`` mapping is redacted, and so are URL passwords and Bearer/Basic
+    credentials in any value), at most 60 characters."""
+    if path_is_secret(path):
+        raw = redact_all(raw)
+    text = redact_text(repr(raw))
     return text if len(text) <= 60 else text[:57] + "..."
 
 

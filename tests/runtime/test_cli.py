@@ -111,3 +111,21 @@ def test_every_recipe_validates_on_top_of_the_default_config(tmp_path: Path) -> 
             env={**os.environ, **RECIPE_ENV, **secure,
                  "COMPLIANCE_FILE": str(tmp_path / "c.jsonl")})
         assert result.returncode == 0, f"{recipe.name}: {result.stderr}"
+
+
+def test_print_config_redacts_secrets_unless_asked(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("""
+receivers: {otlp: {protocols: {http: {endpoint: "127.0.0.1:0"}}}}
+exporters:
+  otlphttp: {endpoint: "http://127.0.0.1:4318", headers: {x-api-key: "key-0123456789wxyz"}}
+service: {pipelines: {logs: {receivers: [otlp], exporters: [otlphttp]}}}
+""")
+    redacted = cli("print-config", "--config", str(config))
+    assert redacted.returncode == 0, redacted.stderr
+    assert "key-0123456789wxyz" not in redacted.stdout
+    assert "x-api-key: '<redacted: 18 chars, ends ...wxyz>'" in redacted.stdout
+    shown = cli("print-config", "--show-secrets", "--config", str(config))
+    assert "x-api-key: key-0123456789wxyz" in shown.stdout
+    help_text = cli("print-config", "--help").stdout
+    assert "--show-secrets" in help_text and "redacted" in help_text

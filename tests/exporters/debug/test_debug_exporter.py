@@ -128,3 +128,51 @@ def test_config_errors() -> None:
               {"verbosity": "loud", "sampling_thereafter": 0}, "exporters.debug")
     assert "exporters.debug.verbosity: must be one of basic, normal, detailed" in str(err.value)
     assert "exporters.debug.sampling_thereafter: must be at least 1" in str(err.value)
+
+
+def secret_spans() -> Batch:
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    kv = rs.resource.attributes.add()
+    kv.key, kv.value.string_value = "api_key", "resource-key-0000aaaa"
+    s = rs.scope_spans.add().spans.add(name="tools/call add", trace_id=bytes(range(16)),
+                                        span_id=bytes(range(8)))
+    for key, value in [("authorization", "Bearer sk-live-0123456789abcdef"),
+                       ("http.request.header.cookie", "session=s3cr3t-cookie-value"),
+                       ("url.full", "https://bot:hunter2-PASSWORD@tool.example.com/x")]:
+        a = s.attributes.add()
+        a.key, a.value.string_value = key, value
+    m = s.attributes.add()
+    m.key = "http.request.headers"
+    entry = m.value.kvlist_value.values.add()
+    entry.key, entry.value.string_value = "X-Api-Key", "nested-key-1111bbbb"
+    for key, count in [("mcp.cost.input_tokens", 1200), ("gen_ai.usage.output_tokens", 36)]:
+        a = s.attributes.add()
+        a.key, a.value.int_value = key, count
+    ev = s.events.add(name="retry")
+    a = ev.attributes.add()
+    a.key, a.value.string_value = "token", "event-token-2222cccc"
+    return Batch.of(Signal.TRACES, req)
+
+
+@pytest.mark.parametrize("verbosity", ["normal", "detailed"])
+async def test_secret_attributes_are_redacted_token_counts_are_not(capsys: Any,
+                                                                   verbosity: str) -> None:
+    await export({"verbosity": verbosity}, secret_spans())
+    err = capsys.readouterr().err
+    for secret in ("resource-key-0000aaaa", "sk-live-0123456789abcdef", "s3cr3t-cookie-value",
+                   "hunter2-PASSWORD", "nested-key-1111bbbb", "event-token-2222cccc"):
+        assert secret not in err, (secret, err)
+    assert "<redacted: 31 chars, ends ...cdef>" in err  # authorization: length and tail
+    assert "<redacted: 27 chars, ends ...alue>" in err  # the cookie: told apart
+    assert "https://bot:<redacted: 16 chars, ends ...WORD>@tool.example.com/x" in err
+    if verbosity == "detailed":
+        assert "     -> authorization: Str(<redacted: 31 chars, ends ...cdef>)" in err
+        assert "     -> http.request.headers: Map({X-Api-Key: <redacted: 19 chars, " \
+               "ends ...bbbb>})" in err
+        assert "     -> mcp.cost.input_tokens: Int(1200)" in err
+        assert "     -> gen_ai.usage.output_tokens: Int(36)" in err
+        assert "          -> token: Str(<redacted: 20 chars, ends ...cccc>)" in err
+    else:
+        assert "mcp.cost.input_tokens=1200 gen_ai.usage.output_tokens=36" in err
+        assert "api_key=<redacted: 21 chars, ends ...aaaa>" in err
