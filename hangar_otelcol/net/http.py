@@ -7,7 +7,7 @@ import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -87,7 +87,8 @@ class _Guard(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         guards = self._guards
         limits = guards.limits
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses (they quack alike)
+        transport = cast(asyncio.Transport, transport)
         if limits.max_connections and len(guards.open) >= limits.max_connections:
             guards.refused("too_many_connections")
             transport.write(_503)
