@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from hangar_otelcol.component import (
 from hangar_otelcol.config.model import GatewayConfig, ResolvedPipeline
 from hangar_otelcol.config.types import ConfigError
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.problems import ProblemLog
 from hangar_otelcol.telemetry import ComponentTelemetry, Telemetry
 
 
@@ -54,14 +56,36 @@ class FanOut:
             raise first_error
 
 
+#: one line a minute per (consumer type, exception type) for consumers that fail
+_PROBLEMS = ProblemLog(logging.getLogger("hangar_otelcol.pipeline"))
+
+
 async def _deliver(consumer: Consumer, batch: Batch, error: ConsumerError | None
                    ) -> ConsumerError | None:
-    # every consumer gets the data even if an earlier one refused it
+    # every consumer gets the data even if an earlier one refused it, or failed
     try:
         await consumer.consume(batch)
     except ConsumerError as exc:
         return error or exc
+    except Exception as exc:
+        # a bug in one consumer (it should have isolated the record it failed on): the
+        # others still get the batch; upstream sees a retryable refusal, as for any bug
+        # (docs/architecture.md, "Bad records")
+        name = _name(consumer)
+        _PROBLEMS.error("consumer_failed", "%s failed on a batch of %d %s (the other "
+                        "consumers of the fan-out got it): %r", name, batch.item_count,
+                        batch.signal.item_name, exc, detail=f"{name}:{type(exc).__name__}",
+                        exc_info=True)
+        return error or ConsumerError(f"{name}: {type(exc).__name__}: {exc}")
     return error
+
+
+def _name(consumer: Consumer) -> str:
+    settings = getattr(consumer, "settings", None)
+    if settings is None:  # a connector's intake, an observed processor
+        inner = getattr(consumer, "_connector", None) or getattr(consumer, "inner", None)
+        settings = getattr(inner, "settings", None)
+    return str(settings.id) if settings is not None else type(consumer).__name__
 
 
 def fan_out(consumers: list[Consumer]) -> Consumer:

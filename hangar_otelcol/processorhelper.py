@@ -4,7 +4,9 @@ A processor such as ``mcp_caller`` or ``mcp_cost`` implements only ``process(inv
 context) -> outcome`` (and, if it needs I/O per request, ``prepare(part, invocations)``).
 The helper walks the batch through the invocation index (``hangar_otelcol.mcp``), counts
 the outcomes in ``otelcol_processor_<type>_invocations_total{<label>}``, and hands the
-batch on.
+batch on. A record ``process`` raises on is passed on unprocessed (outcome ``failed``,
+``otelcol_processor_bad_records_total{reason="process_failed"}``); the others are not
+affected.
 """
 
 from __future__ import annotations
@@ -59,7 +61,13 @@ class InvocationProcessor(BaseComponent):
             for inv in invs:
                 if inv.event not in events:
                     continue
-                outcome = self.process(inv, context)
+                try:
+                    outcome = self.process(inv, context)
+                except Exception as exc:  # one bad record never fails the others
+                    outcome = "failed"
+                    self.telemetry.bad_records("process_failed")
+                    self.problems.warn("bad_record", "%s: a record passed on unprocessed: %r",
+                                       self.settings.id, exc, detail=type(exc).__name__)
                 tally[outcome] = tally.get(outcome, 0) + 1
         for outcome, n in tally.items():
             self.outcomes.inc(outcome, amount=n)

@@ -37,6 +37,53 @@ class _Metric:
 M = TypeVar("M", bound=_Metric)
 
 
+def sample_value(value: Any) -> float | None:
+    """``value`` as a sample the exposition can write; None for what it cannot (an int too
+    large for a float, a non-number): one bad value must never fail the whole scrape."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+class SafeCollector:
+    """Wraps a collector so that a family that cannot be collected, or a sample that cannot
+    be written, is left out of the scrape (and logged, rate-limited) instead of making
+    /metrics answer 500 until the process restarts."""
+
+    def __init__(self, inner: Any, problems: Any = None) -> None:
+        self.inner = inner
+        self._problems = problems
+
+    def collect(self) -> Iterable[Any]:
+        try:
+            families = list(self.inner.collect())
+        except Exception as exc:
+            self._report("collect", exc)
+            return
+        for family in families:
+            samples = family.samples
+            good = [s for s in samples if _writable(s.value)]
+            if len(good) != len(samples):
+                self._report("sample", ValueError(f"{family.name}: "
+                                                  f"{len(samples) - len(good)} bad samples"))
+                family.samples = good
+            yield family
+
+    def _report(self, what: str, exc: BaseException) -> None:
+        if self._problems is not None:
+            self._problems.error("scrape", "metrics left out of a scrape (%s): %r", what, exc,
+                                 detail=what)
+
+
+def _writable(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
 class FastCounter(_Metric):
     """A labelled counter backed by a dict; safe to increment from one event loop."""
 
@@ -56,7 +103,9 @@ class FastCounter(_Metric):
     def family(self) -> CounterMetricFamily:
         fam = CounterMetricFamily(self.name, self.description, labels=self.labelnames)
         for labels, value in list(self.values.items()):
-            fam.add_metric(labels, value)
+            number = sample_value(value)
+            if number is not None:
+                fam.add_metric(labels, number)
         return fam
 
     def write_to(self, files: SeriesFiles) -> None:
@@ -124,7 +173,11 @@ class Telemetry:
 
     def collect(self) -> Iterable[Any]:
         for metric in list(self._metrics.values()):
-            yield metric.family()
+            try:
+                family = metric.family()
+            except Exception:  # one broken metric must not fail the scrape of all others
+                continue
+            yield family
 
     def write_to(self, files: SeriesFiles) -> None:
         """Write every series to this worker's multiprocess files (workers: N)."""
@@ -176,6 +229,21 @@ class ComponentTelemetry:
 
     def dropped(self, signal: Signal, n: int) -> None:
         self._count("dropped", signal, n)
+
+    # every kind: bad records (docs/architecture.md, "Bad records")
+    def bad_records(self, reason: str, n: int = 1) -> None:
+        """``n`` records this component could not handle and left out (an exporter, a
+        connector) or passed on unprocessed (a processor), while the rest of the batch
+        went on: ``otelcol_<kind>_bad_records_total{<kind>, reason}``."""
+        name = f"otelcol_{self.kind}_bad_records_total"
+        counter = self._standard.get(name)
+        if counter is None:
+            counter = self.telemetry.counter(
+                name, f"Records a {self.kind} could not handle, by reason (an exporter or "
+                "connector leaves them out, a processor passes them on unprocessed; the "
+                "rest of the batch goes on)", (self.kind, "reason"))
+            self._standard[name] = counter
+        counter.inc((self.id, reason), n)
 
     # exporters
     def sent(self, signal: Signal, n: int) -> None:

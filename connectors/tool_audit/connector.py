@@ -151,8 +151,17 @@ class ToolAuditConnector(BaseComponent):
                 if resource is None:
                     resource = inv.resource.SerializeToString() if inv.resource else b""
                     resources[rid] = resource
-                record = audit_record(inv, source_key=source_key, copy_prefixes=self._prefixes,
-                                      observed_unix_nano=observed)
+                try:
+                    record = audit_record(inv, source_key=source_key,
+                                          copy_prefixes=self._prefixes,
+                                          observed_unix_nano=observed)
+                except Exception as exc:  # one bad span never fails the others
+                    self.telemetry.bad_records("derive_failed")
+                    self.spans.inc("bad_record")
+                    self.problems.warn("bad_record", "%s: cannot derive an audit record "
+                                       "from a span: %r", self.settings.id, exc,
+                                       detail=type(exc).__name__)
+                    continue
                 new.append(Held(due, claim, part.sender, resource, record))
         if covered:
             self.spans.inc("covered", amount=covered)

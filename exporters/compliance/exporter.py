@@ -181,6 +181,7 @@ class ComplianceExporter(ExporterHelper):
                 msg = self.render(record)
             except Exception as exc:  # a bad record must never fail the others
                 self._counters["failed"].inc(self.format_name, self.output_kind)
+                self.telemetry.bad_records("format_failed")
                 self.problems.warn("render", "cannot format a compliance record: %r", exc,
                                    detail=type(exc).__name__)
                 continue
@@ -205,8 +206,19 @@ class ComplianceExporter(ExporterHelper):
             # a span whose call a real audit record reported (hangar 2.x sends both) is not
             # exported again; claims are idempotent per span, so asking here does not
             # disturb the tool_audit connector
-            records += [_record_of(inv) for inv in await counted(invs, self._ledger)]
+            for inv in await counted(invs, self._ledger):
+                try:
+                    records.append(_record_of(inv))
+                except Exception as exc:  # a bad record must never fail the others
+                    self._bad_record("unreadable", exc)
         return _work(records, batch.signal)
+
+    def _bad_record(self, reason: str, exc: BaseException) -> None:
+        self.telemetry.bad_records(reason)
+        if self.enabled:
+            self._counters["dropped"].inc(self.format_name, self.output_kind)
+        self.problems.warn("bad_record", "%s: a compliance record left out (%s): %r",
+                           self.settings.id, reason, exc, detail=type(exc).__name__)
 
     async def export_records(self, records: list[ComplianceRecord]) -> None:
         """Queue records made outside a pipeline (the API, tests) like consumed ones."""
@@ -215,7 +227,23 @@ class ComplianceExporter(ExporterHelper):
             await self.enqueue(work)
 
     def encode_work(self, work: ComplianceWork) -> bytes:
-        return work.encode()
+        try:
+            return work.encode()
+        except (TypeError, ValueError) as first:  # a value orjson cannot write: find it
+            keep = []
+            for i, record in enumerate(work.records):
+                try:
+                    ComplianceWork([record], [0]).encode()
+                except (TypeError, ValueError) as exc:
+                    self._bad_record("unencodable", exc)
+                    continue
+                keep.append(i)
+            if len(keep) == len(work.records):
+                raise first
+            work.records = [work.records[i] for i in keep]
+            work.ids = [work.ids[i] for i in keep]
+            work.item_count = len(keep)
+            return work.encode()
 
     def decode_work(self, data: bytes) -> ComplianceWork:
         return ComplianceWork.decode(data)

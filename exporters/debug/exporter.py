@@ -53,10 +53,16 @@ class DebugExporter(ExporterHelper):
             return
         text = render.basic(batch, self._name)
         verbosity = self.config.verbosity
-        if verbosity == "normal":
-            text += render.normal(batch)
-        elif verbosity == "detailed":
-            text += render.detailed(batch)
+        try:
+            if verbosity == "normal":
+                text += render.normal(batch)
+            elif verbosity == "detailed":
+                text += render.detailed(batch)
+        except Exception as exc:  # what cannot be rendered is left out, never the batch
+            self.telemetry.bad_records("render_failed", batch.item_count)
+            self.problems.warn("render", "%s: cannot render a batch in detail (%r); wrote "
+                               "the summary line only", self._name, exc,
+                               detail=type(exc).__name__)
         if self.config.use_internal_logger:
             self.logger.info("%s", text.rstrip("\n"))
         else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import math
 import os
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from hangar_otelcol.ledger import Ledger, ledger_from
 from hangar_otelcol.ledger.counting import counted
 from hangar_otelcol.mcp import TOOL_EVENT, index
 from hangar_otelcol.mcp.ids import record_id
+from hangar_otelcol.mcp.numbers import MAX_DURATION_MS, cost_in_range
 from hangar_otelcol.multiprocess import (
     FLUSH_INTERVAL_S,
     SeriesFiles,
@@ -56,6 +58,7 @@ from hangar_otelcol.multiprocess import (
 )
 from hangar_otelcol.net.http import HttpServer, serve
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.telemetry import SafeCollector
 
 #: state key of the saved counters
 COUNTERS = "counters"
@@ -240,16 +243,18 @@ class PrometheusExporter(ExporterHelper):
         registry = CollectorRegistry(auto_describe=False)
         if self._files is not None and self._shared_dir is not None:
             await self._write_files()  # this worker's share is current
-            registry.register(_Merged(self._shared_dir, self._group))
+            registry.register(SafeCollector(_Merged(self._shared_dir, self._group),
+                                            self.problems))
         else:
-            registry.register(self.metrics.frozen())
+            # a value the exposition cannot write is left out, never a 500 for every scrape
+            registry.register(SafeCollector(self.metrics.frozen(), self.problems))
         return await asyncio.to_thread(encoder, registry)
 
     def render(self, accept: str = "") -> bytes:
         """The page, rendered here and now (bench/micro.py)."""
         encoder, _ = choose_encoder(accept)
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(self.metrics.frozen())
+        registry.register(SafeCollector(self.metrics.frozen(), self.problems))
         return encoder(registry)
 
     def _clip(self, fact: Fact) -> Fact:
@@ -270,36 +275,74 @@ class PrometheusExporter(ExporterHelper):
                 continue
             for inv in await counted(invs, self._ledger):
                 if inv.event == TOOL_EVENT:
-                    fact = fact_of(inv)
-                    if too_long(fact, limit):
-                        fact = self._clip(fact)
+                    try:
+                        fact = _checked_fact(fact_of(inv))
+                        if too_long(fact, limit):
+                            fact = self._clip(fact)
+                        rid = short_id(record_id(inv))
+                    except Exception as exc:  # one bad record never fails the others
+                        self._bad_record("unreadable", exc)
+                        continue
                     facts.append(fact)
-                    ids.append(short_id(record_id(inv)))
+                    ids.append(rid)
         return CountWork(facts, ids, batch.signal) if facts else None
 
+    def _bad_record(self, reason: str, exc: BaseException) -> None:
+        self.telemetry.bad_records(reason)
+        self._counted.inc("bad_record")
+        self.problems.warn("bad_record", "%s: a tool call left out of the counters (%s): %r",
+                           self.settings.id, reason, exc, detail=type(exc).__name__)
+
+    def _record(self, fact: Fact) -> bool:
+        """Count one call; False (counted as a bad record) if that failed."""
+        try:
+            self.metrics.record(fact)
+        except Exception as exc:
+            self._bad_record("count_failed", exc)
+            return False
+        return True
+
     async def send(self, work: CountWork) -> None:
-        seen, record = self._seen, self.metrics.record
+        seen, record = self._seen, self._record
         self.metrics.clock.now = time.monotonic()
         fresh = [rid for rid in work.ids if rid not in seen]
+        failed = 0
         if len(fresh) == len(work.ids):
             for fact in work.facts:
-                record(fact)
+                if not record(fact):
+                    failed += 1
         else:  # some were counted already: a retry, or a replay after a restart
             known = set(work.ids) - set(fresh)
             for rid, fact in zip(work.ids, work.facts, strict=True):
                 if rid not in known:
-                    record(fact)
+                    if not record(fact):
+                        failed += 1
                     known.add(rid)  # the same record twice within one batch counts once
             repeats = len(work.ids) - len(fresh)
             self._counted.inc("repeat", amount=repeats)
         seen.add(fresh)
-        self._counted.inc("counted", amount=len(fresh))
+        self._counted.inc("counted", amount=len(fresh) - failed)
         self._dirty = True
         if self.metrics.stats.evicted != self._reported[0]:
             self._report_removed()
 
     def encode_work(self, work: CountWork) -> bytes:
-        return orjson.dumps({"s": work.signal.value, "f": work.facts, "i": work.ids})
+        try:
+            return orjson.dumps({"s": work.signal.value, "f": work.facts, "i": work.ids})
+        except (TypeError, ValueError) as first:  # a value orjson cannot write: find it
+            kept_facts, kept_ids = [], []
+            for fact, rid in zip(work.facts, work.ids, strict=True):
+                try:
+                    orjson.dumps(fact)
+                except (TypeError, ValueError) as exc:
+                    self._bad_record("unencodable", exc)
+                    continue
+                kept_facts.append(fact)
+                kept_ids.append(rid)
+            if len(kept_facts) == len(work.facts):
+                raise first
+            work.facts, work.ids, work.item_count = kept_facts, kept_ids, len(kept_facts)
+            return orjson.dumps({"s": work.signal.value, "f": work.facts, "i": work.ids})
 
     def decode_work(self, data: bytes) -> CountWork:
         raw = orjson.loads(data)
@@ -331,3 +374,23 @@ class _Merged:
 
     def collect(self) -> Any:
         return merged(self._directory, self._group)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _checked_fact(fact: Fact) -> Fact:
+    """``fact`` with the numbers a counter may add (the reader bounds them already,
+    ``mcp.numbers``; this keeps a view made elsewhere from breaking the counters): a
+    duration or cost that is negative, not finite or out of range is left out."""
+    duration, cents = fact[3], fact[5]
+    bad_duration = duration is not None and not (
+        _finite(duration) and 0 <= duration <= MAX_DURATION_MS)
+    bad_cents = cents is not None and not (
+        isinstance(cents, int) and not isinstance(cents, bool) and cost_in_range(cents))
+    if not (bad_duration or bad_cents):
+        return fact
+    return (fact[0], fact[1], fact[2], None if bad_duration else duration, fact[4],
+            None if bad_cents else cents, fact[6], fact[7], fact[8])

@@ -69,6 +69,10 @@ COST_MODEL = "mcp.cost.model"
 COST_CURRENCY = "mcp.cost.currency"
 COST_INPUT_TOKENS = "mcp.cost.input_tokens"
 COST_OUTPUT_TOKENS = "mcp.cost.output_tokens"
+#: why a call is not priced although a rule would price it (a number on the record is not
+#: usable, or the cost would be out of range): ``invalid_number: gen_ai.usage.input_tokens:
+#: not a number: '²'`` (docs/architecture.md, "Bad records")
+COST_ERROR = "mcp.cost.error"
 #: record attributes the caller processor takes identity from (read by position, so the
 #: index keeps their positions)
 IDENTITY_KEYS = frozenset({CALLER_TYPE, CALLER_ID, CALLER_ROLES, "mcp.user.id", "enduser.id",
@@ -76,6 +80,6 @@ IDENTITY_KEYS = frozenset({CALLER_TYPE, CALLER_ID, CALLER_ROLES, "mcp.user.id", 
 #: keys processors overwrite in place or read by position: the reader keeps their
 #: positions (``ToolInvocation.attr_index``)
 POSITIONAL_KEYS = frozenset({COST_CENTS, COST_MODEL, COST_CURRENCY, COST_INPUT_TOKENS,
-                             COST_OUTPUT_TOKENS, *IDENTITY_KEYS})
+                             COST_OUTPUT_TOKENS, COST_ERROR, *IDENTITY_KEYS})
 #: value of ``InvocationKeys.audit_source_key`` on audit records derived from spans
 AUDIT_SOURCE_SPAN = "span"

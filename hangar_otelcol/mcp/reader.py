@@ -12,6 +12,7 @@ invocation, so its spans are never walked from Python.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -30,6 +31,16 @@ from hangar_otelcol.mcp.keys import (
     STATE_EVENT,
     TOOL_EVENT,
     InvocationKeys,
+)
+from hangar_otelcol.mcp.numbers import (
+    INVALID_NUMBER,
+    MAX_COST_CENTS,
+    MAX_DURATION_MS,
+    OUT_OF_RANGE,
+    Invalid,
+    parse_cost_cents,
+    parse_count,
+    parse_duration_ms,
 )
 from hangar_otelcol.mcp.view import InvocationIndex, ToolInvocation
 from hangar_otelcol.pdata import Part
@@ -102,8 +113,18 @@ def _index_spans(part: Part, message: Any, reader: _Reader, out: InvocationIndex
                 end = inv.end_unix_nano = span.end_time_unix_nano
                 inv.trace_id = span.trace_id
                 inv.span_id = span.span_id
-                if inv.duration_ms is None and end:
-                    inv.duration_ms = (end - start) / 1e6
+                if inv.duration_ms is None and end and \
+                        (inv.invalid is None or "duration_ms" not in inv.invalid):
+                    duration = (end - start) / 1e6
+                    if 0.0 <= duration <= MAX_DURATION_MS:
+                        inv.duration_ms = duration
+                    else:  # ends before it starts, or in another century
+                        inv.invalid = inv.invalid or {}
+                        inv.invalid["duration_ms"] = (
+                            ("end_time_unix_nano", "the span ends before it starts",
+                             INVALID_NUMBER) if duration < 0 else
+                            ("end_time_unix_nano", "out of range (above 1e12 ms)",
+                             OUT_OF_RANGE))
                 if inv.status is None:
                     inv.status = "error" if span.status.code == 2 else "success"
                 out.append(inv)
@@ -218,18 +239,30 @@ class _Reader:
             if kind == _STR:
                 value = v.string_value or _as_str(_any(v))
             elif kind == _INT:
-                value = v.int_value or _as_int(_any(v))
+                value = v.int_value
+                if value <= 0:  # 0 (or not an int), or negative: read it with bounds
+                    value = _checked(inv, field_name, k, _any(v), parse_count, 0)
             elif kind == _NUM:
-                value = v.double_value or _as_float(_any(v))
+                value = v.double_value
+                if not 0.0 < value <= MAX_DURATION_MS:  # also NaN
+                    value = _checked(inv, field_name, k, _any(v), parse_duration_ms, None)
             elif kind == _EVENT:
                 value = v.string_value
             elif kind == _CENTS:
-                value = v.int_value or _as_cents(_any(v))
+                value = v.int_value
+                if not 0 < value <= MAX_COST_CENTS:  # only an integer is a cost
+                    raw = _any(v)
+                    value = _checked(inv, field_name, k, raw, parse_cost_cents, None) \
+                        if type(raw) is int else None
             elif kind == _SOURCE:
                 value = v.string_value == AUDIT_SOURCE_SPAN
             else:
                 continue
+            if value is _INVALID_VALUE:  # the field keeps its default (inv.invalid says why)
+                continue
             setattr(inv, field_name, value)
+            if inv.invalid is not None and kind in _NUMBERS:
+                _valid_again(inv, field_name, k)
         inv.attr_count = i + 1
         tool = inv.tool
         if tool is not None and tool in self.wrapper_tools:
@@ -260,22 +293,38 @@ def _as_str(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def _as_float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) else None
+class _InvalidValue:
+    """Marks that ``_checked`` just recorded an invalid number (never stored)."""
 
 
-def _as_cents(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
+_INVALID_VALUE = _InvalidValue()
+_NUMBERS = frozenset({_INT, _NUM, _CENTS})
 
 
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, (int, float)):
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return 0
+def _checked(inv: ToolInvocation, field_name: str, key: str, raw: Any,
+             parse: Callable[[Any], Any], default: Any) -> Any:
+    """``raw`` read with bounds (``mcp.numbers``). An absent or empty value is the
+    default; an invalid one is the default too, and noted in ``inv.invalid``."""
+    if raw is None or raw == "":
+        return default
+    value = parse(raw)
+    if isinstance(value, Invalid):
+        if inv.invalid is None:
+            inv.invalid = {}
+        inv.invalid[field_name] = (key, value.reason, value.kind)
+        setattr(inv, field_name, default)
+        return _INVALID_VALUE
+    return value
+
+
+def _valid_again(inv: ToolInvocation, field_name: str, key: str) -> None:
+    """A better-ranked key gave ``field_name`` a valid value: an invalid one read before
+    from another key no longer counts."""
+    invalid = inv.invalid
+    if invalid is not None:
+        noted = invalid.get(field_name)
+        if noted is not None and noted[0] != key:
+            del invalid[field_name]
 
 
 def count_policy(invocations: InvocationIndex, keys: InvocationKeys = DEFAULT_KEYS) -> None:

@@ -80,6 +80,11 @@ class ToolInvocation:
     event_name: str | None = None
     #: ``hangar_otelcol.mcp.ids.record_id``, once computed
     record_id: bytes | None = None
+    #: numbers the record carries that the gateway does not use (``mcp.numbers``): field
+    #: name -> (attribute key, reason, ``invalid_number`` | ``out_of_range``); the field
+    #: keeps its default (0 tokens, no duration, no cost) and the attribute stays on the
+    #: record as sent. None: every number is fine
+    invalid: dict[str, tuple[str, str, str]] | None = None
 
     def __init__(self, record: Any = None, is_span: bool = False) -> None:
         self.record = record

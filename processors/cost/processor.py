@@ -18,10 +18,12 @@ from hangar_otelcol.mcp.attrs import (
 from hangar_otelcol.mcp.keys import (
     COST_CENTS,
     COST_CURRENCY,
+    COST_ERROR,
     COST_INPUT_TOKENS,
     COST_MODEL,
     COST_OUTPUT_TOKENS,
 )
+from hangar_otelcol.mcp.numbers import OUT_OF_RANGE, cost_in_range
 from hangar_otelcol.pdata import Part, Signal
 from hangar_otelcol.processorhelper import InvocationProcessor
 from hangar_otelcol.processors.cost.config import CostConfig
@@ -34,7 +36,7 @@ from hangar_otelcol.processors.cost.source import (
 
 #: what a sender may have written about its own cost
 COST_KEYS = frozenset({COST_CENTS, COST_MODEL, COST_CURRENCY, COST_INPUT_TOKENS,
-                       COST_OUTPUT_TOKENS})
+                       COST_OUTPUT_TOKENS, COST_ERROR})
 
 
 class CostProcessor(InvocationProcessor):
@@ -144,6 +146,11 @@ class CostProcessor(InvocationProcessor):
             if removed:
                 self._stripped.inc(amount=removed)
                 inv.cost_cents = inv.cost_model = inv.cost_currency = None
+                invalid = inv.invalid
+                if invalid:  # a bad number in what was removed no longer matters
+                    for name, (key, _, _) in list(invalid.items()):
+                        if key in COST_KEYS:
+                            del invalid[name]
         outcome, cents = self._price(inv, ruleset)
         self._batch_cents += cents
         return outcome
@@ -159,6 +166,8 @@ class CostProcessor(InvocationProcessor):
             return "wrapper", 0
         if inv.cost_cents is not None:  # the sender's own, kept (sender_cost, trusted)
             return "kept", 0
+        if inv.invalid:  # a count, duration or cost the record carries is not usable
+            return self._unpriced(inv, *_first_invalid(inv.invalid)), 0
         if not config.price_failed_calls and inv.status not in (None, "success"):
             return "not_priced_failed", 0
         rule = ruleset.match(inv.server, inv.tool)
@@ -167,6 +176,9 @@ class CostProcessor(InvocationProcessor):
         cents = rule.cost(inv.input_tokens, inv.output_tokens, inv.duration_ms)
         if cents == 0:
             return "zero", 0
+        if not cost_in_range(cents):
+            return self._unpriced(inv, OUT_OF_RANGE, f"the cost of rule {rule.index} "
+                                  f"({rule.model}) is above 1e15 hundredths of a cent"), 0
         if not self._append(inv, rule, cents):
             values: dict[str, Any] = {COST_CENTS: cents, COST_MODEL: rule.model}
             if config.write_currency:
@@ -181,6 +193,14 @@ class CostProcessor(InvocationProcessor):
         inv.cost_currency = rule.currency
         return "priced", cents
 
+    def _unpriced(self, inv: ToolInvocation, kind: str, detail: str) -> str:
+        """Not priced because of the record's numbers: say why on the record
+        (``mcp.cost.error``; the attribute the number came from stays as sent), count it
+        (the ``kind`` outcome) and log it, rate-limited. Returns the outcome."""
+        set_attributes(inv, {COST_ERROR: f"{kind}: {detail}"})
+        self.problems.warn(kind, "%s: a %s/%s call is not priced: %s (%s)", self.settings.id,
+                           inv.server, inv.tool, detail, kind, detail=kind)
+        return kind
 
     def _append(self, inv: ToolInvocation, rule: Rule, cents: int) -> bool:
         """The usual case (no mcp.cost.* on the record yet) with model and currency
@@ -207,6 +227,12 @@ class CostProcessor(InvocationProcessor):
             keys += (COST_OUTPUT_TOKENS,)
             parts.append(encode_attribute(field_no, COST_OUTPUT_TOKENS, inv.output_tokens))
         return append_encoded(inv, keys, b"".join(parts))
+
+
+def _first_invalid(invalid: dict[str, tuple[str, str, str]]) -> tuple[str, str]:
+    """(kind, detail) of the first unusable number of a record."""
+    key, reason, kind = next(iter(invalid.values()))
+    return kind, f"{key}: {reason}"
 
 
 def create(settings: CreateSettings, config: CostConfig, signal: Signal,
