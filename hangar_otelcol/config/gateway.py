@@ -6,8 +6,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from hangar_otelcol.config import yamlsafe
 from hangar_otelcol.config.loader import load
 from hangar_otelcol.config.model import GatewayConfig, validate
 from hangar_otelcol.registry import default_registry
@@ -22,7 +21,7 @@ def load_config(sources: list[str], sets: list[str]) -> tuple[dict[str, Any], Ga
     problem, or registry.ComponentLoadError if a component package cannot be imported."""
     base = None
     if not sources:
-        base = yaml.safe_load(default_config_text())
+        base = yamlsafe.load(default_config_text())
     data = load(sources, sets, base=base)
     return data, validate(data, default_registry())
 
