@@ -23,6 +23,7 @@ from hangar_otelcol.mcp import DEFAULT_KEYS, InvocationKeys
 from hangar_otelcol.net.tls import TLSClientConfig
 
 from .formats import canonical_format, unknown_format_message
+from .formats.common import LINE_BREAKS, MAX_FIELD_BYTES, MAX_LINE_BYTES
 from .formats.options import (
     DEFAULT_CEF_SEVERITY,
     DEFAULT_SYSLOG_SEVERITY,
@@ -30,6 +31,12 @@ from .formats.options import (
     SYSLOG_SEVERITIES,
     SourceIdentity,
 )
+
+#: bounds of the size caps: below, a record's fixed parts may not fit; above, one record
+#: could hold a writer's memory
+MIN_FIELD_SIZE = 64
+MIN_LINE_SIZE = 2048
+MAX_SIZE_CAP = 16 * 1024 * 1024
 
 EVENT_KEYS = ("completed", "failed", "denied", "state_change", "requested")
 NETWORK_SCHEMES = ("udp", "tcp", "tls")
@@ -107,7 +114,7 @@ class LeefConfig:
         if len(d) != 1:
             return ["delimiter: must be one character (or x09 / 0x5E), "
                     f"got {excerpt(self.delimiter)}"]
-        if d in "|=\\\n\r":
+        if d in "|=\\\n\r" or d in LINE_BREAKS:
             return [f"delimiter: {excerpt(d)} cannot be a LEEF delimiter"]
         if self.dev_time_format not in LEEF_TIME_FORMATS:
             return [f"dev_time_format: must be one of {', '.join(LEEF_TIME_FORMATS)}"]
@@ -154,6 +161,12 @@ class ComplianceConfig(SourceIdentity):
     file: FileConfig = field(default_factory=FileConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     leef: LeefConfig = field(default_factory=LeefConfig)
+    #: a text field longer than this (UTF-8 bytes, before escaping) is cut and ends with
+    #: ``…[truncated N bytes]`` (docs/compliance-formats.md, "Size caps")
+    max_field_size: ByteSize = ByteSize(MAX_FIELD_BYTES)
+    #: a record's line longer than this (UTF-8 bytes, without the newline) has its longest
+    #: fields cut until it fits; ids, times and numbers are never cut
+    max_line_size: ByteSize = ByteSize(MAX_LINE_BYTES)
 
     #: RFC 5424 PROCID; empty = the gateway's process id
     procid: str = ""
@@ -228,7 +241,8 @@ class ComplianceConfig(SourceIdentity):
             errors += [f"output: {problem}" for problem in file_output_problems(where)]
         for key in ("vendor", "product", "version"):
             value = getattr(self, key)
-            bad = [c for c in value if c in "|\\" or ord(c) < 0x20 or ord(c) == 0x7F]
+            bad = [c for c in value if c in "|\\\u2028\u2029" or ord(c) < 0x20
+                   or 0x7F <= ord(c) < 0xA0]
             if bad:
                 errors.append(f"{key}: must not contain '|', '\\\\' or control characters "
                               f"(LEEF and CEF headers cannot escape them)")
@@ -263,6 +277,15 @@ class ComplianceConfig(SourceIdentity):
                               f"(expected {', '.join(EVENT_KEYS)})")
             elif not 0 <= int(value) <= 10:
                 errors.append(f"cef_severity.{key}: must be 0-10, got {value}")
+        if not MIN_FIELD_SIZE <= self.max_field_size <= MAX_SIZE_CAP:
+            errors.append(f"max_field_size: must be between {MIN_FIELD_SIZE} and "
+                          f"{MAX_SIZE_CAP} bytes, got {self.max_field_size}")
+        if not MIN_LINE_SIZE <= self.max_line_size <= MAX_SIZE_CAP:
+            errors.append(f"max_line_size: must be between {MIN_LINE_SIZE} and "
+                          f"{MAX_SIZE_CAP} bytes, got {self.max_line_size}")
+        elif self.max_field_size > self.max_line_size:
+            errors.append(f"max_field_size: must not be larger than max_line_size "
+                          f"({self.max_line_size}), got {self.max_field_size}")
         if self.bom not in ("auto", "always", "never"):
             errors.append(f"bom: must be auto, always or never, got {excerpt(self.bom)}")
         return errors
