@@ -199,7 +199,7 @@ class Limits:
     and the short fields a SIEM keys on stay whole. ``on_truncate`` (if set) is called once
     per record that had something cut (the exporter's self-metric)."""
 
-    __slots__ = ("_chars", "_quick", "max_field", "max_line", "on_truncate")
+    __slots__ = ("_chars", "_quick", "_quick_min", "max_field", "max_line", "on_truncate")
 
     def __init__(self, max_field: int = MAX_FIELD_BYTES, max_line: int = MAX_LINE_BYTES,
                  chars: dict[str, int] | None = None) -> None:
@@ -209,6 +209,7 @@ class Limits:
         # a value at most this long (code points) certainly fits: no encoding needed
         self._quick = tuple(min(max_field // 4, self._chars.get(f) or max_field)
                             for f in TEXT_FIELDS)
+        self._quick_min = min(self._quick)
         self.on_truncate: Callable[[], None] | None = None
 
     def apply(self, r: Any, render: Callable[[Any, tuple[str, ...]], T],
@@ -217,13 +218,10 @@ class Limits:
         what ``render`` returns ends with one, which the line cap does not count)."""
         limit = self.max_line + newline
         cut: dict[str, str] | None = None
-        for name, value, quick in zip(TEXT_FIELDS, _get_text(r), self._quick, strict=True):
-            if value is not None and len(value) > quick:
-                short, dropped = clip(value, self.max_field, self._chars.get(name, 0))
-                if dropped:
-                    if cut is None:
-                        cut = {}
-                    cut[name] = short
+        values = _get_text(r)
+        # the common case in C: no value is long enough to need a look
+        if max(map(len, filter(None, values)), default=0) > self._quick_min:
+            cut = self._cut_fields(values)
         record = dataclasses.replace(r, **cut) if cut else r
         out = render(record, tuple(cut) if cut else ())
         if len(out) * 4 > limit and _size(out) > limit:
@@ -233,6 +231,17 @@ class Limits:
         if cut and self.on_truncate is not None:
             self.on_truncate()
         return out
+
+    def _cut_fields(self, values: tuple[str | None, ...]) -> dict[str, str] | None:
+        cut: dict[str, str] | None = None
+        for name, value, quick in zip(TEXT_FIELDS, values, self._quick, strict=True):
+            if value is not None and len(value) > quick:
+                short, dropped = clip(value, self.max_field, self._chars.get(name, 0))
+                if dropped:
+                    if cut is None:
+                        cut = {}
+                    cut[name] = short
+        return cut
 
     def _shrink(self, r: Any, cut: dict[str, str],
                 render: Callable[[Any, tuple[str, ...]], T], out: T, limit: int) -> T:
