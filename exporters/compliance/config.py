@@ -11,17 +11,19 @@ Minimal (the default gateway config, from MCP_COMPLIANCE_FORMAT/OUTPUT)::
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from hangar_otelcol.config.types import ByteSize, Duration, LedgerRef
+from hangar_otelcol.config.types import ByteSize, Duration, LedgerRef, excerpt
 from hangar_otelcol.exporterhelper import QueueConfig, RetryConfig
 from hangar_otelcol.exporterhelper.seen import DedupeConfig
 from hangar_otelcol.mcp import DEFAULT_KEYS, InvocationKeys
 from hangar_otelcol.net.tls import TLSClientConfig
 
 from .formats import canonical_format, unknown_format_message
+from .formats.common import LINE_BREAKS, MAX_FIELD_BYTES, MAX_LINE_BYTES
 from .formats.options import (
     DEFAULT_CEF_SEVERITY,
     DEFAULT_SYSLOG_SEVERITY,
@@ -29,6 +31,12 @@ from .formats.options import (
     SYSLOG_SEVERITIES,
     SourceIdentity,
 )
+
+#: bounds of the size caps: below, a record's fixed parts may not fit; above, one record
+#: could hold a writer's memory
+MIN_FIELD_SIZE = 64
+MIN_LINE_SIZE = 2048
+MAX_SIZE_CAP = 16 * 1024 * 1024
 
 EVENT_KEYS = ("completed", "failed", "denied", "state_change", "requested")
 NETWORK_SCHEMES = ("udp", "tcp", "tls")
@@ -56,7 +64,8 @@ class FileConfig:
             if not 0 <= int(self.mode, 8) <= 0o777:
                 raise ValueError
         except ValueError:
-            errors.append(f"mode: expected octal permission bits such as 0640, got {self.mode!r}")
+            errors.append("mode: expected octal permission bits such as 0640, "
+                          f"got {excerpt(self.mode)}")
         return errors
 
 
@@ -78,7 +87,7 @@ class NetworkConfig:
     def validate(self) -> list[str]:
         errors = []
         if self.framing not in ("octet_counting", "lf"):
-            errors.append(f"framing: must be octet_counting or lf, got {self.framing!r}")
+            errors.append(f"framing: must be octet_counting or lf, got {excerpt(self.framing)}")
         return errors
 
 
@@ -101,11 +110,12 @@ class LeefConfig:
         try:
             d = self.delimiter_char()
         except ValueError:
-            return [f"delimiter: invalid hex delimiter {self.delimiter!r}"]
+            return [f"delimiter: invalid hex delimiter {excerpt(self.delimiter)}"]
         if len(d) != 1:
-            return [f"delimiter: must be one character (or x09 / 0x5E), got {self.delimiter!r}"]
-        if d in "|=\\\n\r":
-            return [f"delimiter: {d!r} cannot be a LEEF delimiter"]
+            return ["delimiter: must be one character (or x09 / 0x5E), "
+                    f"got {excerpt(self.delimiter)}"]
+        if d in "|=\\\n\r" or d in LINE_BREAKS:
+            return [f"delimiter: {excerpt(d)} cannot be a LEEF delimiter"]
         if self.dev_time_format not in LEEF_TIME_FORMATS:
             return [f"dev_time_format: must be one of {', '.join(LEEF_TIME_FORMATS)}"]
         return []
@@ -151,6 +161,12 @@ class ComplianceConfig(SourceIdentity):
     file: FileConfig = field(default_factory=FileConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     leef: LeefConfig = field(default_factory=LeefConfig)
+    #: a text field longer than this (UTF-8 bytes, before escaping) is cut and ends with
+    #: ``…[truncated N bytes]`` (docs/compliance-formats.md, "Size caps")
+    max_field_size: ByteSize = ByteSize(MAX_FIELD_BYTES)
+    #: a record's line longer than this (UTF-8 bytes, without the newline) has its longest
+    #: fields cut until it fits; ids, times and numbers are never cut
+    max_line_size: ByteSize = ByteSize(MAX_LINE_BYTES)
 
     #: RFC 5424 PROCID; empty = the gateway's process id
     procid: str = ""
@@ -216,18 +232,17 @@ class ComplianceConfig(SourceIdentity):
             errors.append(f"format: {unknown_format_message(self.format.strip())}")
         kind, where, port = self.output_kind()
         if kind not in ("stderr", "stdout", "file", *NETWORK_SCHEMES):
-            errors.append(f"output: unknown scheme {kind!r} (expected a file path, stderr, "
+            errors.append(f"output: unknown scheme {excerpt(kind)} (expected a file path, stderr, "
                           f"stdout, udp://host:port, tcp://host:port or tls://host:port)")
         elif kind in NETWORK_SCHEMES and (not where or not port):
-            errors.append(f"output: {self.output!r} needs a host and a port "
+            errors.append(f"output: {excerpt(self.output)} needs a host and a port "
                           f"(e.g. {kind}://siem.example.com:{6514 if kind == 'tls' else 514})")
         elif kind == "file":
-            parent = os.path.dirname(os.path.abspath(where)) or "."
-            if not os.path.isdir(parent):
-                errors.append(f"output: directory {parent!r} of the output file does not exist")
+            errors += [f"output: {problem}" for problem in file_output_problems(where)]
         for key in ("vendor", "product", "version"):
             value = getattr(self, key)
-            bad = [c for c in value if c in "|\\" or ord(c) < 0x20 or ord(c) == 0x7F]
+            bad = [c for c in value if c in "|\\\u2028\u2029" or ord(c) < 0x20
+                   or 0x7F <= ord(c) < 0xA0]
             if bad:
                 errors.append(f"{key}: must not contain '|', '\\\\' or control characters "
                               f"(LEEF and CEF headers cannot escape them)")
@@ -244,7 +259,7 @@ class ComplianceConfig(SourceIdentity):
         errors += _check_sd_id(self.sd_id)
         fac = self.facility_number()
         if not 0 <= fac <= 23:
-            errors.append(f"facility: unknown facility {self.facility!r} "
+            errors.append(f"facility: unknown facility {excerpt(self.facility)} "
                           f"(expected a name such as local0 or a number 0-23)")
         for key in self.severity:
             if key not in EVENT_KEYS:
@@ -253,7 +268,8 @@ class ComplianceConfig(SourceIdentity):
         for key, sev in self.severity_numbers().items():
             if not 0 <= sev <= 7:
                 errors.append(f"severity.{key}: unknown syslog severity "
-                              f"{self.severity.get(key)!r} (expected e.g. info, warning, err "
+                              f"{excerpt(self.severity.get(key))} (expected e.g. info, "
+                              "warning, err "
                               f"or 0-7)")
         for key, value in self.cef_severity.items():
             if key not in EVENT_KEYS:
@@ -261,9 +277,48 @@ class ComplianceConfig(SourceIdentity):
                               f"(expected {', '.join(EVENT_KEYS)})")
             elif not 0 <= int(value) <= 10:
                 errors.append(f"cef_severity.{key}: must be 0-10, got {value}")
+        if not MIN_FIELD_SIZE <= self.max_field_size <= MAX_SIZE_CAP:
+            errors.append(f"max_field_size: must be between {MIN_FIELD_SIZE} and "
+                          f"{MAX_SIZE_CAP} bytes, got {self.max_field_size}")
+        if not MIN_LINE_SIZE <= self.max_line_size <= MAX_SIZE_CAP:
+            errors.append(f"max_line_size: must be between {MIN_LINE_SIZE} and "
+                          f"{MAX_SIZE_CAP} bytes, got {self.max_line_size}")
+        elif self.max_field_size > self.max_line_size:
+            errors.append(f"max_field_size: must not be larger than max_line_size "
+                          f"({self.max_line_size}), got {self.max_field_size}")
         if self.bom not in ("auto", "always", "never"):
-            errors.append(f"bom: must be auto, always or never, got {self.bom!r}")
+            errors.append(f"bom: must be auto, always or never, got {excerpt(self.bom)}")
         return errors
+
+
+def file_output_problems(path: str) -> list[str]:
+    """Why ``path`` cannot be a compliance file: it exists and is not a regular file (a
+    directory, FIFO, device, socket, or a symbolic link: the file is opened with
+    O_NOFOLLOW), or its directory does not exist."""
+    if not path:
+        return ["a file output needs a path"]
+    shown = excerpt(path, quote=False)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        return [f"{shown}: cannot check the output file: {exc.strerror or exc}"]
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            return [f"{shown} is a symbolic link; a compliance file is never written through "
+                    "one (give the real path; stdout/stderr for the streams)"]
+        if stat.S_ISDIR(st.st_mode):
+            return [f"{shown} is a directory"]
+        if not stat.S_ISREG(st.st_mode):
+            what = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else
+                    "a socket" if stat.S_ISSOCK(st.st_mode) else "a device")
+            return [f"{shown} is {what}, not a regular file"]
+        return []
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(parent):
+        return [f"directory {excerpt(parent)} of the output file does not exist"]
+    return []
 
 
 def _check_sd_id(sd_id: str) -> list[str]:
@@ -276,5 +331,5 @@ def _check_sd_id(sd_id: str) -> list[str]:
     name, at, pen = sd_id.partition("@")
     if not at or not name or not pen.isdigit() or "@" in pen:
         return [f"sd_id: expected name@<private enterprise number>, e.g. mcp@49152; "
-                f"got {sd_id!r}"]
+                f"got {excerpt(sd_id)}"]
     return []

@@ -63,7 +63,8 @@ class ComplianceExporter(ExporterHelper):
         assert fmt is not None  # validated
         self.format_name = fmt
         options = format_options(config)
-        self.formatter: Any = formatter_for(fmt, options)
+        formatter: Any = formatter_for(fmt, options)
+        self.formatter: Any = formatter
         kind, where, port = config.output_kind()
         self.output_kind = kind
         labels = (fmt, kind)
@@ -83,6 +84,11 @@ class ComplianceExporter(ExporterHelper):
             )
         }
         self._counters = counters
+        truncated = tel.counter("otelcol_exporter_compliance_records_truncated_total",
+                                "Compliance records with a field cut to fit max_field_size, "
+                                "max_line_size or the format's own lengths",
+                                ("format", "output"))
+        formatter.limits.on_truncate = lambda: truncated.inc(*labels)
 
         def on_event(what: str, n: int) -> None:
             counters[what].inc(*labels, amount=n)

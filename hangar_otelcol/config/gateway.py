@@ -6,8 +6,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from hangar_otelcol.config import yamlsafe
 from hangar_otelcol.config.loader import load
 from hangar_otelcol.config.model import GatewayConfig, validate
 from hangar_otelcol.config.types import ConfigError
@@ -24,7 +23,7 @@ def load_config(sources: list[str], sets: list[str]) -> tuple[dict[str, Any], Ga
     problem, or registry.ComponentLoadError if a component package cannot be imported."""
     base = None
     if not sources:
-        base = yaml.safe_load(default_config_text())
+        base = yamlsafe.load(default_config_text())
     try:
         data = load(sources, sets, base=base)
     except ConfigError as exc:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hangar_otelcol.config.types import ConfigError
+from hangar_otelcol.config import yamlsafe
+from hangar_otelcol.config.types import ConfigError, excerpt
 
 _REF = re.compile(r"\$\$|\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -37,17 +37,18 @@ def read_source(source: str) -> Any:
     else:
         path = source[len("file:"):] if source.startswith("file:") else source
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = yamlsafe.read_text(path)
         except OSError as exc:
             raise ConfigError([f"{path}: cannot read config: {exc.strerror or exc}"]) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError([yamlsafe.describe(exc, path)]) from None
         where = path
     try:
-        data = yaml.safe_load(text)
+        data = yamlsafe.load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}: invalid YAML{at}: {problem}"]) from None
+        raise ConfigError([yamlsafe.describe(exc, where)]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -93,16 +94,18 @@ def _resolve(ref: str, path: str, errors: list[str]) -> str | None:
     if scheme == "env":
         name, has_default, default = rest.partition(":-")
         if not _ENV_NAME.match(name):
-            errors.append(f"{path}: invalid environment variable name {name!r} in ${{{ref}}}")
+            errors.append(f"{path}: invalid environment variable name {excerpt(name)} in "
+                          f"${{{excerpt(ref, quote=False)}}}")
             return None
         value = os.environ.get(name)
         if value is None or (value == "" and has_default):
             return default if has_default else ""
         return value
     try:
-        return Path(rest).read_text(encoding="utf-8").rstrip("\n")
-    except OSError as exc:
-        errors.append(f"{path}: cannot read ${{file:{rest}}}: {exc.strerror or exc}")
+        return yamlsafe.read_text(rest).rstrip("\n")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        errors.append(f"{path}: cannot read ${{file:{excerpt(rest, quote=False)}}}: {reason}")
         return None
 
 
@@ -111,7 +114,7 @@ def _yaml_scalar(text: str) -> Any:
     if text == "":
         return ""
     try:
-        value = yaml.safe_load(text)
+        value = yamlsafe.load(text)
     except yaml.YAMLError:
         return text
     # numbers and booleans are typed; collections only when written in flow style
@@ -137,12 +140,17 @@ def apply_set(data: dict[str, Any], assignment: str) -> dict[str, Any]:
     """Apply one ``--set a.b.c=value`` (the value is YAML; ``::`` also separates keys)."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise ConfigError([f"--set {assignment}: expected key.path=value"])
+        raise ConfigError([f"--set {excerpt(assignment, quote=False)}: expected "
+                           "key.path=value"])
     parts = [p for p in re.split(r"::|\.", key.strip())]
     if any(not p for p in parts):
-        raise ConfigError([f"--set {assignment}: empty key in {key!r}"])
+        raise ConfigError([f"--set {excerpt(assignment, quote=False)}: empty key in "
+                           f"{excerpt(key)}"])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yamlsafe.load(raw) if raw.strip() else ""
+    except yamlsafe.YamlLimitError as exc:
+        raise ConfigError([yamlsafe.describe(exc, f"--set {excerpt(key, quote=False)}")]
+                          ) from None
     except yaml.YAMLError:
         value = raw
     overlay: Any = value

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hangar_otelcol.component import ComponentID, Factory, Kind
-from hangar_otelcol.config.types import ConfigError, Duration, decode, extension_refs
+from hangar_otelcol.config.types import (
+    ConfigError,
+    Duration,
+    decode,
+    excerpt,
+    extension_refs,
+)
 from hangar_otelcol.net.endpoints import endpoint_problem
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import Registry
@@ -117,7 +123,7 @@ def _decode_section(kind: Kind, raw: Any, registry: Registry, errors: list[str],
         if factory is None:
             broken.add(str(cid))  # reported here; not again as "not defined" in pipelines
             known = ", ".join(registry.types(kind)) or "none"
-            errors.append(f"{path}: unknown {kind.value} type {cid.type!r} (known: {known})")
+            errors.append(f"{path}: unknown {kind.value} type {excerpt(cid.type)} (known: {known})")
             continue
         config = decode(factory.config_class, value, path, errors)
         out[ComponentID(factory.type, cid.name)] = ComponentEntry(cid, factory, config)
@@ -168,7 +174,7 @@ def _check_extensions(service: ServiceConfig, extensions: dict[ComponentID, Comp
     for i, ref in enumerate(service.extensions):
         cid = _canonical(ref, registry, (Kind.EXTENSION,))
         if cid is None or cid not in extensions:
-            errors.append(f"service.extensions[{i}]: extension {ref!r} is not defined in "
+            errors.append(f"service.extensions[{i}]: extension {excerpt(ref)} is not defined in "
                           "extensions")
         else:
             enabled.append(cid)
@@ -187,12 +193,13 @@ def _check_extension_refs(sections: dict[Kind, dict[ComponentID, ComponentEntry]
                 cid = _canonical(ref, registry, (Kind.EXTENSION,))
                 target = extensions.get(cid) if cid is not None else None
                 if target is None:
-                    errors.append(f"{path}: extension {ref!r} is not defined in extensions")
+                    errors.append(f"{path}: extension {excerpt(ref)} is not defined in extensions")
                 elif cid not in enabled:
-                    errors.append(f"{path}: extension {ref!r} is not enabled (add it to "
+                    errors.append(f"{path}: extension {excerpt(ref)} is not enabled (add it to "
                                   "service.extensions)")
                 elif ref.capability and ref.capability not in target.factory.provides:
-                    errors.append(f"{path}: extension {ref!r} ({target.factory.type}) is not "
+                    errors.append(f"{path}: extension {excerpt(ref)} "
+                                  f"({target.factory.type}) is not "
                                   f"a {ref.capability}")
 
 
@@ -212,7 +219,8 @@ def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[Component
         try:
             signal = Signal(signal_name)
         except ValueError:
-            errors.append(f"{path}: unknown signal {signal_name!r} (expected traces, logs or "
+            errors.append(f"{path}: unknown signal {excerpt(signal_name)} "
+                          "(expected traces, logs or "
                           "metrics, optionally followed by /name)")
             continue
         resolved = ResolvedPipeline(name, signal, [], [], [])
@@ -229,10 +237,10 @@ def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[Component
                 ref_path = f"{path}.{field_name}[{i}]"
                 cid = _canonical(ref, registry, (kind, Kind.CONNECTOR))
                 if cid is None:
-                    errors.append(f"{ref_path}: invalid component id {ref!r}")
+                    errors.append(f"{ref_path}: invalid component id {excerpt(ref)}")
                     continue
                 if cid in seen:
-                    errors.append(f"{ref_path}: {ref!r} is listed twice")
+                    errors.append(f"{ref_path}: {excerpt(ref)} is listed twice")
                 seen.add(cid)
                 getattr(resolved, field_name).append(cid)
                 if kind != Kind.PROCESSOR and cid in connectors:
@@ -245,10 +253,10 @@ def _check_pipelines(service: ServiceConfig, sections: dict[Kind, dict[Component
                 if entry is None:
                     where = f"{kind.section} or connectors" if kind != Kind.PROCESSOR else \
                         "processors"
-                    errors.append(f"{ref_path}: {ref!r} is not defined in {where}")
+                    errors.append(f"{ref_path}: {excerpt(ref)} is not defined in {where}")
                     continue
                 if signal not in entry.factory.signals:
-                    errors.append(f"{ref_path}: {kind.value} {ref!r} does not support "
+                    errors.append(f"{ref_path}: {kind.value} {excerpt(ref)} does not support "
                                   f"{signal.value}")
     for cid, entry in connectors.items():
         ins, outs = conn_in.get(cid, set()), conn_out.get(cid, set())

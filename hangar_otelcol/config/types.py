@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import re
+import reprlib
 import types
 import typing
 from collections.abc import Iterator
@@ -27,6 +29,38 @@ class ConfigError(Exception):
         self.errors = errors
 
 
+#: the most characters of a value an error message quotes (``excerpt``)
+EXCERPT_CHARS = 80
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+_REPR.maxstring = EXCERPT_CHARS
+_REPR.maxother = EXCERPT_CHARS
+_REPR.maxlong = 40
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS, *, quote: bool = True) -> str:
+    """A bounded quote of a config value for an error message: at most ``limit`` characters
+    of it, then ``… (N chars)``; containers are shortened without being walked whole (an
+    alias-expanded value must not be printed in full). ``quote=False``: a string as is."""
+    if isinstance(value, str):
+        head = value if len(value) <= limit else value[:limit]
+        text = repr(head) if quote else head
+        return text if head is value else f"{text}… ({len(value)} chars)"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        if value.bit_length() > 200:  # repr() refuses ints over 4300 digits
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+        return repr(value)
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a value whose repr fails must not hide the real problem
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)}+ chars)"
+
+
 class Duration(float):
     """Seconds; written in YAML as ``5s``, ``200ms``, ``1m30s``, ``1h`` or a number."""
 
@@ -38,10 +72,15 @@ class Duration(float):
         if isinstance(value, bool):
             raise ValueError("expected a duration such as 5s or 200ms")
         if isinstance(value, (int, float)):
+            if not math.isfinite(value) or value > MAX_DURATION:
+                raise ValueError(f"must be a finite duration of at most {MAX_DURATION:g}s, "
+                                 f"got {excerpt(value)}")
             if value < 0:
                 raise ValueError("must not be negative")
             return cls(value)
-        text = str(value).strip()
+        if not isinstance(value, str):
+            raise ValueError(f"expected a duration such as 5s or 200ms, got {excerpt(value)}")
+        text = value.strip()
         pos, total = 0, 0.0
         for m in cls._PART.finditer(text):
             if m.start() != pos:
@@ -49,7 +88,11 @@ class Duration(float):
             total += float(m.group(1)) * cls._UNITS[m.group(2)]
             pos = m.end()
         if not text or pos != len(text):
-            raise ValueError(f"invalid duration {text!r} (expected e.g. 5s, 200ms, 1m30s)")
+            raise ValueError(f"invalid duration {excerpt(text)} (expected e.g. 5s, 200ms, "
+                             "1m30s)")
+        if not math.isfinite(total) or total > MAX_DURATION:
+            raise ValueError(f"must be a finite duration of at most {MAX_DURATION:g}s, "
+                             f"got {excerpt(text)}")
         return cls(total)
 
 
@@ -66,11 +109,24 @@ class ByteSize(int):
         if isinstance(value, int):
             if value < 0:
                 raise ValueError("must not be negative")
+            if value > MAX_BYTE_SIZE:
+                raise ValueError(f"must be at most {MAX_BYTE_SIZE} bytes, got {excerpt(value)}")
             return cls(value)
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+        text = value if isinstance(value, str) else ""
+        m = re.fullmatch(r"\s*(\d{1,30}(?:\.\d{1,30})?)\s*([a-zA-Z]*)\s*", text)
         if not m or m.group(2).lower() not in cls._UNITS:
-            raise ValueError(f"invalid size {value!r} (expected e.g. 4MiB, 512KiB, 1048576)")
-        return cls(int(float(m.group(1)) * cls._UNITS[m.group(2).lower()]))
+            raise ValueError(f"invalid size {excerpt(value)} (expected e.g. 4MiB, 512KiB, "
+                             "1048576)")
+        size = float(m.group(1)) * cls._UNITS[m.group(2).lower()]
+        if size > MAX_BYTE_SIZE:
+            raise ValueError(f"must be at most {MAX_BYTE_SIZE} bytes, got {excerpt(value)}")
+        return cls(int(size))
+
+
+#: the largest duration a config may give (about 31.7 years): beyond, a number is a mistake
+MAX_DURATION = 1e9
+#: the largest size a config may give (1 PiB)
+MAX_BYTE_SIZE = 2**50
 
 
 class ExtensionRef(str):
@@ -204,8 +260,16 @@ def decode(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
         errors.append(f"{path}: expected an integer, got {_show(raw, path)}")
         return 0
     if tp is float:
+        # config floats are finite: YAML's .inf / .nan, or 1e400 (inf as a float), are errors
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw)
+            try:
+                value = float(raw)
+            except OverflowError:
+                value = math.inf
+            if math.isfinite(value):
+                return value
+            errors.append(f"{path}: must be a finite number, got {_show(raw, path)}")
+            return 0.0
         errors.append(f"{path}: expected a number, got {_show(raw, path)}")
         return 0.0
     if isinstance(tp, type) and issubclass(tp, ExtensionRef):
@@ -239,7 +303,8 @@ def _decode_dataclass(cls: Any, raw: Any, path: str, errors: list[str]) -> Any:
         name = aliases.get(str(key), str(key))
         if name not in fields:
             known = ", ".join(sorted(fields))
-            errors.append(f"{join(path, str(key))}: unknown key (known keys: {known})")
+            errors.append(f"{join(path, excerpt(str(key), quote=False))}: unknown key "
+                          f"(known keys: {known})")
             continue
         kwargs[name] = decode(hints[name], value, join(path, str(key)), errors)
     for name, f in fields.items():
@@ -261,13 +326,12 @@ def _describe(tp: Any) -> str:
 
 
 def _show(raw: Any, path: str) -> str:
-    """``raw`` as an error message quotes it: never a secret (a value under a secret-like
-    key or a ``headers:`` mapping is redacted, and so are URL passwords and Bearer/Basic
-    credentials in any value), at most 60 characters."""
+    """``raw`` as an error message quotes it: a bounded excerpt (``excerpt``), never a
+    secret (a value under a secret-like key or a ``headers:`` mapping is redacted, and so
+    are URL passwords and Bearer/Basic credentials in any value)."""
     if path_is_secret(path):
         raw = redact_all(raw)
-    text = redact_text(repr(raw))
-    return text if len(text) <= 60 else text[:57] + "..."
+    return redact_text(excerpt(raw))
 
 
 def build(cls: type, raw: Any, path: str = "") -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hangar_otelcol.config.types import Duration
+from hangar_otelcol.config.types import Duration, excerpt
 from hangar_otelcol.mcp import InvocationKeys
 from hangar_otelcol.processors.cost.rules import RuleError, compile_rules, is_currency
 from hangar_otelcol.processors.cost.source import PricingFileError, load_pricing_file
@@ -37,10 +37,10 @@ class CostConfig:
     def validate(self) -> list[str]:
         errors: list[str] = []
         if self.sender_cost not in ("strip", "keep"):
-            errors.append(f"sender_cost: must be strip or keep; got {self.sender_cost!r}")
+            errors.append(f"sender_cost: must be strip or keep; got {excerpt(self.sender_cost)}")
         c = self.currency
         if not is_currency(c):
-            errors.append(f"currency: expected an ISO 4217 code such as USD, got {c!r}")
+            errors.append(f"currency: expected an ISO 4217 code such as USD, got {excerpt(c)}")
             return errors
         try:
             compile_rules(self.rules, c)

@@ -91,16 +91,17 @@ class CostProcessor(InvocationProcessor):
 
     async def reload(self) -> None:
         """SIGHUP: re-read the pricing file; a bad file keeps the rules in effect."""
-        self._reload_file("SIGHUP")
+        await self._reload_file("SIGHUP")
 
-    def _reload_file(self, why: str) -> bool:
+    async def _reload_file(self, why: str) -> bool:
         path = self._config.pricing_file
         if not path:
             return False
-        sig = file_signature(path)
-        try:
-            file_rules = load_pricing_file(path, self._config.currency)
-        except PricingFileError as exc:
+        # reading and parsing run off the event loop: a large or hostile file must not
+        # stall ingestion (the swap below is one reference assignment on the loop)
+        sig, result = await asyncio.to_thread(self._read_pricing, path)
+        if isinstance(result, PricingFileError):
+            exc = result
             self._file_sig = sig  # do not retry the same bad content every poll
             self._reloads.inc("failed")
             self.problems.error("pricing_reload", "%s: pricing reload (%s) failed, keeping the "
@@ -109,21 +110,29 @@ class CostProcessor(InvocationProcessor):
             return False
         self._file_sig = sig
         # one reference swap: a batch in flight keeps the RuleSet it started with
-        self._ruleset = RuleSet([*self._inline, *file_rules], path)
+        self._ruleset = RuleSet([*self._inline, *result], path)
         self._reloads.inc("loaded")
         self.logger.info("%s: pricing reloaded (%s): %d rules from %s", self.settings.id, why,
-                       len(self.rules), path)
+                         len(self.rules), path)
         return True
+
+    def _read_pricing(self, path: str) -> tuple[tuple[int, int, int] | None,
+                                                list[Rule] | PricingFileError]:
+        sig = file_signature(path)
+        try:
+            return sig, load_pricing_file(path, self._config.currency)
+        except PricingFileError as exc:
+            return sig, exc
 
     async def _watch(self) -> None:
         interval = float(self._config.watch_interval)
         path = self._config.pricing_file
         while True:
             await asyncio.sleep(interval)
-            sig = file_signature(path)
+            sig = await asyncio.to_thread(file_signature, path)
             if sig is not None and sig != self._file_sig:
                 try:
-                    self._reload_file("file changed")
+                    await self._reload_file("file changed")
                 except Exception as exc:  # the watcher must survive anything
                     self.logger.error("%s: pricing watch: %s", self.settings.id, exc)
 

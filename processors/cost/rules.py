@@ -24,6 +24,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from hangar_otelcol.config.types import excerpt
+
 MODELS = ("token", "duration", "fixed", "composite")
 UNITS_PER_MAJOR = 10_000  # hundredths of a cent per dollar (or euro, ...)
 
@@ -103,25 +105,53 @@ class RuleError(ValueError):
         self.errors = errors
 
 
+#: the largest price a rule may give, in the unit it is written in (USD per call, cents per
+#: token, ...): a larger number is a typo, and ``1e3000000`` would be a 3-million-digit rate
+MAX_PRICE = 10**9
+#: the most significant digits, and the smallest digit (1e-30), a price may be written with
+MAX_PRICE_DIGITS = 30
+MIN_PRICE_EXPONENT = -30
+_RANGE = "must be a finite number between 0 and 1e9"
+
+
 def _exact(value: Any) -> Fraction:
-    """The number the user wrote, exactly: YAML floats go through their shortest repr."""
+    """The number the user wrote, exactly: YAML floats go through their shortest repr.
+    Refuses non-finite, negative and absurd numbers (``MAX_PRICE``, ``MAX_PRICE_DIGITS``)
+    before building a Fraction of them."""
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"must not be negative, got {excerpt(value)}")
+        if value > MAX_PRICE:
+            raise ValueError(f"{_RANGE}, got {excerpt(value)}")
         return Fraction(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"expected a finite number, got {value!r}")
-        return Fraction(Decimal(repr(value)))
-    if isinstance(value, str):
+        if not math.isfinite(value) or value > MAX_PRICE:
+            raise ValueError(f"{_RANGE}, got {excerpt(value)}")
+        if value < 0:
+            raise ValueError(f"must not be negative, got {excerpt(value)}")
+        dec = Decimal(repr(value))
+    elif isinstance(value, str):
         try:
-            dec = Decimal(value.strip())
+            dec = Decimal(value.strip()[:200] if len(value) > 200 else value.strip())
         except InvalidOperation:
-            raise ValueError(f"expected a number, got {value!r}") from None
-        if not dec.is_finite():
-            raise ValueError(f"expected a finite number, got {value!r}")
-        return Fraction(dec)
-    raise ValueError(f"expected a number, got {type(value).__name__}")
+            raise ValueError(f"expected a number, got {excerpt(value)}") from None
+        if len(value.strip()) > 200 or not dec.is_finite():
+            raise ValueError(f"{_RANGE}, got {excerpt(value)}")
+    else:
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    # compare by exponent first: Decimal("1e3000000") must never become an integer
+    if dec != 0 and (dec.adjusted() > 9 or abs(dec) > MAX_PRICE):
+        raise ValueError(f"{_RANGE}, got {excerpt(value)}")
+    _, digits, exponent = dec.as_tuple()
+    assert isinstance(exponent, int)
+    if dec != 0 and (len(digits) > MAX_PRICE_DIGITS or exponent < MIN_PRICE_EXPONENT):
+        raise ValueError(f"at most {MAX_PRICE_DIGITS} significant digits and none below "
+                         f"1e{MIN_PRICE_EXPONENT}, got {excerpt(value)}")
+    if dec < 0:
+        raise ValueError(f"must not be negative, got {excerpt(value)}")
+    return Fraction(dec)
 
 
 def compile_rules(raw_rules: Any, default_currency: str = "USD", where: str = "rules"
@@ -151,17 +181,20 @@ def _compile_one(i: int, raw: dict[str, Any], default_currency: str, path: str,
     before = len(errors)
     for key in raw:
         if key not in RULE_KEYS:
-            errors.append(f"{path}.{key}: unknown key (known keys: {', '.join(RULE_KEYS)})")
+            errors.append(f"{path}.{excerpt(str(key), quote=False)}: unknown key "
+                          f"(known keys: {', '.join(RULE_KEYS)})")
     names = {}
     for key in ("mcp_server_id", "tool_name"):
         value = raw.get(key, "*")
         if not isinstance(value, str) or not value:
-            errors.append(f"{path}.{key}: expected a non-empty string (or \"*\"), got {value!r}")
+            errors.append(f"{path}.{key}: expected a non-empty string (or \"*\"), "
+                          f"got {excerpt(value)}")
             value = "*"
         names[key] = value
     currency = raw.get("currency", default_currency)
     if not is_currency(currency):
-        errors.append(f"{path}.currency: expected an ISO 4217 code such as USD, got {currency!r}")
+        errors.append(f"{path}.currency: expected an ISO 4217 code such as USD, "
+                      f"got {excerpt(currency)}")
         currency = default_currency
     rates: dict[str, Fraction] = {}
     source: dict[str, str] = {}
@@ -182,7 +215,7 @@ def _compile_one(i: int, raw: dict[str, Any], default_currency: str, path: str,
             errors.append(f"{path}.{key}: {exc}")
             continue
         if amount < 0:
-            errors.append(f"{path}.{key}: must not be negative, got {value!r}")
+            errors.append(f"{path}.{key}: must not be negative, got {excerpt(value)}")
             continue
         if comp in source:
             errors.append(f"{path}.{key}: conflicts with {source[comp]} (both set the same rate)")
@@ -203,7 +236,8 @@ def _compile_one(i: int, raw: dict[str, Any], default_currency: str, path: str,
         else:
             model = "composite"
     elif model not in MODELS:
-        errors.append(f"{path}.model: must be one of {', '.join(MODELS)}; got {model!r}")
+        errors.append(f"{path}.model: must be one of {', '.join(MODELS)}; "
+                      f"got {excerpt(model)}")
         model = "composite"
     for comp in sorted(given - _MODEL_USES[model]):
         errors.append(f"{path}.{source[comp]}: not used by model {model} "

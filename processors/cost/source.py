@@ -6,6 +6,8 @@ import os
 
 import yaml
 
+from hangar_otelcol.config import yamlsafe
+from hangar_otelcol.config.types import excerpt
 from hangar_otelcol.processors.cost.rules import Rule, RuleError, compile_rules, is_currency
 
 
@@ -13,14 +15,22 @@ class PricingFileError(ValueError):
     """The file cannot be used; the message names the file and every rule index and key."""
 
 
+#: the largest pricing file (like configs: hangar_otelcol/config/yamlsafe.py)
+MAX_PRICING_BYTES = yamlsafe.MAX_BYTES
+
+
 def load_pricing_file(path: str, default_currency: str = "USD") -> list[Rule]:
+    """The file's rules. Blocking (file I/O, parsing): a running processor calls it off
+    the event loop (``asyncio.to_thread``)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = yamlsafe.read_text(path, MAX_PRICING_BYTES)
+        doc = yamlsafe.load(text, max_bytes=MAX_PRICING_BYTES)
     except OSError as exc:
         raise PricingFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        doc = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise PricingFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except yamlsafe.YamlLimitError as exc:
+        raise PricingFileError(yamlsafe.describe(exc, path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -34,12 +44,12 @@ def load_pricing_file(path: str, default_currency: str = "USD") -> list[Rule]:
         raise PricingFileError(f"{path}: expected a mapping with rules: [...]")
     unknown = sorted(set(map(str, doc)) - {"rules", "currency"})
     if unknown:
-        raise PricingFileError(f"{path}: {unknown[0]}: unknown key (known keys: currency, "
-                               f"rules)")
+        raise PricingFileError(f"{path}: {excerpt(unknown[0], quote=False)}: unknown key "
+                               "(known keys: currency, rules)")
     currency = doc.get("currency", default_currency)
     if not is_currency(currency):
         raise PricingFileError(f"{path}: currency: expected an ISO 4217 code such as USD, "
-                               f"got {currency!r}")
+                               f"got {excerpt(currency)}")
     if "rules" not in doc:
         raise PricingFileError(f"{path}: rules: required")
     try:

@@ -2,7 +2,10 @@
 
 Key order follows the seed: timestamp, event_type, mcp_server_id, tool_name,
 status, duration_ms, then the optional fields. Absent fields are left out;
-empty strings are kept (the JSON line is the lossless record).
+empty strings are kept (the JSON line is the lossless record, within the size caps:
+a field cut to fit ends with ``…[truncated N bytes]`` and is named in ``"truncated"``).
+orjson escapes C0 controls; DEL, C1 controls (NEL among them) and U+2028/U+2029 are
+escaped here as ``\u007f``, ``\u0085``, ``\u2028``..., so no line splitter ends a line early.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from typing import Any
 import orjson
 
 from ..record import ComplianceRecord
-from .common import IsoTime, fix_surrogates, json_number
+from .common import IsoTime, Limits, fix_surrogates, json_number
 from .options import FormatOptions
 
-_LS = "\u2028".encode()
-_PS = "\u2029".encode()
+#: in orjson's UTF-8 output: DEL, C1 controls (U+0080-U+009F), U+2028, U+2029
+_UNSAFE = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")
+
+
+def _json_escape(m: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(m.group(0).decode("utf-8"))
 
 
 class JsonLinesFormatter:
@@ -28,16 +35,25 @@ class JsonLinesFormatter:
     envelope_bom = True
 
     def __init__(self, options: FormatOptions | None = None) -> None:
-        self.options = options or FormatOptions()
+        o = self.options = options or FormatOptions()
         self._time = IsoTime("+00:00")
+        self.limits = Limits(o.max_field_bytes, o.max_line_bytes)
 
     def format_line(self, r: ComplianceRecord) -> bytes:
         """The record as one LF-terminated line (files and streams)."""
         # a right-sized copy: orjson's result keeps its whole 4 KiB buffer (orjson 3.13),
         # and lines wait in memory until written (a 16k-record batch held 64 MiB)
-        return bytes(memoryview(self.format_bytes(r, orjson.OPT_APPEND_NEWLINE)))
+        return bytes(memoryview(self.limits.apply(r, self._render_line, newline=True)))
 
-    def format_bytes(self, r: ComplianceRecord, option: int = 0) -> bytes:
+    def format_bytes(self, r: ComplianceRecord) -> bytes:
+        """The record as one line without its newline, within the size caps."""
+        return self.limits.apply(r, self._render)
+
+    def _render_line(self, r: ComplianceRecord, truncated: tuple[str, ...]) -> bytes:
+        return self._render(r, truncated, orjson.OPT_APPEND_NEWLINE)
+
+    def _render(self, r: ComplianceRecord, truncated: tuple[str, ...], option: int = 0
+                ) -> bytes:
         d: dict[str, Any] = {"timestamp": self._time(r.time_unix_nano),
                              "event_type": r.event_type}
         if r.mcp_server_id is not None:
@@ -72,6 +88,8 @@ class JsonLinesFormatter:
             d["trace_id"] = r.trace_id
         if r.span_id is not None:
             d["span_id"] = r.span_id
+        if truncated:
+            d["truncated"] = list(truncated)  # the JSON keys are the record's field names
         if r.record_id is not None:
             d["record_id"] = r.record_id
         try:
@@ -79,9 +97,10 @@ class JsonLinesFormatter:
         except TypeError:
             # lone UTF-16 surrogates cannot be UTF-8: U+FFFD instead (docs/compliance-formats.md)
             out = orjson.dumps({k: _fix_surrogates(v) for k, v in d.items()}, option=option)
-        # JS-style line splitters treat U+2028/2029 as line ends; they only occur in strings
-        if _LS in out or _PS in out:
-            out = out.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
+        # U+2028/2029 and NEL end lines for JS-style and Unicode-aware splitters; these
+        # bytes only occur inside strings, where a \u escape means the same character
+        if (b"\x7f" in out or b"\xc2" in out or b"\xe2" in out) and _UNSAFE.search(out):
+            out = _UNSAFE.sub(_json_escape, out)
         return out
 
     def format(self, r: ComplianceRecord) -> str:

@@ -5,7 +5,10 @@
 LEEF has no escape syntax of its own and QRadar splits on the raw delimiter, so
 the invariant is: the raw delimiter and CR/LF never occur inside a value. Value
 encoding (docs/compliance-formats.md): ``\\`` -> ``\\\\``, LF/CR/TAB -> ``\\n``/``\\r``/``\\t``,
-the delimiter and other controls -> ``\\xHH``; ``=``, ``|`` and non-ASCII stay.
+the delimiter and other C0/C1 controls and DEL -> ``\\xHH``, U+2028/U+2029 (and a delimiter
+above U+00FF) -> ``\\uHHHH``; ``=``, ``|`` and other non-ASCII stay. A record is one line
+for every splitter (``str.splitlines()`` included). Values over the size caps end with
+``…[truncated N bytes]`` and are named in ``truncated=`` (LEEF key names).
 Two predefined keys hangar misuses are replaced (they are typed): ``proto``
 (an IANA protocol) becomes ``cat`` (the static event category) and ``src`` (an
 IP address) becomes the custom key ``mcpServer``.
@@ -18,10 +21,15 @@ from __future__ import annotations
 import re
 
 from ..record import ComplianceRecord
-from .common import LeefTime, Memo, epoch_millis, number_text, truncate
+from .common import CONTROLS, LeefTime, Limits, Memo, epoch_millis, number_text
 from .options import FormatOptions
 
 _USRNAME_MAX = 255  # IBM predefined attribute limit
+#: record field -> LEEF key, for ``truncated=``
+KEYS = {"mcp_server_id": "mcpServer", "tool_name": "action", "error_type": "reason",
+        "from_state": "oldState", "to_state": "newState",
+        "caller_type": "callerType", "caller_id": "usrName", "caller_roles": "role",
+        "cost_model": "costModel"}
 
 
 def delimiter_field(delimiter: str) -> str:
@@ -33,22 +41,24 @@ def delimiter_field(delimiter: str) -> str:
 
 
 def _escape_table(delimiter: str) -> dict[int, str]:
-    table: dict[int, str] = {c: f"\\x{c:02X}" for c in range(0x20)}
-    table[0x7F] = "\\x7F"
+    table: dict[int, str] = {c: f"\\x{c:02X}" for c in CONTROLS}
+    table[0x2028] = "\\u2028"
+    table[0x2029] = "\\u2029"
     table[ord("\\")] = "\\\\"
     table[0x0A] = "\\n"
     table[0x0D] = "\\r"
     table[0x09] = "\\t"
     d = ord(delimiter)
     if delimiter not in "\t\n\r\\":
-        table[d] = f"\\x{d:02X}" if d <= 0xFF else f"\\x{d:04X}"
+        table[d] = f"\\x{d:02X}" if d <= 0xFF else f"\\u{d:04X}"
     return table
 
 
 def sanitize_header(value: str) -> str:
-    """Header fields have no escaping: replace ``|``, ``\\`` and controls by ``_``."""
-    return "".join("_" if (c in "|\\" or ord(c) < 0x20 or ord(c) == 0x7F) else c
-                   for c in value)[:255]
+    """Header fields have no escaping: replace ``|``, ``\\``, controls and line breaks by
+    ``_``."""
+    return "".join("_" if (c in "|\\\u2028\u2029" or ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0)
+                   else c for c in value[:255])
 
 
 class LeefFormatter:
@@ -69,8 +79,12 @@ class LeefFormatter:
         self._epoch = fmt == "epoch_ms"
         self._time = LeefTime(millis=".SSS" in fmt, zone=fmt.endswith(" z"))
         self._time_attr = "" if self._epoch else f"{self._d}devTimeFormat={fmt}"
+        self.limits = Limits(o.max_field_bytes, o.max_line_bytes, {"caller_id": _USRNAME_MAX})
 
     def format(self, r: ComplianceRecord) -> str:
+        return self.limits.apply(r, self._render)
+
+    def _render(self, r: ComplianceRecord, truncated: tuple[str, ...]) -> str:
         o = self.options
         d = self._d
         esc = self._esc
@@ -81,7 +95,7 @@ class LeefFormatter:
                  f"{self._time_attr}{d}cat={'mcp_server' if r.is_state_change else 'tool'}"]
         add = parts.append
         if r.caller_id:
-            add(f"usrName={esc(truncate(r.caller_id, _USRNAME_MAX))}")
+            add(f"usrName={esc(r.caller_id)}")
         if r.caller_roles:
             add(f"role={esc(r.caller_roles)}")
         if r.caller_type:
@@ -108,6 +122,8 @@ class LeefFormatter:
             add(f"traceId={r.trace_id}")
         if r.span_id:
             add(f"spanId={r.span_id}")
+        if truncated:
+            add(f"truncated={','.join(KEYS[f] for f in truncated if f in KEYS)}")
         if r.record_id:
             add(f"recordId={r.record_id}")
         if r.mcp_server_id:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .common import MAX_FIELD_BYTES, MAX_LINE_BYTES
+
 # RFC 5424 §6.2.1 severities by name
 SYSLOG_SEVERITIES = {
     "emerg": 0, "emergency": 0, "alert": 1, "crit": 2, "critical": 2, "err": 3, "error": 3,
@@ -55,3 +57,7 @@ class FormatOptions(SourceIdentity):
     leef_dev_time_format: str = "MMM dd yyyy HH:mm:ss"
     #: RFC 5424 BOM before free-text MSG: "auto" (only when MSG is not ASCII), "always", "never"
     syslog_bom: str = "auto"
+    #: cap of one field's value (UTF-8 bytes before escaping, marker included)
+    max_field_bytes: int = MAX_FIELD_BYTES
+    #: cap of one line (UTF-8 bytes, without its newline)
+    max_line_bytes: int = MAX_LINE_BYTES

@@ -7,9 +7,12 @@
   (PRINTUSASCII, 255/48/128 characters); MSGID is the numeric event id.
 * PARAM-VALUE escaping is RFC 5424's ``"``, ``\\``, ``]``. In addition, so that
   a record can never be split by a line-oriented transport (files, LF framing,
-  receivers that end messages at LF/NUL), LF/CR become ``\\n``/``\\r`` and other
-  controls (except TAB) ``\\xHH``. RFC 5424 receivers keep those escapes as two
-  characters (a backslash followed by anything else is kept, §6.3.3).
+  receivers that end messages at LF/NUL, ``str.splitlines()``), LF/CR become
+  ``\\n``/``\\r``, other C0/C1 controls and DEL (except TAB) ``\\xHH``, U+2028/U+2029
+  ``\\u2028``/``\\u2029``. RFC 5424 receivers keep those escapes as they are (a backslash
+  followed by anything else is kept, §6.3.3).
+* Values over the size caps end with ``…[truncated N bytes]`` and are named in the
+  SD-PARAM ``truncated`` (PARAM-NAMEs, comma-separated), before ``record_id``.
 * MSG is free text; it gets the BOM only when it is not pure ASCII (an ASCII MSG
   is valid MSG-ANY), so the seed's line is reproduced exactly.
 """
@@ -19,15 +22,26 @@ from __future__ import annotations
 import re
 
 from ..record import EVENT_KEYS, ComplianceRecord
-from .common import IsoTime, Memo, number_text
+from .common import CONTROLS, IsoTime, Limits, Memo, number_text
 from .options import FormatOptions
 
 BOM = "\ufeff"
+#: record field -> PARAM-NAME, for ``truncated``
+NAMES = {"mcp_server_id": "mcp_server", "tool_name": "tool", "status": "status",
+         "error_type": "error", "from_state": "from_state", "to_state": "to_state",
+         "caller_type": "caller_type", "caller_id": "caller", "caller_roles": "roles",
+         "cost_model": "cost_model"}
+
+
+def _controls() -> dict[int, str]:
+    table: dict[int, str] = {c: f"\\x{c:02X}" for c in CONTROLS}
+    table[0x2028] = "\\u2028"
+    table[0x2029] = "\\u2029"
+    return table
 
 
 def _sd_table() -> dict[int, str]:
-    table: dict[int, str] = {c: f"\\x{c:02X}" for c in range(0x20)}
-    table[0x7F] = "\\x7F"
+    table = _controls()
     table[0x09] = "\t"  # TAB is harmless everywhere; keep it raw
     table[0x0A] = "\\n"
     table[0x0D] = "\\r"
@@ -38,8 +52,7 @@ def _sd_table() -> dict[int, str]:
 
 
 def _msg_table() -> dict[int, str]:
-    table: dict[int, str] = {c: f"\\x{c:02X}" for c in range(0x20)}
-    table[0x7F] = "\\x7F"
+    table = _controls()
     table[0x0A] = "\\n"
     table[0x0D] = "\\r"
     table[0x09] = "\\t"
@@ -93,8 +106,16 @@ class SyslogFormatter:
         self._esc = Memo(lambda v: v.translate(SD_TABLE))
         self._msg_esc = Memo(lambda v: v.translate(MSG_TABLE))
         self._bom = o.syslog_bom
+        self.limits = Limits(o.max_field_bytes, o.max_line_bytes)
 
     def format(self, r: ComplianceRecord, with_msg: bool = True) -> str:
+        return self.limits.apply(r, self._render if with_msg else self._render_sd)
+
+    def _render_sd(self, r: ComplianceRecord, truncated: tuple[str, ...]) -> str:
+        return self._render(r, truncated, with_msg=False)
+
+    def _render(self, r: ComplianceRecord, truncated: tuple[str, ...], with_msg: bool = True
+                ) -> str:
         esc = self._esc
         sd = [self._sd_open]
         add = sd.append
@@ -130,6 +151,8 @@ class SyslogFormatter:
             add(f' trace_id="{r.trace_id}"')
         if r.span_id is not None:
             add(f' span_id="{r.span_id}"')
+        if truncated:
+            add(f' truncated="{",".join(NAMES[f] for f in truncated)}"')
         if r.record_id is not None:
             add(f' record_id="{r.record_id}"')
         add("]")

@@ -12,7 +12,9 @@
   work and retries with backoff; the part of a chunk already written is not written
   again, so lines stay whole.
 * The path is opened with O_NOFOLLOW: a symbolic link put in place of the file is refused,
-  not followed (a compliance file must not be redirected elsewhere).
+  not followed (a compliance file must not be redirected elsewhere); so is anything that is
+  not a regular file (a directory, FIFO, device: opened with O_NONBLOCK, so a FIFO without
+  a reader cannot block the writer, and checked with fstat). ``validate`` refuses them too.
 * After a crash: a last line without its newline (the gateway was killed during a write)
   is removed when the records come back from a persistent queue (``repair="truncate"``), or
   ended with a newline otherwise; ``recent_ids`` reads the ids of the last records written,
@@ -23,14 +25,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import io
 import os
 import re
+import stat
 
 from .base import Writer
 from .stream import write_fd
 
 #: how much of the end of the file (and the rotated one) ``recent_ids`` reads
 TAIL_BYTES = 4 * 1024 * 1024
+
+
+def open_regular(path: str, flags: int, mode: int = 0o640) -> int:
+    """``os.open`` of a regular file only: a symbolic link (``flags`` has O_NOFOLLOW), a
+    directory, FIFO or device raise an OSError that says so."""
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise OSError(exc.errno, f"{path} is a symbolic link; a compliance file is never "
+                          "written through one") from None
+        if os.path.isdir(path):
+            raise OSError(errno.EISDIR, f"{path} is a directory") from None
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads (O_NONBLOCK)
+            raise OSError(exc.errno, f"{path} is not a regular file") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{path} is not a regular file")
+    return fd
+
+
+def _reader(path: str) -> io.BufferedReader:
+    fd = open_regular(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 class FileOutput(Writer):
@@ -64,43 +95,47 @@ class FileOutput(Writer):
         await asyncio.to_thread(self._write_sync, data)
 
     def _open(self) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        try:
-            fd = os.open(self.path, flags, self.mode)
-        except OSError as exc:
-            if os.path.islink(self.path):
-                raise OSError(exc.errno, f"{self.path} is a symbolic link; a compliance file "
-                              "is never written through one") from None
-            raise
+        flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+                 | os.O_NONBLOCK)
+        fd = open_regular(self.path, flags, self.mode)
+        os.set_blocking(fd, True)
         st = os.fstat(fd)
         self._fd, self._ino, self._size = fd, st.st_ino, st.st_size
 
     def _repair_tail(self) -> None:
         """A last line without its newline is what a crash during a write leaves."""
         try:
-            with open(self.path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                if size == 0:
-                    return
-                f.seek(max(0, size - TAIL_BYTES))
-                tail = f.read()
-        except (FileNotFoundError, IsADirectoryError):
+            fd = open_regular(self.path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+                              | os.O_NONBLOCK)
+        except FileNotFoundError:
             return
-        if tail.endswith(b"\n"):
+        except OSError as exc:  # writes fail the same way, retried and reported
+            self._logger.warning("%s: cannot check the end of the file: %s", self.describe(),
+                                 exc.strerror or exc)
             return
-        cut = tail.rfind(b"\n") + 1  # 0 when the whole tail is one torn line
-        torn = len(tail) - cut
-        if self.repair == "truncate":
-            os.truncate(self.path, size - torn)
-            self._logger.warning("%s: removed a torn last line of %d bytes (the gateway stopped "
-                                 "during a write); its record is written again from the "
-                                 "persistent queue", self.describe(), torn)
-        else:
-            with open(self.path, "ab") as f:
-                f.write(b"\n")
-            self._logger.warning("%s: ended a torn last line of %d bytes with a newline (the "
-                                 "gateway stopped during a write)", self.describe(), torn)
+        try:
+            os.set_blocking(fd, True)
+            size = os.fstat(fd).st_size
+            if size == 0:
+                return
+            start = max(0, size - TAIL_BYTES)
+            tail = os.pread(fd, size - start, start)
+            if tail.endswith(b"\n"):
+                return
+            cut = tail.rfind(b"\n") + 1  # 0 when the whole tail is one torn line
+            torn = len(tail) - cut
+            if self.repair == "truncate":
+                os.ftruncate(fd, size - torn)
+                self._logger.warning("%s: removed a torn last line of %d bytes (the gateway "
+                                     "stopped during a write); its record is written again "
+                                     "from the persistent queue", self.describe(), torn)
+            else:
+                os.pwrite(fd, b"\n", size)
+                self._logger.warning("%s: ended a torn last line of %d bytes with a newline "
+                                     "(the gateway stopped during a write)", self.describe(),
+                                     torn)
+        finally:
+            os.close(fd)
 
     def recent_ids(self, pattern: re.Pattern[bytes]) -> list[bytes]:
         """The record ids (group 1 of ``pattern``) in the last TAIL_BYTES written, in the
@@ -109,7 +144,7 @@ class FileOutput(Writer):
         need = TAIL_BYTES
         for path in (self.path, f"{self.path}.1"):
             try:
-                with open(path, "rb") as f:
+                with _reader(path) as f:
                     f.seek(0, os.SEEK_END)
                     size = f.tell()
                     f.seek(max(0, size - need))

@@ -40,6 +40,9 @@ def _leef_unescape(value: str) -> str:
         elif nxt == "x" and re.fullmatch(r"[0-9A-F]{2}", value[i + 2:i + 4]):
             out.append(chr(int(value[i + 2:i + 4], 16)))
             i += 4
+        elif nxt == "u" and re.fullmatch(r"[0-9A-F]{4}", value[i + 2:i + 6]):
+            out.append(chr(int(value[i + 2:i + 6], 16)))
+            i += 6
         else:
             raise ParseError(f"invalid LEEF escape at {i}: {value[i:i + 4]!r}")
     return "".join(out)
@@ -99,7 +102,7 @@ def _sd_name(text: str, i: int, stop: str) -> tuple[str, int]:
 
 def parse_syslog(message: str, *, extended: bool = True) -> dict[str, Any]:
     """Strict RFC 5424 parser. ``extended`` also decodes our line-safety escapes
-    (``\\n``, ``\\r``, ``\\xHH``); otherwise only RFC 5424's ``\\"``, ``\\\\``, ``\\]``
+    (``\\n``, ``\\r``, ``\\xHH``, ``\\uHHHH``); otherwise only RFC 5424's ``\\"``, ``\\\\``, ``\\]``
     are unescaped and other backslashes are kept, as RFC receivers do."""
     m = re.match(r"<(0|[1-9]\d{0,2})>1 ", message)
     if not m or int(m.group(1)) > 191:
@@ -155,6 +158,11 @@ def parse_syslog(message: str, *, extended: bool = True) -> dict[str, Any]:
                                                                   rest[i + 2:i + 4]):
                             value.append(chr(int(rest[i + 2:i + 4], 16)))
                             i += 4
+                            continue
+                        if extended and n == "u" and re.fullmatch(r"[0-9A-F]{4}",
+                                                                  rest[i + 2:i + 6]):
+                            value.append(chr(int(rest[i + 2:i + 6], 16)))
+                            i += 6
                             continue
                         if extended:
                             raise ParseError(f"unknown escape {rest[i:i + 2]!r}")

@@ -15,6 +15,7 @@ from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
 from hangar_otelcol.exporters.compliance.config import ComplianceConfig
 from hangar_otelcol.exporters.compliance.factory import FACTORY
+from hangar_otelcol.exporters.compliance.formats.common import MAX_FIELD_BYTES, clip
 from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
@@ -45,7 +46,8 @@ needs_lognormalizer = pytest.mark.skipif(LOGNORMALIZER is None,
 # values a hostile sender could put in attributes; each must come back intact
 HOSTILE = ['plain', 'a"b', "back\\slash", "close]bracket", "eq=ual", "pi|pe", "two  spaces",
            "tab\there", "new\nline", "cr\rhere", "nul\x00byte", "esc\x1b", "été 漢字 😀",
-           '[x@1 forged="1"]', '" fake="1', "trailing ", "=", "\\", "]", "x" * 3000]
+           '[x@1 forged="1"]', '" fake="1', "trailing ", "=", "\\", "]",
+           "ls\u2028ps\u2029nel\x85vt\x0bff\x0cfs\x1c", "x" * 3000]
 
 
 def records(values: list[str]) -> list[ComplianceRecord]:
@@ -67,8 +69,10 @@ def rfc_view(value: str) -> str:
             out.append("\\n")
         elif c == "\r":
             out.append("\\r")
-        elif (o < 0x20 and c != "\t") or o == 0x7F:
+        elif (o < 0x20 and c != "\t") or 0x7F <= o < 0xA0:
             out.append(f"\\x{o:02X}")
+        elif c in "\u2028\u2029":
+            out.append(f"\\u{o:04X}")
         else:
             out.append(c)
     return "".join(out)
@@ -244,9 +248,12 @@ async def test_syslog_ng_structured_data_intact(transport: str, tmp_path: Path) 
 
 # ----------------------------------------------------------------------------- CEF, LEEF
 
-def _cef_view(value: str) -> str:
-    return "".join("\ufffd" if (ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F else c
-                   for c in value)
+def _cef_view(value: str, chars: int = 0) -> str:
+    """What CEF keeps of a value: cut to the key's length (with the marker), controls and
+    Unicode line breaks as U+FFFD."""
+    value, _ = clip(value, MAX_FIELD_BYTES, chars)
+    return "".join("\ufffd" if (ord(c) < 0x20 and c not in "\t\n\r") or 0x7F <= ord(c) < 0xA0
+                   or c in "\u2028\u2029" else c for c in value)
 
 
 @needs_lognormalizer
@@ -266,8 +273,8 @@ def test_cef_through_lognormalizer(tmp_path: Path) -> None:
         assert (cef["DeviceVendor"], cef["DeviceVersion"], cef["SignatureID"]) == (
             "MCP Hangar", "1.1.0", "101")
         ext = cef["Extensions"]
-        assert ext["cs5"] == _cef_view(v)
-        assert ext["suser"] == _cef_view(v)[:1023]
+        assert ext["cs5"] == _cef_view(v, 4000)
+        assert ext["suser"] == _cef_view(v, 1023)
         assert ext["act"] == "ToolInvocationCompleted"
         assert set(ext) == {"rt", "dvchost", "outcome", "suser", "suid", "spriv", "cs1",
                             "cs1Label", "cs5", "cs5Label", "cfp1", "cfp1Label", "cn2",
@@ -279,6 +286,7 @@ def test_leef_strict_splitter_on_hostile_values() -> None:
     for r, v in zip(records(HOSTILE), HOSTILE, strict=True):
         header, attrs = parse_leef(exporter.formatter.format(r))
         assert header[5] == "x09"
-        assert attrs["action"] == v and attrs["usrName"] == v[:255]
+        assert attrs["action"] == v and attrs["usrName"] == clip(v, MAX_FIELD_BYTES, 255)[0]
         assert set(attrs) == {"devTime", "devTimeFormat", "cat", "usrName", "role", "action",
-                              "duration", "costCents", "mcpServer"}
+                              "duration", "costCents", "mcpServer",
+                              *(["truncated"] if len(v) > 255 else [])}

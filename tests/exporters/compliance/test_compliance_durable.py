@@ -129,9 +129,10 @@ async def test_a_symbolic_link_is_never_written_through(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere.log"
     target.write_text("")
     link = tmp_path / "c.jsonl"
-    link.symlink_to(target)
+    # validate refuses a symlink at the path; one planted after the start is refused too
     gw = Gateway(tmp_path / "state", str(link), retry_on_failure={"initial_interval": "10s"})
     await gw.start()
+    link.symlink_to(target)
     await gw.exporter.export_records(records(0, 1))
     assert not await gw.exporter.flush(0.5)  # kept, retried, never written
     assert target.read_text() == "" and gw.count("failed") >= 1

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from hangar_otelcol.exporters.compliance.api import Compliance, export_tool_invocation
 from hangar_otelcol.exporters.compliance.formats.cef import CefFormatter
+from hangar_otelcol.exporters.compliance.formats.common import MAX_FIELD_BYTES, clip
 from hangar_otelcol.exporters.compliance.formats.jsonlines import JsonLinesFormatter
 from hangar_otelcol.exporters.compliance.formats.leef import LeefFormatter
 from hangar_otelcol.exporters.compliance.formats.options import FormatOptions
@@ -230,14 +231,14 @@ def test_leef_round_trip(r: ComplianceRecord) -> None:
     # LEEF leaves empty values out (QRadar's key=([^\t]+) needs one character)
     expected = {n: getattr(r, f) for f, n in names.items() if getattr(r, f)}
     if "usrName" in expected:
-        expected["usrName"] = expected["usrName"][:255]
+        expected["usrName"] = clip(expected["usrName"], MAX_FIELD_BYTES, 255)[0]
     assert {k: v for k, v in attrs.items() if k in names.values()} == expected
 
 
 def _cef_expected(value: str, limit: int) -> str:
-    value = value[:limit]
-    return "".join("\ufffd" if (ord(c) < 0x20 and c not in "\t\n\r") or c == "\x7f" else c
-                   for c in value)
+    value, _ = clip(value, MAX_FIELD_BYTES, limit)
+    return "".join("\ufffd" if (ord(c) < 0x20 and c not in "\t\n\r") or 0x7F <= ord(c) < 0xA0
+                   or c in "\u2028\u2029" else c for c in value)
 
 
 @settings(max_examples=200, deadline=None)
