@@ -21,26 +21,43 @@ from hangar_otelcol.registry import ComponentLoadError, default_registry
 from hangar_otelcol.workers import run_workers
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(prefix: str = "") -> argparse.ArgumentParser:
+    """The options every command takes. A subcommand's own are kept apart (``prefix``) and
+    added after the ones before it (``_merge_common``): argparse would otherwise let the
+    subcommand's empty default replace ``hangar-otelcol --config X validate``'s X."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", action="append", default=[], metavar="URI",
+                        dest=f"{prefix}config",
                         help="config file path, file:PATH, env:VAR or yaml:INLINE; repeat to "
                              "merge in order (default: the embedded gateway config)")
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        dest=f"{prefix}set",
                         help="override one config value, e.g. processors.batch.timeout=2s")
-    common.add_argument("--workers", type=int, default=0, metavar="N",
+    common.add_argument("--workers", type=int, default=0, metavar="N", dest=f"{prefix}workers",
                         help="run N gateway processes sharing the ports (default: "
                              "service.workers, 1)")
+    return common
+
+
+def _merge_common(args: argparse.Namespace) -> argparse.Namespace:
+    args.config = [*args.config, *getattr(args, "sub_config", [])]
+    args.set = [*args.set, *getattr(args, "sub_set", [])]
+    args.workers = getattr(args, "sub_workers", 0) or args.workers
+    return args
+
+
+def _parser() -> argparse.ArgumentParser:
+    common, sub_common = _common(), _common("sub_")
     parser = argparse.ArgumentParser(
         prog="hangar-otelcol", parents=[common],
         description="OpenTelemetry-Collector-style gateway for MCP tool-call telemetry.")
     parser.add_argument("--version", action="version", version=f"hangar-otelcol {__version__}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", parents=[common], help="run the gateway (the default)")
-    sub.add_parser("validate", parents=[common],
+    sub.add_parser("run", parents=[sub_common], help="run the gateway (the default)")
+    sub.add_parser("validate", parents=[sub_common],
                    help="check the config and exit 0, or print every error and exit 1")
     print_config = sub.add_parser(
-        "print-config", parents=[common],
+        "print-config", parents=[sub_common],
         help="print the config after merging, --set and ${...} expansion, secrets redacted",
         description="Print the config after merging, --set and ${...} expansion. Secrets "
                     "(values of keys such as password, token, api_key, authorization; every "
@@ -133,7 +150,7 @@ def _run(config: GatewayConfig, data: dict[str, Any]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _merge_common(_parser().parse_args(argv))
     command = args.command or "run"
     try:
         if command == "components":

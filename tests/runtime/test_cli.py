@@ -129,3 +129,15 @@ service: {pipelines: {logs: {receivers: [otlp], exporters: [otlphttp]}}}
     assert "x-api-key: key-0123456789wxyz" in shown.stdout
     help_text = cli("print-config", "--help").stdout
     assert "--show-secrets" in help_text and "redacted" in help_text
+
+
+def test_config_before_or_after_the_command_is_the_config_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("receivers: {nope: {}}\n")
+    for args in (("--config", str(bad), "validate"), ("validate", "--config", str(bad))):
+        result = cli(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "nope" in result.stderr, args
+    good = cli("--config", str(REPO / "config" / "gateway.yaml"), "validate",
+               "--set", "processors.batch.timeout=2s")
+    assert good.returncode == 0, good.stderr
