@@ -207,7 +207,11 @@ class ComplianceConfig(SourceIdentity):
             scheme = parts.scheme.lower()
             if scheme == "file":
                 return "file", parts.path, 0
-            return scheme, parts.hostname or "", parts.port or 0
+            try:
+                port = parts.port or 0
+            except ValueError:  # not a number, or out of range: validate says so
+                port = -1
+            return scheme, parts.hostname or "", port
         return "file", out, 0
 
     def facility_number(self) -> int:
@@ -234,6 +238,9 @@ class ComplianceConfig(SourceIdentity):
         if kind not in ("stderr", "stdout", "file", *NETWORK_SCHEMES):
             errors.append(f"output: unknown scheme {excerpt(kind)} (expected a file path, stderr, "
                           f"stdout, udp://host:port, tcp://host:port or tls://host:port)")
+        elif kind in NETWORK_SCHEMES and port < 0:
+            errors.append(f"output: {excerpt(self.output)}: the port is not a number from 1 "
+                          "to 65535")
         elif kind in NETWORK_SCHEMES and (not where or not port):
             errors.append(f"output: {excerpt(self.output)} needs a host and a port "
                           f"(e.g. {kind}://siem.example.com:{6514 if kind == 'tls' else 514})")

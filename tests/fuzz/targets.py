@@ -67,6 +67,7 @@ class _Pipeline:
 
     def run(self, signal: Signal, part: Part) -> None:
         self.loop.run_until_complete(self.caller.consume(Batch(signal, [part])))
+        self.out.batches.clear()  # a long run keeps nothing of an input it is done with
         for inv in index(part):
             if inv.event != TOOL_EVENT:
                 continue

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.targets import MAX_INPUT, SIGNALS, TARGETS, corpus
+from tests.fuzz.targets import CORPUS, MAX_INPUT, SIGNALS, TARGETS, corpus
 
 EXAMPLES = int(os.environ.get("HANGAR_FUZZ_EXAMPLES", "120"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get(
@@ -125,3 +125,10 @@ def _audit_request(draw: st.DrawFn) -> bytes:
 @given(_audit_request())
 def test_hostile_audit_records_are_handled(data: bytes) -> None:
     TARGETS["otlp_json"](data)
+
+
+def test_findings_stay_fixed() -> None:
+    """Inputs the fuzzers found (each a bug fixed; named after what it was)."""
+    for path in sorted((CORPUS / "findings").iterdir()):
+        target = path.name.split("-", 1)[0]
+        TARGETS[target](path.read_bytes())
