@@ -154,8 +154,87 @@ def prometheus_scrape() -> dict[str, float]:
             "bytes of /metrics at the cap": float(len(page))}
 
 
+def authenticators() -> dict[str, float]:
+    """What receiver authentication costs per request (extensions/bearertokenauth, oidc,
+    basicauth): the extension's ``authenticate`` awaited on an event loop, with 10 tokens
+    configured; a JWT (RS256, JWKS file) the first time and from the verified-token cache;
+    an htpasswd bcrypt user (cost 10) once and then from the success cache."""
+    import asyncio
+    import base64
+    import json
+    import os
+    import tempfile
+
+    import bcrypt
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from hangar_otelcol.auth import Credentials
+    from hangar_otelcol.component import Kind
+    from hangar_otelcol.config.types import build
+    from hangar_otelcol.extensions.basicauth.factory import FACTORY as BASIC
+    from hangar_otelcol.extensions.bearertokenauth.factory import FACTORY as BEARER
+    from hangar_otelcol.extensions.oidc.factory import FACTORY as OIDC
+    from hangar_otelcol.testing import StandaloneHost, make_settings
+
+    def create(factory, raw):  # type: ignore[no-untyped-def]
+        return factory.create(make_settings(Kind.EXTENSION, factory.type),
+                              build(factory.config_class, raw))
+
+    async def per_call(ext, metadata: dict[str, str], n: int) -> float:  # type: ignore[no-untyped-def]
+        creds = Credentials("grpc", "127.0.0.1", metadata)
+        start = time.perf_counter()
+        for _ in range(n):
+            await ext.authenticate(creds)
+        return (time.perf_counter() - start) / n * 1e6
+
+    async def run(folder: str) -> dict[str, float]:
+        tokens = [f"token-{i:02d}-0123456789abcdef" for i in range(10)]
+        bearer = create(BEARER, {"tokens": [{"token": t, "principal": f"p{i}"}
+                                            for i, t in enumerate(tokens)]})
+        await bearer.start(StandaloneHost())
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        with open(f"{folder}/jwks.json", "w") as fh:
+            json.dump({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]}, fh)
+        oidc = create(OIDC, {"issuer_url": "https://idp.example", "audience": "gw",
+                             "jwks_file": f"{folder}/jwks.json", "algorithms": ["RS256"]})
+        await oidc.start(StandaloneHost())
+
+        def token() -> str:
+            return jwt.encode({"sub": "alice", "iss": "https://idp.example", "aud": "gw",
+                               "exp": int(time.time()) + 600, "jti": os.urandom(8).hex()},
+                              key, algorithm="RS256", headers={"kid": "k1"})
+        fresh = [token() for _ in range(200)]
+        first = 0.0
+        for t in fresh:
+            first += await per_call(oidc, {"authorization": f"Bearer {t}"}, 1)
+        hashed = bcrypt.hashpw(b"s3cret-password", bcrypt.gensalt(10)).decode()
+        basic = create(BASIC, {"htpasswd": {"inline": f"bob:{hashed}"}})
+        await basic.start(StandaloneHost())
+        auth = "Basic " + base64.b64encode(b"bob:s3cret-password").decode()
+        once = await per_call(basic, {"authorization": auth}, 1)
+        out = {
+            "auth bearertokenauth (10 tokens), per request":
+                await per_call(bearer, {"authorization": f"Bearer {tokens[7]}"}, 20_000),
+            "auth oidc RS256, first time per token": first / len(fresh),
+            "auth oidc RS256, cached token": await per_call(
+                oidc, {"authorization": f"Bearer {fresh[0]}"}, 20_000),
+            "auth basicauth bcrypt, first time (ms)": once / 1e3,
+            "auth basicauth bcrypt, cached": await per_call(basic, {"authorization": auth},
+                                                            20_000),
+        }
+        for ext in (bearer, oidc, basic):
+            await ext.shutdown()
+        return out
+
+    with tempfile.TemporaryDirectory() as folder:
+        return asyncio.run(run(folder))
+
+
 def main() -> None:
-    for group in (counters, attributes, timestamps, json_lines, ledger, prometheus_scrape):
+    for group in (counters, attributes, timestamps, json_lines, ledger, prometheus_scrape,
+                  authenticators):
         for name, value in group().items():
             unit = "B" if name.startswith("bytes") else "ms" if "(ms)" in name else "us"
             print(f"{name:55s} {value:8.3f} {unit}")
