@@ -25,7 +25,7 @@ from collections import OrderedDict
 import bcrypt
 
 from hangar_otelcol.auth import AuthError, Credentials
-from hangar_otelcol.auth.support import WatchedFile, challenge, credential
+from hangar_otelcol.auth.support import WatchedFile, challenge, credential, reload_metrics
 from hangar_otelcol.component import CreateSettings, Host
 from hangar_otelcol.config.types import ConfigError
 from hangar_otelcol.extensions.basicauth.config import (
@@ -67,13 +67,8 @@ class BasicAuth:
         self._cache_key = os.urandom(32)
         self._file = WatchedFile(config.htpasswd.file, float(config.reload_interval))
         self._table = _Table({})
-        self._reloads = settings.telemetry.counter(
-            "otelcol_extension_auth_reloads_total",
-            "Reloads of an authenticator's credential file, by result (ok, failed)",
-            ("result",))
-        settings.telemetry.gauge("otelcol_extension_auth_credentials",
-                                 "Credentials (tokens, users) an authenticator accepts",
-                                 lambda: float(len(self._table.users)))
+        self._reloads = reload_metrics(settings.telemetry,
+                                       lambda: float(len(self._table.users)))
 
     def _load(self) -> _Table:
         """Blocking (reads the file, makes the dummy hash): in a thread after the start."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from hangar_otelcol.auth import CAPABILITY
-from hangar_otelcol.component import Stability, extension_factory
+from hangar_otelcol.auth.support import authenticator_factory
+from hangar_otelcol.component import Stability
 from hangar_otelcol.extensions.basicauth.config import BasicAuthConfig
 from hangar_otelcol.extensions.basicauth.extension import BasicAuth
 
-FACTORY = extension_factory(
+FACTORY = authenticator_factory(
     "basicauth", BasicAuthConfig, BasicAuth, Stability.BETA,
-    provides=frozenset({CAPABILITY}),
     description="authenticator: `authorization: Basic ...` against htpasswd users (bcrypt "
                 "or {SHA}; a file reloaded on change); the principal is the user")

@@ -15,7 +15,7 @@ import hmac
 from dataclasses import dataclass
 
 from hangar_otelcol.auth import AuthError, Credentials
-from hangar_otelcol.auth.support import WatchedFile, challenge, credential
+from hangar_otelcol.auth.support import WatchedFile, challenge, credential, reload_metrics
 from hangar_otelcol.component import CreateSettings, Host
 from hangar_otelcol.config.types import ConfigError
 from hangar_otelcol.extensions.bearertokenauth.config import (
@@ -60,13 +60,8 @@ class BearerTokenAuth:
             self._entries = self._table(self._static, errors)
             if errors:
                 raise ConfigError(errors)
-        self._reloads = settings.telemetry.counter(
-            "otelcol_extension_auth_reloads_total",
-            "Reloads of an authenticator's credential file, by result (ok, failed)",
-            ("result",))
-        settings.telemetry.gauge("otelcol_extension_auth_credentials",
-                                 "Credentials (tokens, users) an authenticator accepts",
-                                 lambda: float(len(self._entries)))
+        self._reloads = reload_metrics(settings.telemetry,
+                                       lambda: float(len(self._entries)))
 
     def _table(self, specs: list[TokenSpec], errors: list[str]) -> tuple[_Entry, ...]:
         duplicates(specs, errors)

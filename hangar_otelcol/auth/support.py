@@ -9,12 +9,41 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from hangar_otelcol.auth import AuthError
+from hangar_otelcol.auth import CAPABILITY, AuthError
+from hangar_otelcol.component import Factory, Stability, extension_factory
+
+if TYPE_CHECKING:
+    from hangar_otelcol.component import ExtensionCreate
+    from hangar_otelcol.telemetry import BoundCounter, ComponentTelemetry
+
+C = TypeVar("C")
 
 #: the realm every challenge names
 REALM = "hangar-otelcol"
+
+
+def authenticator_factory(type_name: str, config_class: type[C], create: ExtensionCreate[C],
+                          stability: Stability, description: str, **more: Any) -> Factory:
+    """The factory of an authenticator extension: it ``provides`` ``CAPABILITY``."""
+    return extension_factory(type_name, config_class, create, stability,
+                             provides=frozenset({CAPABILITY}), description=description, **more)
+
+
+def reload_metrics(telemetry: ComponentTelemetry, credentials: Callable[[], float]
+                   ) -> BoundCounter:
+    """The self-metrics of an authenticator that loads a credential file: the gauge of the
+    credentials it accepts (``credentials()``), and the counter of reloads by result
+    (``ok``, ``failed``), which it returns."""
+    reloads = telemetry.counter(
+        "otelcol_extension_auth_reloads_total",
+        "Reloads of an authenticator's credential file, by result (ok, failed)",
+        ("result",))
+    telemetry.gauge("otelcol_extension_auth_credentials",
+                    "Credentials (tokens, users) an authenticator accepts", credentials)
+    return reloads
 
 
 def challenge(scheme: str) -> str:

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import hashlib
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,18 @@ from typing import Any
 import bcrypt
 import pytest
 
-from hangar_otelcol.auth import Authenticator, AuthError, Credentials
+from hangar_otelcol.auth import Authenticator
 from hangar_otelcol.component import Kind
-from hangar_otelcol.config.types import ConfigError, build
+from hangar_otelcol.config.types import build
 from hangar_otelcol.extensions.basicauth.extension import BasicAuth
 from hangar_otelcol.extensions.basicauth.factory import FACTORY
 from hangar_otelcol.pdata import Principal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import StandaloneHost, make_settings
+from tests.support.auth import config_errors as support_config_errors
+from tests.support.auth import creds, refused
+from tests.support.auth import replace_file as write
 
 PASSWORD = "correct horse battery staple"
 
@@ -43,10 +45,6 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def creds(value: str | None) -> Credentials:
-    return Credentials("http", "127.0.0.1", {} if value is None else {"authorization": value})
-
-
 async def started(raw: dict[str, Any], telemetry: Telemetry | None = None) -> BasicAuth:
     config = build(FACTORY.config_class, raw)
     ext = FACTORY.create(make_settings(Kind.EXTENSION, "basicauth", telemetry), config)
@@ -54,22 +52,8 @@ async def started(raw: dict[str, Any], telemetry: Telemetry | None = None) -> Ba
     return ext
 
 
-async def refused(ext: BasicAuth, value: str | None) -> AuthError:
-    with pytest.raises(AuthError) as info:
-        await ext.authenticate(creds(value))
-    return info.value
-
-
 def config_errors(raw: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        build(FACTORY.config_class, raw, "extensions.basicauth")
-    return info.value.errors
-
-
-def write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    return support_config_errors(FACTORY, raw, "extensions.basicauth")
 
 
 class CountingCheckpw:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hangar_otelcol.auth import Authenticator, AuthError, Credentials
+from hangar_otelcol.auth import Authenticator
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import ConfigError, build
 from hangar_otelcol.extensions.bearertokenauth.extension import BearerTokenAuth
@@ -21,6 +20,9 @@ from hangar_otelcol.pdata import Principal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
 from hangar_otelcol.testing import StandaloneHost, make_settings
+from tests.support.auth import config_errors as support_config_errors
+from tests.support.auth import creds, refused
+from tests.support.auth import replace_file as write
 
 SECRET = "s3cr3t-Tok3n-value"
 
@@ -33,28 +35,8 @@ async def started(raw: dict[str, Any], cid: str = "bearertokenauth",
     return ext
 
 
-def creds(value: str | None, header: str = "authorization") -> Credentials:
-    return Credentials("http", "127.0.0.1", {} if value is None else {header: value})
-
-
-async def refused(ext: BearerTokenAuth, value: str | None, header: str = "authorization"
-                  ) -> AuthError:
-    with pytest.raises(AuthError) as info:
-        await ext.authenticate(creds(value, header))
-    return info.value
-
-
 def config_errors(raw: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        build(FACTORY.config_class, raw, "extensions.bearertokenauth")
-    return info.value.errors
-
-
-def write(path: Path, text: str) -> None:
-    """Replace the file at once (a new inode), as a secret manager or `mv` does."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    return support_config_errors(FACTORY, raw, "extensions.bearertokenauth")
 
 
 def test_the_factory_provides_an_authenticator() -> None:

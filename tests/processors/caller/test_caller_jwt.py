@@ -13,7 +13,7 @@ import jwt
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hangar_otelcol.component import Kind
 from hangar_otelcol.config.types import build
@@ -27,16 +27,6 @@ from tests.support import captures as hc
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 ISS, AUD = "https://idp.example", "hangar-otelcol"
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def ec_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
 
 
 def pem_public(key) -> bytes:
