@@ -151,10 +151,9 @@ def parse_entry(raw: Any, where: str, defaults: BearerTokenAuthConfig,
 
 
 def _secret(raw: Any, where: str, errors: list[str]) -> str | None:
-    """A token from YAML: a string (an integer, as ``${env:VAR}`` of digits becomes, is its
-    digits); anything else is refused without showing it."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        raw = str(raw)
+    """A token from YAML: a string; anything else is refused without showing it. A number
+    is refused too: YAML reads ``0123`` as 83 and ``0x1f`` as 31, so the token in effect
+    would not be the one written (quote it, or put it in ``filename``)."""
     if not isinstance(raw, str):
         errors.append(f"{where}: a token must be a string (quote it in YAML)")
         return None

@@ -8,6 +8,7 @@ import time
 
 from hangar_otelcol.pdata import Batch, Part, Principal, Sender
 from hangar_otelcol.proto.v1 import queue_pb2
+from hangar_otelcol.redact import is_secret_key
 from hangar_otelcol.signals import Signal
 
 _SIGNALS = {Signal.TRACES: queue_pb2.SIGNAL_TRACES, Signal.LOGS: queue_pb2.SIGNAL_LOGS,
@@ -26,7 +27,9 @@ def encode_sender(sender: Sender, out: queue_pb2.Sender) -> None:
     out.transport = sender.transport
     out.peer = sender.peer
     for key, value in sender.metadata.items():
-        if key not in SECRET_METADATA:
+        # a configurable auth header (bearertokenauth.header: x-hangar-token) is a
+        # credential too: every secret-like name stays off disk (hangar_otelcol/redact.py)
+        if key not in SECRET_METADATA and not is_secret_key(key):
             out.metadata[key] = value
     principal = sender.principal
     if principal is not None:

@@ -237,7 +237,9 @@ class HTTPServer:
             body = await self._read(request, held)
             encoding = request.headers.get("Content-Encoding", "").strip().lower()
             if encoding not in ("", "identity"):
-                body = await receiver.offload(len(body), decompress, body, encoding,
+                # judged by what it may expand to (up to the body limit), not its
+                # compressed size: 30 KB of gzip can be 20 MiB of protobuf
+                body = await receiver.offload(self.limit, decompress, body, encoding,
                                               self.limit)
         except BodyError as exc:
             return self._respond(signal, receiver.reject("http", exc.reason, exc.outcome),

@@ -117,3 +117,20 @@ async def test_a_backlog_waits_as_objects_then_as_bytes_then_only_on_disk(
              for g in got if g is not None and isinstance(g.work, Batch)]
     assert names == [f"b{i}-0" for i in range(6)]  # in order, whatever tier it waited in
     await store.shutdown()
+
+
+def test_no_credential_header_is_written_to_the_queue_whatever_its_name() -> None:
+    # an authenticator's header is configurable (bearertokenauth.header: x-hangar-token)
+    from hangar_otelcol.pdata import Principal, Sender, Signal, decode
+
+    secret = "tok-0123456789abcdef-live"
+    sender = Sender("grpc", "10.0.0.7", {
+        "authorization": f"Bearer {secret}", "x-hangar-token": secret,
+        "x-api-key": secret, "user-agent": "OTel-OTLP-Exporter-Python"},
+        Principal("bearertokenauth", "ci-bot", "agent", ("deployer",)))
+    part = decode(Signal.LOGS, b"", sender)
+    data = encode_batch(Batch(Signal.LOGS, [part]))
+    assert secret.encode() not in data
+    back = decode_batch(data).parts[0].sender
+    assert dict(back.metadata) == {"user-agent": "OTel-OTLP-Exporter-Python"}
+    assert back.principal is not None and back.principal.subject == "ci-bot"

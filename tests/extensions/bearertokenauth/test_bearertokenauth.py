@@ -201,10 +201,14 @@ async def test_a_file_with_one_line_is_one_token(tmp_path: Path) -> None:
     assert (await ext.authenticate(creds("Bearer [not-yaml-but-a-token"))).subject
 
 
-async def test_a_token_from_an_env_reference_of_digits_is_its_digits() -> None:
-    # ${env:TOKEN} of digits is parsed as YAML: an integer
-    ext = await started({"token": 12345678})
-    assert (await ext.authenticate(creds("Bearer 12345678"))).subject == "bearertokenauth"
+@pytest.mark.parametrize("number", [83, 31, 1000, 45000])
+def test_a_token_yaml_read_as_a_number_is_refused(number: int) -> None:
+    # YAML reads 0123 as 83, 0x1f as 31, 1_000 as 1000, 12:30:00 as 45000: taking the digits
+    # would make another token valid than the one written
+    errors = config_errors({"token": number})
+    assert errors[0] == ("extensions.bearertokenauth.token: a token must be a string (quote "
+                         "it in YAML)"), errors
+    assert str(number) not in " ".join(errors)
 
 
 @pytest.mark.parametrize("raw,expected", [

@@ -223,7 +223,13 @@ async def test_a_failed_discovery_fails_the_start_naming_issuer_url(idp, make) -
      "algorithms[0]: unsupported algorithm 'HS256'"),
     ({"audience": "x", "algorithms": ["RS256"]}, "issuer_url: required"),
     ({"issuer_url": "idp.example", "audience": "x", "algorithms": ["RS256"]},
-     "issuer_url: expected an http(s) URL"),
+     "issuer_url: expected an https URL"),
+    # keys over plain http to another host could be swapped on the way
+    ({"issuer_url": "http://idp.example", "audience": "x", "algorithms": ["RS256"]},
+     "issuer_url: 'http://idp.example' is plain http to another host: use https"),
+    ({"issuer_url": "https://idp.example", "jwks_url": "http://keys.example/jwks",
+      "audience": "x", "algorithms": ["RS256"]}, "jwks_url: 'http://keys.example/jwks' is "
+                                                  "plain http"),
     ({"issuer_url": "https://idp.example", "audience": "x", "algorithms": ["RS256"],
       "default_type": "robot"}, "default_type: must be one of"),
 ])
