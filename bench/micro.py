@@ -93,37 +93,72 @@ def json_lines() -> dict[str, float]:
 
 
 def ledger() -> dict[str, float]:
-    """The SQLite call ledger (hangar_otelcol/ledger/sqlite.py), per call, 512 at a time:
-    wall time on the database thread, including its commit."""
+    """The call ledger per call, 512 at a time: SQLite (hangar_otelcol/ledger/sqlite.py,
+    wall time on the database thread, including its commit) and, when ``redis-server`` is
+    installed, Redis on loopback (hangar_otelcol/ledger/redis.py: one Lua script per batch,
+    round trip included)."""
     import asyncio
+    import shutil
+    import subprocess
     import tempfile
 
+    from redis.exceptions import RedisError
+
+    from hangar_otelcol.extensions.call_ledger.config import RedisLedgerConfig
+    from hangar_otelcol.extensions.call_ledger.extension import redis_client
+    from hangar_otelcol.ledger import Ledger
+    from hangar_otelcol.ledger.redis import RedisLedger
     from hangar_otelcol.ledger.sqlite import SqliteLedger
     from hangar_otelcol.mcp.claims import CallKey
     from hangar_otelcol.storage.sqlite import SqliteDB
+    from hangar_otelcol.testing import free_port
 
-    async def run() -> dict[str, float]:
-        with tempfile.TemporaryDirectory() as folder:
-            db = SqliteDB(f"{folder}/ledger.db")
-            await db.open()
-            led = SqliteLedger(db)
-            batches = [[CallKey("o", (b * 512 + i).to_bytes(16, "big"), "add",
-                                (b * 512 + i).to_bytes(8, "big")) for i in range(512)]
-                       for b in range(100)]
-            start = time.perf_counter()
-            for keys in batches:
-                await led.note(keys)
-            noted = time.perf_counter() - start
-            start = time.perf_counter()
-            for keys in batches:
-                await led.claim(keys)
-            claimed = time.perf_counter() - start
-            await db.close()
-        calls = 100 * 512
-        return {"ledger note (sqlite), per call": noted / calls * 1e6,
-                "ledger claim (sqlite), per call": claimed / calls * 1e6}
+    batches = [[CallKey("o", (b * 512 + i).to_bytes(16, "big"), "add",
+                        (b * 512 + i).to_bytes(8, "big")) for i in range(512)]
+               for b in range(100)]
+    calls = 100 * 512
 
-    return asyncio.run(run())
+    async def timed(led: Ledger, name: str) -> dict[str, float]:
+        start = time.perf_counter()
+        for keys in batches:
+            await led.note(keys)
+        noted = time.perf_counter() - start
+        start = time.perf_counter()
+        for keys in batches:
+            await led.claim(keys)
+        claimed = time.perf_counter() - start
+        return {f"ledger note ({name}), per call": noted / calls * 1e6,
+                f"ledger claim ({name}), per call": claimed / calls * 1e6}
+
+    async def run(folder: str) -> dict[str, float]:
+        db = SqliteDB(f"{folder}/ledger.db")
+        await db.open()
+        out = await timed(SqliteLedger(db), "sqlite")
+        await db.close()
+        server = shutil.which("redis-server")
+        if server is None:
+            return out
+        port = free_port()
+        proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port),
+                                 "--save", "", "--appendonly", "no", "--dir", folder],
+                                stdout=subprocess.DEVNULL)
+        client = redis_client(RedisLedgerConfig(endpoint=f"127.0.0.1:{port}"))
+        try:
+            for _ in range(100):  # bounded: up to 5 s for the server to answer
+                try:
+                    await client.ping()
+                    break
+                except (OSError, RedisError):
+                    await asyncio.sleep(0.05)
+            out.update(await timed(RedisLedger(client), "redis"))
+        finally:
+            await client.aclose()
+            proc.terminate()
+            proc.wait(10)
+        return out
+
+    with tempfile.TemporaryDirectory() as folder:
+        return asyncio.run(run(folder))
 
 
 def prometheus_scrape() -> dict[str, float]:

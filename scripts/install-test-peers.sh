@@ -15,3 +15,9 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# the shared count-once ledger (Redis) and the L4 load balancer (HAProxy) of the scale-out
+# tests (tests/e2e/test_scale_out.py)
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v haproxy >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends redis-server haproxy >/dev/null
+fi

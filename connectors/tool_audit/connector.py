@@ -206,7 +206,16 @@ class ToolAuditConnector(BaseComponent):
             out.append(held.popleft())
         if not out or not self.config.dedupe_with_audit_logs:
             return out
-        answers = await self._ledger_of().claim([item.claim for item in out])
+        try:
+            answers = await self._ledger_of().claim([item.claim for item in out])
+        except ConsumerError as exc:
+            # the ledger cannot answer now (a shared one unreachable): deciding without it
+            # could count a call twice, so the spans wait and are asked about again
+            held.extendleft(reversed(out))
+            self.problems.warn("ledger_unavailable", "%s: %d held spans wait: %s",
+                               self.settings.id, len(out), exc, detail=type(exc).__name__)
+            await asyncio.sleep(exc.retry_after or float(self.config.retry_interval))
+            return []
         kept = [item for item, is_covered in zip(out, answers, strict=True) if not is_covered]
         if len(kept) < len(out):
             self.spans.inc("covered", amount=len(out) - len(kept))

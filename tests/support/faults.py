@@ -2,9 +2,11 @@
 they sent, what the gateway acknowledged and what arrived at an output.
 
 ``CallSender`` threads send requests of numbered tool calls (tests/support/workload.py)
-with grpcio, each request again and again until the gateway answers OK, as an SDK exporter
-does that never gives up (bounded by a deadline). A refusal's retry hint (RetryInfo) is
-honoured and counted. ``Tally`` is the report every fault test prints: sent,
+with grpcio (or OTLP/HTTP with http.client), each request again and again until the
+gateway answers OK, as an SDK exporter does that never gives up (bounded by a deadline).
+A refusal's retry hint (RetryInfo, Retry-After) is honoured and counted. With
+``hangar2=True`` every call is reported twice, as hangar 2.x does: its span on one
+connection and its audit record on another. ``Tally`` is the report every fault test prints: sent,
 acknowledged, delivered (acknowledged calls found at the output), duplicated (extra
 copies there), lost (acknowledged, not there).
 """
@@ -12,13 +14,14 @@ copies there), lost (acknowledged, not there).
 from __future__ import annotations
 
 import asyncio
+import http.client
 import itertools
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.rpc import error_details_pb2
@@ -27,7 +30,7 @@ from hangar_otelcol.pdata import Signal
 from hangar_otelcol.signals import SIGNALS
 from tests.support.gateway import GatewayProcess
 from tests.support.waiting import eventually
-from tests.support.workload import calls_request
+from tests.support.workload import calls_request, spans_request
 
 RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 
@@ -70,17 +73,24 @@ def arrivals(numbers: Iterable[int | None]) -> Counter[int]:
 
 
 class CallSender:
-    """``threads`` clients sending ``per_request`` calls per request to an OTLP/gRPC
-    endpoint until ``stop()``; a request is retried until acknowledged or ``deadline``."""
+    """``threads`` clients sending ``per_request`` calls per request to an OTLP endpoint
+    (``host:port``; gRPC, or OTLP/HTTP with ``http=True``) until ``stop()``; a request is
+    retried until acknowledged or ``deadline``. A call is acknowledged when every request
+    that reports it was."""
 
     def __init__(self, target: str, *, threads: int = 4, per_request: int = 20,
                  pause: float = 0.0, timeout: float = 5.0, deadline: float = 120.0,
-                 first_call: int = 0) -> None:
+                 first_call: int = 0, hangar2: bool = False, http: bool = False,
+                 limit: int | None = None) -> None:
         self.target = target
         self.per_request = per_request
         self.pause = pause
         self.timeout = timeout
         self.deadline = deadline
+        self.hangar2 = hangar2
+        self.http = http
+        #: stop making requests after this many calls (all threads together)
+        self.limit = limit
         self._numbers = itertools.count(0)
         self._first = first_call
         self._stop = threading.Event()
@@ -103,6 +113,10 @@ class CallSender:
     def stop(self, timeout: float = 180.0) -> None:
         """Stop making new requests; wait until every request made was answered OK."""
         self._stop.set()
+        self.join(timeout)
+
+    def join(self, timeout: float = 180.0) -> None:
+        """Wait until the threads are done (``limit`` reached, or stopped)."""
         end = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, end - time.monotonic()))
@@ -110,17 +124,26 @@ class CallSender:
         assert not alive, f"senders still retrying after {timeout}s: {alive}"
 
     def _run(self) -> None:
-        channel = grpc.insecure_channel(self.target)
-        export = channel.unary_unary(f"/{SIGNALS[Signal.LOGS].grpc_service}/Export")
+        signals = [Signal.TRACES, Signal.LOGS] if self.hangar2 else [Signal.LOGS]
+        # one connection per signal, as an SDK's span and log exporters each have their own
+        exporters = {signal: self._exporter(signal) for signal in signals}
         try:
-            while not self._stop.is_set():
+            for request in itertools.count():
+                if self._stop.is_set():
+                    break
                 first = self._first + next(self._numbers) * self.per_request
-                body = calls_request(first, self.per_request).SerializeToString()
-                numbers = range(first, first + self.per_request)
+                if self.limit is not None and first - self._first >= self.limit:
+                    break
+                count = self.per_request if self.limit is None else \
+                    min(self.per_request, self._first + self.limit - first)
+                numbers = range(first, first + count)
                 with self._lock:
                     self.sent.update(numbers)
-                    self.requests += 1
-                if self._send(export, body):
+                    self.requests += len(signals)
+                # both orders: hangar's SDK flushes the two signals independently
+                order = signals if request % 2 == 0 else signals[::-1]
+                if all(self._send(exporters[signal], _body(signal, first, count))
+                       for signal in order):
                     with self._lock:
                         self.acked.update(numbers)
                 else:
@@ -128,32 +151,101 @@ class CallSender:
                 if self.pause:
                     time.sleep(self.pause)
         finally:
-            channel.close()
+            for exporter in exporters.values():
+                exporter.close()
 
-    def _send(self, export: Any, body: bytes) -> bool:
+    def _exporter(self, signal: Signal) -> _Exporter:
+        return _HttpExporter(self.target, signal, self.timeout) if self.http else \
+            _GrpcExporter(self.target, signal, self.timeout)
+
+    def _send(self, exporter: _Exporter, body: bytes) -> bool:
         give_up = time.monotonic() + self.deadline
         while time.monotonic() < give_up:
             with self._lock:
                 self.attempts += 1
-            try:
-                export(body, timeout=self.timeout)
+            refusal = exporter.export(body)
+            if refusal is None:
                 return True
-            except grpc.RpcError as error:
-                time.sleep(self._backoff(error))
+            code, hint = refusal
+            with self._lock:
+                self.refusals[code] += 1
+                self.hinted += hint is not None
+            # a hint is honoured, as the SDK does, but capped: the test's time is bounded;
+            # no hint: the gateway is down (the channel's UNAVAILABLE), try again soon
+            time.sleep(min(hint, 1.0) if hint is not None else 0.2)
         return False
 
-    def _backoff(self, error: Any) -> float:
-        code = error.code()
-        with self._lock:
-            self.refusals[code.name] += 1
-        for key, value in error.trailing_metadata() or ():
-            if key == RETRY_INFO_KEY:
-                info = error_details_pb2.RetryInfo.FromString(value)
-                with self._lock:
-                    self.hinted += 1
-                # honoured, as the SDK does, but capped: the test's time is bounded
-                return min(info.retry_delay.ToTimedelta().total_seconds(), 1.0)
-        return 0.2  # the gateway is down (UNAVAILABLE from the channel): try again soon
+
+def _body(signal: Signal, first: int, count: int) -> bytes:
+    request = spans_request(first, count) if signal is Signal.TRACES else \
+        calls_request(first, count)
+    return request.SerializeToString()
+
+
+class _Exporter(Protocol):
+    def export(self, body: bytes) -> tuple[str, float | None] | None:
+        """None when acknowledged, else (refusal code, retry hint in seconds or None)."""
+
+    def close(self) -> None: ...
+
+
+class _GrpcExporter:
+    def __init__(self, target: str, signal: Signal, timeout: float) -> None:
+        # a connection of its own (grpcio shares one between channels to one target in a
+        # process; each exporter here stands for a separate SDK exporter, or process)
+        self.channel = grpc.insecure_channel(target,
+                                             options=[("grpc.use_local_subchannel_pool", 1)])
+        self.call = self.channel.unary_unary(f"/{SIGNALS[signal].grpc_service}/Export")
+        self.timeout = timeout
+
+    def export(self, body: bytes) -> tuple[str, float | None] | None:
+        try:
+            self.call(body, timeout=self.timeout)
+        except grpc.RpcError as error:
+            hint = None
+            for key, value in error.trailing_metadata() or ():  # type: ignore[attr-defined]
+                if key == RETRY_INFO_KEY:
+                    info = error_details_pb2.RetryInfo.FromString(value)
+                    hint = info.retry_delay.ToTimedelta().total_seconds()
+            return error.code().name, hint  # type: ignore[attr-defined]
+        return None
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class _HttpExporter:
+    """OTLP/HTTP protobuf on one keep-alive connection, as the SDK's requests session."""
+
+    def __init__(self, target: str, signal: Signal, timeout: float) -> None:
+        host, _, port = target.rpartition(":")
+        self.host, self.port, self.timeout = host, int(port), timeout
+        self.path = SIGNALS[signal].http_path
+        self.conn: http.client.HTTPConnection | None = None
+
+    def export(self, body: bytes) -> tuple[str, float | None] | None:
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port,
+                                                       timeout=self.timeout)
+            self.conn.request("POST", self.path, body,
+                              {"Content-Type": "application/x-protobuf"})
+            response = self.conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return type(exc).__name__, None
+        if response.status == 200:
+            return None
+        retry_after = response.getheader("Retry-After")
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        return f"HTTP {response.status}", float(retry_after) if retry_after else None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 async def drain(sender: CallSender, arrived: Callable[[], Iterable[int | None]], where: str,

@@ -36,3 +36,10 @@ async def scrape(port: int) -> Samples:
 def series(got: Samples, name: str, **labels: str) -> float:
     """One series' value (0 when absent)."""
     return got.get((name, frozenset(labels.items())), 0.0)
+
+
+def total(got: Samples, name: str, **labels: str) -> float:
+    """The sum of every series of ``name`` that has (at least) ``labels``."""
+    wanted = set(labels.items())
+    return sum(value for (metric, have), value in got.items()
+               if metric == name and wanted <= have)

@@ -4,7 +4,9 @@ Every record is the ``tool_invocation`` record hangar 2.34.4 sent (the first one
 tests/testdata/hangar-captures/v2.34.4/otlp-grpc/0001-logs-grpc.json, with its resource and
 scope), made into call ``n`` by its trace id, span id and time. The number can be read
 back from what an output wrote (the trace id), so a test can tell which acknowledged call
-arrived, and how often.
+arrived, and how often. ``spans_request`` makes the same calls' spans (the ``batch.call.add``
+span hangar 2.34.4 sent for that call), so a test can report each call twice, as hangar
+2.x does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import orjson
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as WireRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as WireResource
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -43,6 +46,22 @@ def _template() -> tuple[bytes, bytes, bytes]:
                 return (resource.SerializeToString(), scope.SerializeToString(),
                         record.SerializeToString())
     raise LookupError("no tool_invocation record in the hangar 2.34.4 captures")
+
+
+@cache
+def _span_template() -> tuple[bytes, bytes, bytes]:
+    """(resource, scope, span) of the ``batch.call.<tool>`` span, the one hangar 2.34.4
+    counts per call, of ``_template``'s record's call (same trace and tool), serialized."""
+    record = WireRecord.FromString(_template()[2])
+    for capture in captures.captures("2.34.4"):
+        if capture.signal is not Signal.TRACES:
+            continue
+        for resource, scope, span in items(Signal.TRACES, capture.message()):
+            tool = attrs(record).get("gen_ai.tool.name")
+            if span.trace_id == record.trace_id and span.name == f"batch.call.{tool}":
+                return (resource.SerializeToString(), scope.SerializeToString(),
+                        span.SerializeToString())
+    raise LookupError("no span of the first tool_invocation call in the 2.34.4 captures")
 
 
 def trace_id(n: int) -> bytes:
@@ -79,6 +98,25 @@ def calls_request(first: int, count: int) -> ExportLogsServiceRequest:
         item.trace_id = trace_id(n)
         item.span_id = n.to_bytes(8, "big")
         item.time_unix_nano = item.observed_time_unix_nano = _BASE_TIME + n
+    return req
+
+
+def spans_request(first: int, count: int) -> ExportTraceServiceRequest:
+    """The spans of calls ``first`` .. ``first + count - 1`` (``calls_request`` has their
+    audit records): one ``batch.call.<tool>`` span each, in the call's trace."""
+    resource, scope, span = _span_template()
+    req = ExportTraceServiceRequest()
+    group = req.resource_spans.add()
+    group.resource.ParseFromString(resource)
+    scoped = group.scope_spans.add()
+    scoped.scope.ParseFromString(scope)
+    for n in range(first, first + count):
+        item: Any = scoped.spans.add()
+        item.ParseFromString(span)
+        item.trace_id = trace_id(n)
+        item.span_id = (n | 1 << 63).to_bytes(8, "big")  # not the record's span id
+        item.start_time_unix_nano = _BASE_TIME + n
+        item.end_time_unix_nano = _BASE_TIME + n + 1_000_000
     return req
 
 
