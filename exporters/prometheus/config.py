@@ -32,10 +32,10 @@ class PrometheusQueueConfig(QueueConfig):
 
 
 @dataclass
-class PrometheusConfig(HttpServerConfig):
-    #: host:port of the /metrics server
-    endpoint: str = "0.0.0.0:8889"
-    path: str = "/metrics"
+class CallCountingConfig:
+    """What counting tool calls into the mcp_hangar_* series takes (``counting.CallCounter``;
+    the prometheus exporter and the mcp_metrics connector)."""
+
     #: per-caller series mcp_hangar_caller_{tool_calls,cost_cents}_total{...,caller_type,
     #: caller_id}; off by default because caller ids can be many
     per_caller: bool = False
@@ -48,16 +48,16 @@ class PrometheusConfig(HttpServerConfig):
     #: "__other__" series, so the sum over the family stays the total of every call
     max_series: int = 10_000
     #: label values (tool, server, caller id, ...) longer than this many characters are
-    #: cut to it, the last character replaced by "…" (otelcol_exporter_prometheus_
-    #: truncated_labels_total counts them); bounds /metrics to about max_series x this
+    #: cut to it, the last character replaced by "…" (otelcol_<kind>_<type>_truncated_
+    #: labels_total counts them); bounds what is served to about max_series x this
     max_label_value_length: int = 128
-    #: a series not updated for this long is removed from /metrics and from the saved
-    #: counters (the prometheusexporter's key; 0: never). When it comes back it starts
-    #: again from 0, which rate() and increase() read as a counter reset
+    #: a series not updated for this long is removed (and from the saved counters; the
+    #: prometheusexporter's key; 0: never). When it comes back it starts again from 0,
+    #: which rate() and increase() read as a counter reset
     metric_expiration: Duration = Duration(300)
     #: count tool-invocation spans too: real audit records are noted in ``ledger`` and a
-    #: span counts only if none covers its call. The default gateway config feeds this
-    #: exporter audit records only (from the tool_audit connector) and turns this off.
+    #: span counts only if none covers its call. The default gateway config feeds the
+    #: counters audit records only (from the tool_audit connector) and turns this off.
     count_spans: bool = True
     #: the count-once ledger (an extension id); empty: the service's in-process one
     ledger: LedgerRef = LedgerRef("")
@@ -72,7 +72,7 @@ class PrometheusConfig(HttpServerConfig):
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
 
     def validate(self) -> list[str]:
-        errors = super().validate()
+        errors = []
         if self.caller_limit < 1:
             errors.append("caller_limit: must be at least 1")
         if self.max_series < 1:
@@ -80,3 +80,13 @@ class PrometheusConfig(HttpServerConfig):
         if self.max_label_value_length < 1:
             errors.append("max_label_value_length: must be at least 1")
         return errors
+
+
+@dataclass
+class PrometheusConfig(CallCountingConfig, HttpServerConfig):
+    #: host:port of the /metrics server
+    endpoint: str = "0.0.0.0:8889"
+    path: str = "/metrics"
+
+    def validate(self) -> list[str]:
+        return HttpServerConfig.validate(self) + CallCountingConfig.validate(self)

@@ -13,7 +13,7 @@ from hangar_otelcol.config.types import build
 from hangar_otelcol.exporters.compliance.factory import FACTORY as COMPLIANCE
 from hangar_otelcol.exporters.compliance.record import ComplianceRecord
 from hangar_otelcol.exporters.compliance.work import ComplianceWork
-from hangar_otelcol.exporters.prometheus.exporter import CountWork, _checked_fact
+from hangar_otelcol.exporters.prometheus.counting import CountWork, _checked_fact
 from hangar_otelcol.exporters.prometheus.factory import FACTORY as PROMETHEUS
 from hangar_otelcol.mcp import TOOL_EVENT, index
 from hangar_otelcol.mcp.numbers import MAX_COUNT
