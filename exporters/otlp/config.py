@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -92,6 +93,32 @@ HTTP_COMPRESSIONS = ("gzip", "zstd", "deflate", "none", "")
 
 
 @dataclass
+class BasicAuthConfig:
+    """HTTP basic authentication of a client (Grafana Cloud: the instance id and a token)."""
+
+    username: str = ""
+    password: str = ""
+
+    def validate(self) -> list[str]:
+        if bool(self.username) != bool(self.password):
+            return ["username: username and password must be set together"]
+        return []
+
+    def header(self) -> str | None:
+        """The ``Authorization`` value, or None when not configured."""
+        if not self.username:
+            return None
+        pair = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+
+
+def auth_header_conflict(basic: BasicAuthConfig, headers: dict[str, str]) -> list[str]:
+    if basic.username and any(k.lower() == "authorization" and v for k, v in headers.items()):
+        return ["basic_auth: set either basic_auth or an authorization header"]
+    return []
+
+
+@dataclass
 class OTLPHttpConfig:
     """``exporters.otlp_http`` (alias ``otlphttp``)."""
 
@@ -103,6 +130,7 @@ class OTLPHttpConfig:
     encoding: Literal["proto", "json"] = "proto"
     compression: str = "gzip"
     headers: dict[str, str] = field(default_factory=dict)
+    basic_auth: BasicAuthConfig = field(default_factory=BasicAuthConfig)
     tls: TLSClientConfig = field(default_factory=TLSClientConfig)
     # the exporterhelper keys; per attempt the Collector's otlphttp default is 30s
     timeout: Duration = _30S
@@ -127,7 +155,7 @@ class OTLPHttpConfig:
         for key, value in self.headers.items():
             if not key or any(c in key for c in " :\r\n") or "\n" in value or "\r" in value:
                 errors.append(f"headers.{key}: not a valid HTTP header")
-        return errors
+        return errors + auth_header_conflict(self.basic_auth, self.headers)
 
     def url_for(self, signal: str) -> str:
         explicit = getattr(self, f"{signal}_endpoint")

@@ -84,6 +84,9 @@ class OTLPHttpExporter(ExporterHelper):
             headers["Content-Encoding"] = config.compression
         # an empty value (e.g. an unset ${env:VAR:-}) means "do not send this header"
         headers.update({k: v for k, v in config.headers.items() if v})
+        authorization = config.basic_auth.header()
+        if authorization:
+            headers["Authorization"] = authorization
         self._headers = headers
         self._session: aiohttp.ClientSession | None = None
         self._partial = PartialSuccessLog(self.problems, str(settings.id))

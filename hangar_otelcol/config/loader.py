@@ -2,7 +2,8 @@
 
 Sources (``--config``, repeatable, merged in order): a file path, ``file:PATH``,
 ``env:VAR`` (the variable holds YAML) or ``yaml:INLINE``. Expansion follows the
-OpenTelemetry Collector: ``${env:VAR}``, ``${env:VAR:-default}``, bare ``${VAR}``,
+OpenTelemetry Collector: ``${env:VAR}``, ``${env:VAR:-default}``, ``${env:VAR:?why}``
+(required: an error naming the key when unset or empty), bare ``${VAR}``,
 ``${file:PATH}``, ``$$`` for a literal ``$``. A value that is exactly one reference
 is parsed as YAML (so ``${env:PORT}`` can be an integer); references inside
 longer strings are substituted as text. Maps merge deeply; lists are replaced.
@@ -93,11 +94,18 @@ def _resolve(ref: str, path: str, errors: list[str]) -> str | None:
         scheme, rest = "env", ref  # bare ${VAR} defaults to env
     if scheme == "env":
         name, has_default, default = rest.partition(":-")
+        required = ""
+        if not has_default:  # ${env:VAR:?why}: required, set and not empty (as in sh)
+            name, _, required = rest.partition(":?")
+            required = required or ("" if name == rest else "required")
         if not _ENV_NAME.match(name):
             errors.append(f"{path}: invalid environment variable name {excerpt(name)} in "
                           f"${{{excerpt(ref, quote=False)}}}")
             return None
         value = os.environ.get(name)
+        if required and not value:
+            errors.append(f"{path}: environment variable {name} is not set: {required}")
+            return None
         if value is None or (value == "" and has_default):
             return default if has_default else ""
         return value

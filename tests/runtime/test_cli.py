@@ -89,7 +89,11 @@ def test_unreadable_config_is_one_clear_error(tmp_path: Path) -> None:
 
 
 RECIPE_ENV = {"DOWNSTREAM_OTLP_ENDPOINT": "127.0.0.1:4317", "QRADAR_ENDPOINT": "127.0.0.1:6514",
-              "SPLUNK_SYSLOG_ENDPOINT": "127.0.0.1:6514", "ARCSIGHT_ENDPOINT": "127.0.0.1:514"}
+              "SPLUNK_SYSLOG_ENDPOINT": "127.0.0.1:6514", "ARCSIGHT_ENDPOINT": "127.0.0.1:514",
+              "HANGAR_OTELCOL_LEDGER_REDIS": "127.0.0.1:6379",
+              "PROMETHEUS_REMOTE_WRITE_URL": "http://127.0.0.1:9090/api/v1/write",
+              "GRAFANA_CLOUD_OTLP_ENDPOINT": "https://otlp-gateway.example.grafana.net/otlp",
+              "GRAFANA_CLOUD_INSTANCE_ID": "123456", "GRAFANA_CLOUD_API_TOKEN": "glc_x" * 8}
 
 
 def test_every_recipe_validates_on_top_of_the_default_config(tmp_path: Path) -> None:

@@ -32,6 +32,26 @@ f: price is $$5
                     "e": "", "f": "price is $5"}
 
 
+def test_a_required_variable_unset_or_empty_is_an_error_naming_the_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMPTY", "")
+    monkeypatch.setenv("SET", "redis:6379")
+    monkeypatch.delenv("UNSET", raising=False)
+    cfg = write(tmp_path, "a.yaml", """
+ledger: {endpoint: "${env:UNSET:?the Redis host:port}"}
+other: ${env:EMPTY:?}
+fine: ${env:SET:?needed}
+""")
+    with pytest.raises(ConfigError) as err:
+        load([cfg])
+    assert err.value.errors == [
+        "ledger.endpoint: environment variable UNSET is not set: the Redis host:port",
+        "other: environment variable EMPTY is not set: required"]
+    monkeypatch.setenv("UNSET", "x")
+    monkeypatch.setenv("EMPTY", "y")
+    assert load([cfg])["fine"] == "redis:6379"
+
+
 def test_file_reference_and_missing_file(tmp_path: Path) -> None:
     secret = write(tmp_path, "secret", "s3cr3t\n")
     cfg = write(tmp_path, "a.yaml", f"key: ${{file:{secret}}}\nbad: ${{file:{tmp_path}/nope}}\n")

@@ -18,9 +18,12 @@ SKIP_REASON = "prometheus not installed (apt-get install prometheus)"
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path, targets: Sequence[str]) -> None:
+    def __init__(self, workdir: Path, targets: Sequence[str] = (), *,
+                 remote_write_receiver: bool = False) -> None:
         self.workdir = workdir
         self.targets = list(targets)
+        #: take samples on /api/v1/write (Prometheus' remote-write receiver)
+        self.remote_write_receiver = remote_write_receiver
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -29,29 +32,39 @@ class PrometheusServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "prometheus.yml"
         targets = ", ".join(f'"{t}"' for t in self.targets)
+        scrape = ("scrape_configs:\n  - job_name: gateway\n    static_configs:\n"
+                  f"      - targets: [{targets}]\n") if self.targets else ""
         config.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                          "scrape_configs:\n  - job_name: gateway\n    static_configs:\n"
-                          f"      - targets: [{targets}]\n")
+                          + scrape)
+        extra = ["--web.enable-remote-write-receiver"] if self.remote_write_receiver else []
         log = (self.workdir / "prometheus.log").open("ab")
         self.process = subprocess.Popen(
             [PROMETHEUS, f"--config.file={config}",
              f"--storage.tsdb.path={self.workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn", *extra],
             stdout=log, stderr=subprocess.STDOUT)
         wait_serving(f"http://127.0.0.1:{self.port}/-/ready", self.process, timeout,
                      "prometheus", self.log)
         return self
 
-    async def query(self, promql: str) -> list[dict]:
+    @property
+    def write_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1/write"
+
+    async def query(self, promql: str, at: float | None = None) -> list[dict]:
+        """An instant query (at ``at``, unix seconds, else now)."""
+        params = {"query": promql}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
         async with aiohttp.ClientSession() as session, session.get(
-                f"http://127.0.0.1:{self.port}/api/v1/query", params={"query": promql}) as r:
+                f"http://127.0.0.1:{self.port}/api/v1/query", params=params) as r:
             doc = await r.json()
         assert doc["status"] == "success", doc
         return doc["data"]["result"]
 
-    async def scalar(self, promql: str) -> float | None:
+    async def scalar(self, promql: str, at: float | None = None) -> float | None:
         """The value of a query with one result (None: no result)."""
-        result = await self.query(promql)
+        result = await self.query(promql, at)
         return float(result[0]["value"][1]) if result else None
 
     def stop(self) -> None:

@@ -1,0 +1,1 @@
+"""Code generated from proto/ (scripts/gen-proto.sh); do not edit."""
