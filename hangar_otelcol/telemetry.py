@@ -215,6 +215,11 @@ class ComponentTelemetry:
     # receivers
     def accepted(self, signal: Signal, n: int, transport: str = "") -> None:
         self._count("accepted", signal, n, (transport,))
+        # the refused series exists (at 0) from the first accepted request, as in the
+        # Collector (obsreport counts both every time): rate()/increase() in an alert then
+        # see the first refusal, which a series born at its first increment hides
+        # (deploy/prometheus/rules/hangar-otelcol.rules.yaml)
+        self._count("refused", signal, 0, (transport,))
 
     def refused(self, signal: Signal, n: int, transport: str = "") -> None:
         """Receivers count by transport; processors (memory_limiter) have no transport."""
@@ -248,6 +253,9 @@ class ComponentTelemetry:
     # exporters
     def sent(self, signal: Signal, n: int) -> None:
         self._count("sent", signal, n)
+        # the failure series exist (at 0) once anything was sent, as the refused ones do
+        self._count("send_failed", signal, 0)
+        self._count("enqueue_failed", signal, 0)
 
     def send_failed(self, signal: Signal, n: int) -> None:
         self._count("send_failed", signal, n)

@@ -84,6 +84,10 @@ class ComplianceExporter(ExporterHelper):
             )
         }
         self._counters = counters
+        # every series at 0 from the start, so that an alert's increase() sees the first
+        # failed or dropped record (deploy/prometheus/rules/hangar-otelcol.rules.yaml)
+        for counter in counters.values():
+            counter.inc(*labels, amount=0)
         truncated = tel.counter("otelcol_exporter_compliance_records_truncated_total",
                                 "Compliance records with a field cut to fit max_field_size, "
                                 "max_line_size or the format's own lengths",
