@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from tests.deploy_observability import promql
+from tests.deploy_observability.test_live_gateway import grafana_expr
 from tests.support.faults import CallSender
 from tests.support.gateway import shipped_gateway
 from tests.support.prometheus import PROMETHEUS, PrometheusServer
@@ -57,8 +59,8 @@ async def answers(prom: PrometheusServer) -> dict[str, list]:
     at = await prom.scalar("max(timestamp(mcp_hangar_cost_cents_total))")
     assert at is not None
     out = {}
-    for name, promql in SEED.items():
-        result = await prom.query(promql, at)
+    for name, query in SEED.items():
+        result = await prom.query(query, at)
         out[name] = sorted((tuple(sorted(r["metric"].items())), float(r["value"][1]))
                            for r in result)
     return out
@@ -68,7 +70,8 @@ async def answers(prom: PrometheusServer) -> dict[str, list]:
 @pytest.mark.skipif(PROMETHEUS is None, reason=NO_PROMETHEUS)
 async def test_remote_write_answers_the_seed_queries_like_a_scrape(tmp_path: Path) -> None:
     (tmp_path / "pricing.yaml").write_text(PRICING)
-    pushed = PrometheusServer(tmp_path / "pushed", remote_write_receiver=True).start()
+    pushed = PrometheusServer(tmp_path / "pushed", remote_write_receiver=True,
+                              rule_files=promql.RULE_FILES).start()
     gateway, ports = shipped_gateway(
         tmp_path, OVERLAY, recipes=["remote-write"],
         env={"PROMETHEUS_REMOTE_WRITE_URL": pushed.write_url,
@@ -94,14 +97,29 @@ async def test_remote_write_answers_the_seed_queries_like_a_scrape(tmp_path: Pat
         assert by_push["average cost per call"] == [(server, 100.0)]
         calls = await pushed.scalar('sum(mcp_hangar_tool_calls_total{job="hangar-otelcol"})')
         assert calls == 120
+        # the shipped dashboard and rules (deploy/) work unchanged on pushed series: every
+        # cost and call panel that has data by scrape has data by remote write
+        doc = promql.dashboard()
+        differ = [q.where for q in promql.dashboard_queries(doc) if "mcp_hangar_" in q.expr
+                  and bool(await pushed.query(grafana_expr(q.expr)))
+                  != bool(await scraped.query(grafana_expr(q.expr)))]
+        assert differ == []
+        for rule in ("mcp_server:mcp_hangar_cost_cents:increase1h",
+                     "mcp_server:mcp_hangar_cost_cents_per_attribution:ratio_rate5m"):
+            await eventually(lambda r=rule: _has(pushed, r), 30, f"{rule} evaluated",
+                             interval=0.5)
     finally:
         scraped.stop()
         pushed.stop()
         assert gateway.stop() == 0, gateway.stderr()[-3000:]
 
 
-async def _equals(prom: PrometheusServer, promql: str, value: float) -> bool:
-    return await prom.scalar(promql) == value
+async def _equals(prom: PrometheusServer, query: str, value: float) -> bool:
+    return await prom.scalar(query) == value
+
+
+async def _has(prom: PrometheusServer, query: str) -> bool:
+    return bool(await prom.query(query))
 
 
 def sink_totals(sink: GrpcSink) -> tuple[dict[str, float], dict[str, set[int]], int]:

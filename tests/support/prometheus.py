@@ -19,7 +19,9 @@ SKIP_REASON = "prometheus not installed (apt-get install prometheus)"
 
 class PrometheusServer:
     def __init__(self, workdir: Path, targets: Sequence[str] = (), *,
-                 remote_write_receiver: bool = False) -> None:
+                 remote_write_receiver: bool = False, rule_files: Sequence[Path] = ()
+                 ) -> None:
+        self.rule_files = list(rule_files)
         self.workdir = workdir
         self.targets = list(targets)
         #: take samples on /api/v1/write (Prometheus' remote-write receiver)
@@ -34,8 +36,9 @@ class PrometheusServer:
         targets = ", ".join(f'"{t}"' for t in self.targets)
         scrape = ("scrape_configs:\n  - job_name: gateway\n    static_configs:\n"
                   f"      - targets: [{targets}]\n") if self.targets else ""
+        rules = "".join(f'  - "{path}"\n' for path in self.rule_files)
         config.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                          + scrape)
+                          + (f"rule_files:\n{rules}" if rules else "") + scrape)
         extra = ["--web.enable-remote-write-receiver"] if self.remote_write_receiver else []
         log = (self.workdir / "prometheus.log").open("ab")
         self.process = subprocess.Popen(
