@@ -19,7 +19,6 @@ that arrive while a page in the same format is being rendered get that page.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import math
 import os
@@ -58,6 +57,7 @@ from hangar_otelcol.multiprocess import (
 )
 from hangar_otelcol.net.http import HttpServer, serve
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.tasks import cancel_and_wait
 from hangar_otelcol.telemetry import SafeCollector
 
 #: state key of the saved counters
@@ -166,10 +166,7 @@ class PrometheusExporter(ExporterHelper):
             await self._server.stop()
             self._server = None
         for task in (self._flusher, self._sweeper):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         self._flusher = self._sweeper = None
         if self._files is not None:
             await self._write_files()  # the last counts stay in the sum

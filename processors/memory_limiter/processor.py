@@ -18,6 +18,7 @@ import os
 from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.processors.memory_limiter.config import MemoryLimiterConfig
+from hangar_otelcol.tasks import cancel_and_wait
 
 MiB = 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -72,10 +73,7 @@ class MemoryLimiter(BaseComponent):
         self._task = asyncio.create_task(self._watch(), name=f"{self.settings.id}-watch")
 
     async def shutdown(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _watch(self) -> None:
         while True:
