@@ -121,7 +121,7 @@ class GRPCServer:
         receiver = self.receiver
         include_metadata = self.include_metadata
         auth = self.auth
-        certificates = bool(self.config.tls is not None and self.config.tls.client_ca_file)
+        certificates = self.config.client_certificates
 
         async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             metadata: dict[str, str] = {}

@@ -134,7 +134,7 @@ class HTTPServer:
         self.receiver = receiver
         self.config = config
         self.auth = auth
-        self._certificates = bool(config.tls is not None and config.tls.client_ca_file)
+        self._certificates = config.client_certificates
         self.limit = int(config.max_request_body_size)
         self.include_metadata = receiver.config.include_metadata
         self.paths = {config.traces_url_path: Signal.TRACES,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -60,28 +60,27 @@ class OTLPReceiver(BaseComponent):
         protocols = self.config.protocols
         try:
             if protocols.grpc is not None:
-                grpc_server = GRPCServer(self, protocols.grpc,
-                                         self._auth(protocols.grpc, "grpc", host))
-                await grpc_server.start()
-                self.grpc_server = grpc_server
-                self._servers.append(grpc_server)
+                self.grpc_server = await self._serve(GRPCServer, protocols.grpc, "grpc", host)
             if protocols.http is not None:
-                http_server = HTTPServer(self, protocols.http,
-                                         self._auth(protocols.http, "http", host))
-                await http_server.start()
-                self.http_server = http_server
-                self._servers.append(http_server)
+                self.http_server = await self._serve(HTTPServer, protocols.http, "http", host)
         except BaseException:
             await self.shutdown()
             raise
+
+    async def _serve(self, server_class: Callable[..., Any], config: GRPCConfig | HTTPConfig,
+                     transport: str, host: Host) -> Any:
+        """Start one protocol's server (stopped by ``shutdown`` from then on)."""
+        server = server_class(self, config, self._auth(config, transport, host))
+        await server.start()
+        self._servers.append(server)
+        return server
 
     def _auth(self, config: GRPCConfig | HTTPConfig, transport: str, host: Host
               ) -> RequestAuth | None:
         if config.auth is None:
             return None
-        client_certificates = bool(config.tls is not None and config.tls.client_ca_file)
         try:
-            auth = RequestAuth(self.settings, config.auth, transport, client_certificates)
+            auth = RequestAuth(self.settings, config.auth, transport, config.client_certificates)
             auth.start(host)
         except ValueError as exc:
             raise ValueError(f"protocols.{transport}.{exc}") from None
