@@ -69,6 +69,15 @@ def choice_errors(key: str, value: Any, choices: Sequence[str]) -> list[str]:
     return [f"{key}: must be one of {', '.join(choices)}; got {value!r}"]
 
 
+def minimum_errors(key: str, value: float, minimum: int) -> list[str]:
+    """A ``validate()`` problem of a count below its lower bound: ``[key: must not be
+    negative]`` (bound 0) or ``[key: must be at least N]``, or none."""
+    if value >= minimum:
+        return []
+    return [f"{key}: must not be negative" if minimum == 0 else
+            f"{key}: must be at least {minimum}"]
+
+
 class Duration(float):
     """Seconds; written in YAML as ``5s``, ``200ms``, ``1m30s``, ``1h`` or a number."""
 

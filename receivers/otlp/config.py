@@ -32,7 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hangar_otelcol.config.types import AuthenticatorRef, ByteSize, Duration, decode
+from hangar_otelcol.config.types import (
+    AuthenticatorRef,
+    ByteSize,
+    Duration,
+    decode,
+    minimum_errors,
+)
 from hangar_otelcol.net.endpoints import endpoint_problem, is_loopback, split_endpoint
 from hangar_otelcol.net.tls import TLSServerConfig
 from hangar_otelcol.signals import Signal
@@ -206,8 +212,7 @@ class GRPCConfig(_Listener):
         errors = []
         if not 1 <= self.max_recv_msg_size_mib <= 2047:
             errors.append("max_recv_msg_size_mib: must be between 1 and 2047")
-        if self.max_concurrent_streams < 0:
-            errors.append("max_concurrent_streams: must not be negative")
+        errors += minimum_errors("max_concurrent_streams", self.max_concurrent_streams, 0)
         return errors
 
 
@@ -302,9 +307,7 @@ class OverloadConfig:
     retry_after: Duration = Duration(1.0)
 
     def validate(self) -> list[str]:
-        if self.max_inflight_requests < 0:
-            return ["max_inflight_requests: must not be negative"]
-        return []
+        return minimum_errors("max_inflight_requests", self.max_inflight_requests, 0)
 
 
 @dataclass
