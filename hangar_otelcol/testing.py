@@ -10,6 +10,8 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
 from hangar_otelcol.component import ComponentID, CreateSettings, Kind
 from hangar_otelcol.ledger import CAPABILITY as LEDGER
 from hangar_otelcol.ledger.memory import MemoryLedger
@@ -65,6 +67,22 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 30, *,
         if strict:
             raise
         return process.returncode
+
+
+#: the AnyValue field that holds each Python type (bool first: True is an int too)
+_ANY_VALUE_FIELDS: tuple[tuple[type, str], ...] = (
+    (bool, "bool_value"), (int, "int_value"), (float, "double_value"),
+    (bytes, "bytes_value"), (str, "string_value"))
+
+
+def key_value(key: str, value: bool | int | float | bytes | str) -> KeyValue:
+    """An OTLP attribute holding ``value`` in the AnyValue field of its type."""
+    for kind, field in _ANY_VALUE_FIELDS:
+        if isinstance(value, kind):
+            kv = KeyValue(key=key)
+            setattr(kv.value, field, value)
+            return kv
+    raise TypeError(f"no AnyValue field holds a {type(value).__name__}")
 
 
 def make_settings(kind: Kind, component_id: str, telemetry: Telemetry | None = None,
