@@ -115,6 +115,23 @@ class CollectingConsumer:
         await asyncio.wait_for(_wait(), timeout)
 
 
+class RefusingConsumer:
+    """A consumer that raises ``error`` (for tests of what happens downstream of a
+    refusal or a bug): on every call, or only on call number ``on_call``. Not mutating."""
+
+    mutates_data = False
+
+    def __init__(self, error: Exception, on_call: int = 0) -> None:
+        self.error = error
+        self.on_call = on_call
+        self.calls = 0
+
+    async def consume(self, batch: Batch) -> None:
+        self.calls += 1
+        if not self.on_call or self.calls == self.on_call:
+            raise self.error
+
+
 class StandaloneHost:
     """A Host for components started outside a service: named extensions, and one
     in-process ledger as the default (what ``service._Host`` provides)."""
