@@ -21,6 +21,7 @@ from hangar_otelcol.pdata import Batch, Sender, Signal, decode
 from hangar_otelcol.receivers.otlp import status
 from hangar_otelcol.receivers.otlp.auth import RequestAuth
 from hangar_otelcol.receivers.otlp.config import GRPCConfig, HTTPConfig, OTLPReceiverConfig
+from hangar_otelcol.receivers.otlp.server import C, ProtocolServer
 from hangar_otelcol.receivers.otlp.status import Outcome
 
 T = TypeVar("T")
@@ -46,9 +47,9 @@ class OTLPReceiver(BaseComponent):
                              lambda: float(self.inflight_bytes))
         self._idle = asyncio.Event()
         self._idle.set()
-        self._servers: list[object] = []
-        self.grpc_server: object | None = None
-        self.http_server: object | None = None
+        self._servers: list[ProtocolServer[Any]] = []
+        self.grpc_server: ProtocolServer[GRPCConfig] | None = None
+        self.http_server: ProtocolServer[HTTPConfig] | None = None
         self._decoder: ThreadPoolExecutor | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -67,8 +68,8 @@ class OTLPReceiver(BaseComponent):
             await self.shutdown()
             raise
 
-    async def _serve(self, server_class: Callable[..., Any], config: GRPCConfig | HTTPConfig,
-                     transport: str, host: Host) -> Any:
+    async def _serve(self, server_class: type[ProtocolServer[C]], config: C, transport: str,
+                     host: Host) -> ProtocolServer[C]:
         """Start one protocol's server (stopped by ``shutdown`` from then on)."""
         server = server_class(self, config, self._auth(config, transport, host))
         await server.start()
@@ -90,8 +91,7 @@ class OTLPReceiver(BaseComponent):
         """Stop accepting, then wait (bounded) for requests already in the pipeline."""
         timeout = float(self.config.shutdown_timeout)
         servers, self._servers = self._servers, []
-        await asyncio.gather(*(s.stop(timeout) for s in servers),  # type: ignore[attr-defined]
-                             return_exceptions=True)
+        await asyncio.gather(*(s.stop(timeout) for s in servers), return_exceptions=True)
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
