@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import socket
 import subprocess
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -157,3 +158,24 @@ class StandaloneHost:
 
     def component_statuses(self) -> Mapping[str, tuple[bool, str]]:
         return dict(self.statuses)
+
+
+@contextlib.asynccontextmanager
+async def started(component: Any, host: Any = None) -> AsyncIterator[Any]:
+    """``component`` started (on a ``StandaloneHost`` unless ``host`` is given) for the
+    block, and shut down when the block ends, also after a failure."""
+    await component.start(host if host is not None else StandaloneHost())
+    try:
+        yield component
+    finally:
+        await component.shutdown()
+
+
+async def deliver(exporter: Any, *batches: Batch, until: Callable[[], Awaitable[object]]
+                  ) -> None:
+    """Start ``exporter``, hand it ``batches`` and wait for ``until()`` (what the test waits
+    for: the sink has them, a counter moved) before it shuts down."""
+    async with started(exporter):
+        for batch in batches:
+            await exporter.consume(batch)
+        await until()
