@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from hangar_otelcol import otlpjson
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.testing import key_value
 
 LATENCY_MARK = b"BENCHTS:"
 TS_DIGITS = 19
@@ -48,16 +49,27 @@ RESOURCE = {
 #: gRPC metadata / HTTP headers the load generator sends (hangar's identity headers)
 IDENTITY_HEADERS = {"x-user-id": "alice", "x-agent-id": "agent-7", "x-session-id": "sess-1",
                     "x-principal-type": "user"}
+#: the time of the first span or record of a request
+T0 = 1_795_554_865_000_000_000
 
 
-def _kv(key: str, value: object) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+def _hangar_scope(resources: Any, scopes: str, name: str) -> tuple[Any, Any]:
+    """A new resource with hangar's attributes, in ``resources`` (``req.resource_spans`` or
+    ``req.resource_logs``), and a scope ``name`` in its ``scopes`` list."""
+    resource = resources.add()
+    resource.resource.attributes.extend(key_value(k, v) for k, v in RESOURCE.items())
+    return resource, _scope(resource, scopes, name)
+
+
+def _scope(resource: Any, scopes: str, name: str) -> Any:
+    scope = getattr(resource, scopes).add()
+    scope.scope.name = name
+    return scope
+
+
+def _mark_latency(record: Any) -> None:
+    """The attribute the load generator writes the send time into (see the module doc)."""
+    record.attributes.append(key_value("bench.sent_ns", LATENCY_PLACEHOLDER.decode()))
 
 
 class _Ids:
@@ -82,7 +94,7 @@ def _span(scope: object, ids: _Ids, trace_id: bytes, parent: bytes, name: str, k
     span.start_time_unix_nano = start
     span.end_time_unix_nano = start + ids.rng.randrange(200_000, 40_000_000)
     span.status.code = 1
-    span.attributes.extend(_kv(k, v) for k, v in attrs.items())
+    span.attributes.extend(key_value(k, v) for k, v in attrs.items())
     return span.span_id
 
 
@@ -101,26 +113,21 @@ def traces(spans: int, mix: str = "hangar", seed: int = 1) -> ExportTraceService
     rng = random.Random(seed)
     ids = _Ids(rng)
     req = ExportTraceServiceRequest()
-    rs = req.resource_spans.add()
-    rs.resource.attributes.extend(_kv(k, v) for k, v in RESOURCE.items())
-    executor = rs.scope_spans.add()
-    executor.scope.name = "mcp_hangar.server.tools.batch.executor"
-    t0 = 1_795_554_865_000_000_000
+    rs, executor = _hangar_scope(req.resource_spans, "scope_spans",
+                                 "mcp_hangar.server.tools.batch.executor")
     if mix == "all":
         for i in range(spans):
             server, tool = rng.choice(SERVERS), rng.choice(TOOLS)
-            _span(executor, ids, ids.trace(), ids.span(), f"batch.call.{tool}", 1, t0 + i * 1000,
+            _span(executor, ids, ids.trace(), ids.span(), f"batch.call.{tool}", 1, T0 + i * 1000,
                   _call_attrs(rng, server, tool))
     else:
         if spans % 8:
             raise ValueError("mix=hangar needs a multiple of 8 spans")
-        tracing = rs.scope_spans.add()
-        tracing.scope.name = "mcp_hangar.observability.tracing"
-        bus = rs.scope_spans.add()
-        bus.scope.name = "mcp_hangar.infrastructure.command_bus"
+        tracing = _scope(rs, "scope_spans", "mcp_hangar.observability.tracing")
+        bus = _scope(rs, "scope_spans", "mcp_hangar.infrastructure.command_bus")
         for i in range(spans // 8):
             server, tool = rng.choice(SERVERS), rng.choice(TOOLS)
-            trace_id, start = ids.trace(), t0 + i * 1_000_000
+            trace_id, start = ids.trace(), T0 + i * 1_000_000
             call = _span(executor, ids, trace_id, ids.span(), f"batch.call.{tool}", 1, start,
                          _call_attrs(rng, server, tool))
             for name, attrs in (
@@ -142,8 +149,7 @@ def traces(spans: int, mix: str = "hangar", seed: int = 1) -> ExportTraceService
             _span(bus, ids, trace_id, call, "dispatch.InvokeToolCommand", 1, start + 400,
                   {"hangar.dispatch.operation": "InvokeToolCommand",
                    "hangar.dispatch.outcome": "success"})
-    first = executor.spans[0]
-    first.attributes.append(_kv("bench.sent_ns", LATENCY_PLACEHOLDER.decode()))
+    _mark_latency(executor.spans[0])
     return req
 
 
@@ -170,14 +176,10 @@ def logs(records: int, seed: int = 2) -> ExportLogsServiceRequest:
     rng = random.Random(seed)
     calls = _calls(traces(512))
     req = ExportLogsServiceRequest()
-    rl = req.resource_logs.add()
-    rl.resource.attributes.extend(_kv(k, v) for k, v in RESOURCE.items())
-    sl = rl.scope_logs.add()
-    sl.scope.name = "mcp_hangar.audit"
-    t0 = 1_795_554_865_000_000_000
+    _, sl = _hangar_scope(req.resource_logs, "scope_logs", "mcp_hangar.audit")
     for i in range(records):
         rec = sl.log_records.add()
-        rec.time_unix_nano = rec.observed_time_unix_nano = t0 + i * 1000
+        rec.time_unix_nano = rec.observed_time_unix_nano = T0 + i * 1000
         rec.severity_number = 9
         rec.severity_text = "INFO"
         rec.trace_id = rng.randbytes(16)
@@ -200,8 +202,8 @@ def logs(records: int, seed: int = 2) -> ExportLogsServiceRequest:
                      "hangar.route.backend": server,
                      "gen_ai.usage.input_tokens": rng.randrange(50, 4000),
                      "gen_ai.usage.output_tokens": rng.randrange(10, 1500)}
-        rec.attributes.extend(_kv(k, v) for k, v in attrs.items())
-    sl.log_records[0].attributes.append(_kv("bench.sent_ns", LATENCY_PLACEHOLDER.decode()))
+        rec.attributes.extend(key_value(k, v) for k, v in attrs.items())
+    _mark_latency(sl.log_records[0])
     return req
 
 

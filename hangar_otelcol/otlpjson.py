@@ -263,11 +263,17 @@ def _deeper(depth: int) -> None:
                    "deep (the decoder's limit)")
 
 
-def _array_value(v: Any, depth: int = 1) -> bytes:
+def _values_of(v: Any, depth: int) -> Any:
+    """The ``values`` of an arrayValue / kvlistValue object (None: none), checked to be in
+    an object that nests at most MAX_VALUE_DEPTH levels."""
     if type(v) is not dict:
         raise _Err(f"expected an object, got {_describe(v)}")
     _deeper(depth)
-    values = v.get("values")
+    return v.get("values")
+
+
+def _array_value(v: Any, depth: int = 1) -> bytes:
+    values = _values_of(v, depth)
     if values is None:
         return b""
     if type(values) is not list:
@@ -292,10 +298,7 @@ def _array_value(v: Any, depth: int = 1) -> bytes:
 
 
 def _kvlist_value(v: Any, depth: int = 1) -> bytes:
-    if type(v) is not dict:
-        raise _Err(f"expected an object, got {_describe(v)}")
-    _deeper(depth)
-    values = v.get("values")
+    values = _values_of(v, depth)
     if values is None:
         return b""
     try:

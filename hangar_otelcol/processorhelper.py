@@ -1,4 +1,6 @@
-"""The invocation processor helper: a processor that works on one tool invocation at a time.
+"""Processor helpers: ``SignalProcessor``, the base of a processor built straight from the
+factory's create arguments, and the invocation processor, one that works on one tool
+invocation at a time.
 
 A processor such as ``mcp_caller`` or ``mcp_cost`` implements only ``process(inv,
 context) -> outcome`` (and, if it needs I/O per request, ``prepare(part, invocations)``).
@@ -11,11 +13,25 @@ affected.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from hangar_otelcol.component import BaseComponent, Consumer, CreateSettings
 from hangar_otelcol.mcp import TOOL_EVENT, InvocationIndex, InvocationKeys, ToolInvocation, index
-from hangar_otelcol.pdata import Batch, Part
+from hangar_otelcol.pdata import Batch, Part, Signal
+
+C = TypeVar("C")
+
+
+class SignalProcessor(BaseComponent, Generic[C]):
+    """A processor whose class is its factory's create function (``ProcessorCreate``): one
+    instance per pipeline, holding its config, the pipeline's signal and what follows it."""
+
+    def __init__(self, settings: CreateSettings, config: C, signal: Signal,
+                 next_consumer: Consumer) -> None:
+        super().__init__(settings)
+        self.config = config
+        self.signal = signal
+        self.next = next_consumer
 
 
 class InvocationProcessor(BaseComponent):

@@ -10,7 +10,6 @@ queues, extensions stop -- all within ``service.shutdown_timeout``. SIGHUP calls
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import gc
 import logging
@@ -34,6 +33,7 @@ from hangar_otelcol.multiprocess import (
 )
 from hangar_otelcol.net.http import HttpServer, serve
 from hangar_otelcol.pipeline import Graph, build
+from hangar_otelcol.tasks import cancel_and_wait
 from hangar_otelcol.telemetry import Telemetry
 
 log = logging.getLogger("hangar_otelcol.service")
@@ -182,10 +182,7 @@ class Service:
         log.info("shutting down", extra={"deadline_s": timeout})
         self.host.ready = False
         clean = await self._stop_started(deadline=time.monotonic() + timeout)
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        await cancel_and_wait(self._flusher)
         if self._self_files is not None:
             self.telemetry.write_to(self._self_files)  # the last counts stay in the sum
             self._self_files.close()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import socket
 import subprocess
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from hangar_otelcol.component import ComponentID, CreateSettings, Kind
 from hangar_otelcol.ledger import CAPABILITY as LEDGER
@@ -67,6 +70,22 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 30, *,
         return process.returncode
 
 
+#: the AnyValue field that holds each Python type (bool first: True is an int too)
+_ANY_VALUE_FIELDS: tuple[tuple[type, str], ...] = (
+    (bool, "bool_value"), (int, "int_value"), (float, "double_value"),
+    (bytes, "bytes_value"), (str, "string_value"))
+
+
+def key_value(key: str, value: bool | int | float | bytes | str) -> KeyValue:
+    """An OTLP attribute holding ``value`` in the AnyValue field of its type."""
+    for kind, field in _ANY_VALUE_FIELDS:
+        if isinstance(value, kind):
+            kv = KeyValue(key=key)
+            setattr(kv.value, field, value)
+            return kv
+    raise TypeError(f"no AnyValue field holds a {type(value).__name__}")
+
+
 def make_settings(kind: Kind, component_id: str, telemetry: Telemetry | None = None,
                   pipeline: str = "") -> CreateSettings:
     return CreateSettings.for_component(telemetry or Telemetry(), kind,
@@ -97,6 +116,23 @@ class CollectingConsumer:
         await asyncio.wait_for(_wait(), timeout)
 
 
+class RefusingConsumer:
+    """A consumer that raises ``error`` (for tests of what happens downstream of a
+    refusal or a bug): on every call, or only on call number ``on_call``. Not mutating."""
+
+    mutates_data = False
+
+    def __init__(self, error: Exception, on_call: int = 0) -> None:
+        self.error = error
+        self.on_call = on_call
+        self.calls = 0
+
+    async def consume(self, batch: Batch) -> None:
+        self.calls += 1
+        if not self.on_call or self.calls == self.on_call:
+            raise self.error
+
+
 class StandaloneHost:
     """A Host for components started outside a service: named extensions, and one
     in-process ledger as the default (what ``service._Host`` provides)."""
@@ -122,3 +158,24 @@ class StandaloneHost:
 
     def component_statuses(self) -> Mapping[str, tuple[bool, str]]:
         return dict(self.statuses)
+
+
+@contextlib.asynccontextmanager
+async def started(component: Any, host: Any = None) -> AsyncIterator[Any]:
+    """``component`` started (on a ``StandaloneHost`` unless ``host`` is given) for the
+    block, and shut down when the block ends, also after a failure."""
+    await component.start(host if host is not None else StandaloneHost())
+    try:
+        yield component
+    finally:
+        await component.shutdown()
+
+
+async def deliver(exporter: Any, *batches: Batch, until: Callable[[], Awaitable[object]]
+                  ) -> None:
+    """Start ``exporter``, hand it ``batches`` and wait for ``until()`` (what the test waits
+    for: the sink has them, a counter moved) before it shuts down."""
+    async with started(exporter):
+        for batch in batches:
+            await exporter.consume(batch)
+        await until()

@@ -30,6 +30,7 @@ from hangar_otelcol.connectors.mcp_metrics.otlp import Baseline, build, forget, 
 from hangar_otelcol.exporters.prometheus.counting import CallCounter
 from hangar_otelcol.multiprocess import worker_index
 from hangar_otelcol.pdata import Batch, Sender, Signal
+from hangar_otelcol.tasks import cancel_and_wait
 
 #: state keys: when the cumulative series started; what was handed on last (delta)
 START = "metrics.start"
@@ -65,11 +66,8 @@ class McpMetricsConnector(CallCounter):
         self._task = asyncio.create_task(self._every(), name=f"{self.settings.id}-push")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await super().close()
         await self.push()  # the last counts (the queue is drained by now)
 

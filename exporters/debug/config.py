@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from hangar_otelcol.config.types import minimum_errors
+
 
 @dataclass
 class DebugConfig:
@@ -18,9 +20,5 @@ class DebugConfig:
     use_internal_logger: bool = False
 
     def validate(self) -> list[str]:
-        errors = []
-        if self.sampling_initial < 0:
-            errors.append("sampling_initial: must not be negative")
-        if self.sampling_thereafter < 1:
-            errors.append("sampling_thereafter: must be at least 1")
-        return errors
+        return (minimum_errors("sampling_initial", self.sampling_initial, 0)
+                + minimum_errors("sampling_thereafter", self.sampling_thereafter, 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hangar_otelcol.config.types import Duration, LedgerRef
+from hangar_otelcol.config.types import Duration, LedgerRef, minimum_errors
 from hangar_otelcol.exporterhelper import QueueConfig, RetryConfig
 from hangar_otelcol.exporterhelper.seen import DedupeConfig
 from hangar_otelcol.mcp import InvocationKeys
@@ -73,12 +73,8 @@ class CallCountingConfig:
 
     def validate(self) -> list[str]:
         errors = []
-        if self.caller_limit < 1:
-            errors.append("caller_limit: must be at least 1")
-        if self.max_series < 1:
-            errors.append("max_series: must be at least 1")
-        if self.max_label_value_length < 1:
-            errors.append("max_label_value_length: must be at least 1")
+        for key in ("caller_limit", "max_series", "max_label_value_length"):
+            errors += minimum_errors(key, getattr(self, key), 1)
         return errors
 
 

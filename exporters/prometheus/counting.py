@@ -16,7 +16,6 @@ evicted ones folded into ``__other__``), and a series not updated for
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from typing import Any
@@ -40,6 +39,7 @@ from hangar_otelcol.mcp import TOOL_EVENT, index
 from hangar_otelcol.mcp.ids import record_id
 from hangar_otelcol.mcp.numbers import MAX_DURATION_MS, cost_in_range
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.tasks import cancel_and_wait
 
 #: state key of the saved counters
 COUNTERS = "counters"
@@ -103,11 +103,8 @@ class CallCounter(ExporterHelper):
                                                 name=f"{self.settings.id}-expire")
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await cancel_and_wait(self._sweeper)
+        self._sweeper = None
 
     def expire(self) -> None:
         """Remove the series not updated for ``metric_expiration``."""

@@ -9,7 +9,6 @@ that arrive while a page in the same format is being rendered get that page.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import os
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from hangar_otelcol.multiprocess import (
     worker_index,
 )
 from hangar_otelcol.net.http import HttpServer, serve
+from hangar_otelcol.tasks import cancel_and_wait
 from hangar_otelcol.telemetry import SafeCollector
 
 
@@ -95,11 +95,8 @@ class PrometheusExporter(CallCounter):
         if self._server is not None:
             await self._server.stop()
             self._server = None
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+        await cancel_and_wait(self._flusher)
+        self._flusher = None
         await super().close()
         if self._files is not None:
             await self._write_files()  # the last counts stay in the sum

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -33,6 +33,7 @@ OTHER = "__other__"
 TRUNCATED = "\u2026"
 
 Key = tuple[str, ...]
+V = TypeVar("V")
 
 
 class Clock:
@@ -118,8 +119,9 @@ class Recency:
         return out
 
 
-class Family:
-    """A counter family (label values -> value) with its ``Recency``."""
+class _Series(Generic[V]):
+    """What a counter family and the histogram share: their name, help and labels, label
+    values -> V, and the ``Recency`` that bounds and expires the label sets."""
 
     __slots__ = ("description", "labelnames", "name", "recency", "stats", "values")
 
@@ -128,7 +130,7 @@ class Family:
         self.name = name
         self.description = help_text
         self.labelnames = labels
-        self.values: dict[Key, float] = {}
+        self.values: dict[Key, V] = {}
         self.recency = Recency(max_series, clock or Clock())
         self.stats = stats or Stats()
 
@@ -138,7 +140,20 @@ class Family:
 
     @property
     def other(self) -> Key:
+        """The label values of the series that evicted ones are folded into."""
         return (OTHER,) * len(self.labelnames)
+
+    def expire(self, cutoff: float) -> int:
+        keys = self.recency.expired(cutoff)
+        for key in keys:
+            del self.values[key]
+        return len(keys)
+
+
+class Family(_Series[float]):
+    """A counter family (label values -> value) with its ``Recency``."""
+
+    __slots__ = ()
 
     def inc(self, key: Key, amount: float = 1.0) -> None:
         values = self.values
@@ -159,34 +174,15 @@ class Family:
         self.recency.pinned.add(key)
         self.values.setdefault(key, 0.0)
 
-    def expire(self, cutoff: float) -> int:
-        keys = self.recency.expired(cutoff)
-        for key in keys:
-            del self.values[key]
-        return len(keys)
-
     def get(self, key: Key) -> float:
         return self.values.get(key, 0.0)
 
 
-class Histogram:
+class Histogram(_Series[list[float]]):
     """The duration histogram: label values -> [count per bucket (non-cumulative, +Inf
     last)..., sum], with its ``Recency``."""
 
-    __slots__ = ("description", "labelnames", "name", "recency", "stats", "values")
-
-    def __init__(self, name: str, help_text: str, labels: tuple[str, ...], max_series: int,
-                 clock: Clock | None = None, stats: Stats | None = None) -> None:
-        self.name = name
-        self.description = help_text
-        self.labelnames = labels
-        self.values: dict[Key, list[float]] = {}
-        self.recency = Recency(max_series, clock or Clock())
-        self.stats = stats or Stats()
-
-    @property
-    def max_series(self) -> int:
-        return self.recency.max_series
+    __slots__ = ()
 
     def row(self, key: Key) -> list[float]:
         """The row of ``key``, made (``Recency.admit``) if it has none."""
@@ -218,12 +214,6 @@ class Histogram:
         self.recency.pinned.add(key)
         if key not in self.values:
             self.values[key] = [0.0] * (len(BUCKETS) + 2)
-
-    def expire(self, cutoff: float) -> int:
-        keys = self.recency.expired(cutoff)
-        for key in keys:
-            del self.values[key]
-        return len(keys)
 
 
 class Stats:

@@ -34,9 +34,9 @@ from typing import Any
 
 import yaml
 
-from hangar_otelcol.config.types import Duration
+from hangar_otelcol.auth import PRINCIPAL_TYPES
+from hangar_otelcol.config.types import Duration, choice_errors
 
-TYPES = ("human", "agent", "service")
 _ENTRY_KEYS = ("token", "principal", "type", "roles")
 
 
@@ -86,8 +86,7 @@ class BearerTokenAuthConfig:
             errors.append(f"scheme: must be one word, got {self.scheme!r}")
         if not self.header.strip() or any(c.isspace() for c in self.header.strip()):
             errors.append("header: must be a header name such as authorization")
-        if self.type not in TYPES:
-            errors.append(f"type: must be one of {', '.join(TYPES)}; got {self.type!r}")
+        errors += choice_errors("type", self.type, PRINCIPAL_TYPES)
         specs = self.specs(errors)
         if self.filename:
             if not os.path.isfile(self.filename):
@@ -136,8 +135,7 @@ def parse_entry(raw: Any, where: str, defaults: BearerTokenAuthConfig,
         errors.append(f"{where}.principal: must be a non-empty string")
         principal = ""
     type_ = raw.get("type", defaults.type)
-    if type_ not in TYPES:
-        errors.append(f"{where}.type: must be one of {', '.join(TYPES)}; got {type_!r}")
+    errors += choice_errors(f"{where}.type", type_, PRINCIPAL_TYPES)
     roles = raw.get("roles", defaults.roles)
     if roles is None:
         roles = []

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hangar_otelcol.auth import PRINCIPAL_TYPES
+from hangar_otelcol.config.types import choice_errors
+
 SOURCES = ("san_uri", "san_dns", "san_email", "cn")
-TYPES = ("human", "agent", "service")
 
 
 @dataclass
@@ -15,9 +17,7 @@ class MtlsPrincipal:
     roles: list[str] = field(default_factory=list)
 
     def validate(self) -> list[str]:
-        if self.type and self.type not in TYPES:
-            return [f"type: must be one of {', '.join(TYPES)}; got {self.type!r}"]
-        return []
+        return choice_errors("type", self.type, PRINCIPAL_TYPES) if self.type else []
 
 
 @dataclass
@@ -39,15 +39,11 @@ class MtlsConfig:
         if not self.principal_from:
             errors.append(f"principal_from: must name at least one of {', '.join(SOURCES)}")
         for i, source in enumerate(self.principal_from):
-            if source not in SOURCES:
-                errors.append(f"principal_from[{i}]: must be one of {', '.join(SOURCES)}; "
-                              f"got {source!r}")
+            errors += choice_errors(f"principal_from[{i}]", source, SOURCES)
         if len(set(self.principal_from)) != len(self.principal_from):
             errors.append("principal_from: lists a source twice")
         for i, pattern in enumerate(self.allowed):
             if not pattern:
                 errors.append(f"allowed[{i}]: must not be empty")
-        if self.default_type not in TYPES:
-            errors.append(f"default_type: must be one of {', '.join(TYPES)}; got "
-                          f"{self.default_type!r}")
+        errors += choice_errors("default_type", self.default_type, PRINCIPAL_TYPES)
         return errors

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from hangar_otelcol.auth import PRINCIPAL_TYPES
 from hangar_otelcol.auth.jwt import ASYM_ALGS, validate_algorithms, validate_url
-from hangar_otelcol.config.types import Duration
-
-TYPES = ("human", "agent", "service")
+from hangar_otelcol.config.types import Duration, choice_errors
 
 
 @dataclass
@@ -68,9 +67,7 @@ class OidcConfig:
         errors += validate_algorithms(self.algorithms, ASYM_ALGS)
         if not self.username_claim:
             errors.append("username_claim: must not be empty")
-        if self.default_type not in TYPES:
-            errors.append(f"default_type: must be one of {', '.join(TYPES)}; got "
-                          f"{self.default_type!r}")
+        errors += choice_errors("default_type", self.default_type, PRINCIPAL_TYPES)
         if not self.header:
             errors.append("header: must not be empty")
         if self.jwks_refresh <= 0:

@@ -24,11 +24,13 @@ from typing import Protocol, runtime_checkable
 
 from hangar_otelcol.pdata import Principal
 
-__all__ = ["CAPABILITY", "AuthError", "Authenticator", "Credentials", "PeerCertificate",
-           "Principal"]
+__all__ = ["CAPABILITY", "PRINCIPAL_TYPES", "AuthError", "Authenticator", "Credentials",
+           "PeerCertificate", "Principal"]
 
 #: what an authenticator extension's factory ``provides``
 CAPABILITY = "authenticator"
+#: the kinds of principal a credential or a config may name (``Principal.type``)
+PRINCIPAL_TYPES = ("human", "agent", "service")
 
 
 @dataclass(frozen=True, slots=True)

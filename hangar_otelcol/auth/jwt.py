@@ -16,7 +16,6 @@ the token.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ import aiohttp
 import jwt
 
 from hangar_otelcol.config.types import Duration
+from hangar_otelcol.tasks import cancel_and_wait
 
 __all__ = ["ASYM_ALGS", "HS_ALGS", "JwtKeysConfig", "JwtVerifier", "TokenRejected",
            "reason_of"]
@@ -203,11 +203,8 @@ class JwtVerifier:
             self._refresh_task = asyncio.create_task(self._refresh_loop())
 
     async def shutdown(self) -> None:
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh_task
-            self._refresh_task = None
+        task, self._refresh_task = self._refresh_task, None
+        await cancel_and_wait(task)
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -17,6 +17,7 @@ from hangar_otelcol.config.types import (
     decode,
     excerpt,
     extension_refs,
+    minimum_errors,
 )
 from hangar_otelcol.net.endpoints import endpoint_problem
 from hangar_otelcol.pdata import Signal
@@ -66,7 +67,7 @@ class ServiceConfig:
     workers: int = 1
 
     def validate(self) -> list[str]:
-        return ["workers: must be at least 1"] if self.workers < 1 else []
+        return minimum_errors("workers", self.workers, 1)
 
 
 @dataclass

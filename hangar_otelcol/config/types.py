@@ -15,7 +15,7 @@ import re
 import reprlib
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Literal, Union
 
 from hangar_otelcol.redact import path_is_secret, redact_all, redact_text
@@ -59,6 +59,23 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS, *, quote: bool = True) -> st
     except Exception:  # a value whose repr fails must not hide the real problem
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)}+ chars)"
+
+
+def choice_errors(key: str, value: Any, choices: Sequence[str]) -> list[str]:
+    """A ``validate()`` problem of a key that takes one of a few words: ``[key: must be
+    one of a, b, c; got 'x']``, or none when ``value`` is one of ``choices``."""
+    if value in choices:
+        return []
+    return [f"{key}: must be one of {', '.join(choices)}; got {value!r}"]
+
+
+def minimum_errors(key: str, value: float, minimum: int) -> list[str]:
+    """A ``validate()`` problem of a count below its lower bound: ``[key: must not be
+    negative]`` (bound 0) or ``[key: must be at least N]``, or none."""
+    if value >= minimum:
+        return []
+    return [f"{key}: must not be negative" if minimum == 0 else
+            f"{key}: must be at least {minimum}"]
 
 
 class Duration(float):

@@ -38,6 +38,7 @@ from hangar_otelcol.exporterhelper.queue import (
 from hangar_otelcol.pdata import Batch
 from hangar_otelcol.storage import CAPABILITY as STORAGE
 from hangar_otelcol.storage import Storage, StorageFull
+from hangar_otelcol.tasks import cancel_and_wait
 
 SendFunc = Callable[[Any], Awaitable[None]]
 
@@ -229,9 +230,7 @@ class ExporterHelper(BaseComponent):
         task, self._checkpointer = self._checkpointer, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         try:
             await self.checkpoint()  # the last one: nothing sent is sent again
         except Exception as exc:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from hangar_otelcol.config.types import Duration
+from hangar_otelcol.config.types import Duration, minimum_errors
 
 #: state keys of the saved segments
 SEGMENT_PREFIX = "seen/"
@@ -32,7 +32,7 @@ class DedupeConfig:
     max_records: int = 500_000
 
     def validate(self) -> list[str]:
-        return ["max_records: must be at least 1"] if self.max_records < 1 else []
+        return minimum_errors("max_records", self.max_records, 1)
 
 
 def short_id(record_id: bytes) -> int:

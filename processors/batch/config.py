@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hangar_otelcol.config.types import Duration
+from hangar_otelcol.config.types import Duration, minimum_errors
 
 _200MS = Duration(0.2)
 
@@ -28,12 +28,9 @@ class BatchConfig:
     ack_after_export: bool = True
 
     def validate(self) -> list[str]:
-        errors = []
-        if self.send_batch_size < 0:
-            errors.append("send_batch_size: must not be negative")
-        if self.send_batch_max_size < 0:
-            errors.append("send_batch_max_size: must not be negative")
-        elif 0 < self.send_batch_max_size < self.send_batch_size:
+        errors = (minimum_errors("send_batch_size", self.send_batch_size, 0)
+                  + minimum_errors("send_batch_max_size", self.send_batch_max_size, 0))
+        if 0 < self.send_batch_max_size < self.send_batch_size:
             errors.append(f"send_batch_max_size: must be greater than or equal to "
                           f"send_batch_size ({self.send_batch_max_size} < "
                           f"{self.send_batch_size})")

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings
+from hangar_otelcol.component import Consumer, ConsumerError, CreateSettings
 from hangar_otelcol.pdata import Batch, Part, Signal
+from hangar_otelcol.processorhelper import SignalProcessor
 
 from .config import BatchConfig
 from .split import split_part
@@ -65,15 +66,10 @@ class _Shard:
         return parts
 
 
-class BatchProcessor(BaseComponent):
-    mutates_data = False
-
+class BatchProcessor(SignalProcessor[BatchConfig]):
     def __init__(self, settings: CreateSettings, config: BatchConfig, signal: Signal,
                  next_consumer: Consumer) -> None:
-        super().__init__(settings)
-        self.config = config
-        self.signal = signal
-        self.next = next_consumer
+        super().__init__(settings, config, signal, next_consumer)
         self._size = config.send_batch_size
         self._max = config.send_batch_max_size
         self._timeout = float(config.timeout)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from hangar_otelcol.auth import PRINCIPAL_TYPES
 from hangar_otelcol.auth.jwt import JwtKeysConfig
+from hangar_otelcol.config.types import choice_errors
 from hangar_otelcol.mcp import InvocationKeys
 
 SOURCES = ("attributes", "jwt", "headers", "static")
-TYPES = ("human", "agent", "service")
 
 
 @dataclass
@@ -36,9 +37,8 @@ class JwtConfig(JwtKeysConfig):
 
     def validate(self) -> list[str]:
         errors = super().validate()
-        if self.enabled and self.default_type not in TYPES:
-            errors.append(f"default_type: must be one of {', '.join(TYPES)}; got "
-                          f"{self.default_type!r}")
+        if self.enabled:
+            errors += choice_errors("default_type", self.default_type, PRINCIPAL_TYPES)
         return errors
 
 
@@ -70,9 +70,7 @@ class StaticIdentity:
     roles: list[str] = field(default_factory=list)
 
     def validate(self) -> list[str]:
-        if self.type and self.type not in TYPES:
-            return [f"type: must be one of {', '.join(TYPES)}; got {self.type!r}"]
-        return []
+        return choice_errors("type", self.type, PRINCIPAL_TYPES) if self.type else []
 
 
 MODES = ("auto", "enforce", "trust")
@@ -112,20 +110,12 @@ class CallerConfig:
     invocations: InvocationKeys = field(default_factory=InvocationKeys)
 
     def validate(self) -> list[str]:
-        errors = []
-        if self.mode not in MODES:
-            errors.append(f"mode: must be one of {', '.join(MODES)}; got {self.mode!r}")
-        if self.on_missing not in ON_MISSING:
-            errors.append(f"on_missing: must be one of {', '.join(ON_MISSING)}; got "
-                          f"{self.on_missing!r}")
+        errors = choice_errors("mode", self.mode, MODES)
+        errors += choice_errors("on_missing", self.on_missing, ON_MISSING)
         for i, source in enumerate(self.sources):
-            if source not in SOURCES:
-                errors.append(f"sources[{i}]: must be one of {', '.join(SOURCES)}; got "
-                              f"{source!r}")
+            errors += choice_errors(f"sources[{i}]", source, SOURCES)
         for key, value in self.type_map.items():
-            if value not in TYPES:
-                errors.append(f"type_map.{key}: must be one of {', '.join(TYPES)}; got "
-                              f"{value!r}")
+            errors += choice_errors(f"type_map.{key}", value, PRINCIPAL_TYPES)
         if self.default.id and not self.default.type:
             errors.append("default.type: required when default.id is set")
         return errors

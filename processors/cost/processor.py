@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 from typing import Any
 
@@ -33,6 +32,7 @@ from hangar_otelcol.processors.cost.source import (
     file_signature,
     load_pricing_file,
 )
+from hangar_otelcol.tasks import cancel_and_wait
 
 #: what a sender may have written about its own cost
 COST_KEYS = frozenset({COST_CENTS, COST_MODEL, COST_CURRENCY, COST_INPUT_TOKENS,
@@ -83,11 +83,8 @@ class CostProcessor(InvocationProcessor):
                                                    "-pricing-watch")
 
     async def shutdown(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
-            self._watch_task = None
+        task, self._watch_task = self._watch_task, None
+        await cancel_and_wait(task)
 
     async def reload(self) -> None:
         """SIGHUP: re-read the pricing file; a bad file keeps the rules in effect."""

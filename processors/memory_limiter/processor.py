@@ -15,9 +15,11 @@ import contextlib
 import gc
 import os
 
-from hangar_otelcol.component import BaseComponent, Consumer, ConsumerError, CreateSettings, Host
+from hangar_otelcol.component import Consumer, ConsumerError, CreateSettings, Host
 from hangar_otelcol.pdata import Batch, Signal
+from hangar_otelcol.processorhelper import SignalProcessor
 from hangar_otelcol.processors.memory_limiter.config import MemoryLimiterConfig
+from hangar_otelcol.tasks import cancel_and_wait
 
 MiB = 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -43,15 +45,10 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-class MemoryLimiter(BaseComponent):
-    mutates_data = False
-
+class MemoryLimiter(SignalProcessor[MemoryLimiterConfig]):
     def __init__(self, settings: CreateSettings, config: MemoryLimiterConfig, signal: Signal,
                  next_consumer: Consumer) -> None:
-        super().__init__(settings)
-        self.config = config
-        self.signal = signal
-        self.next = next_consumer
+        super().__init__(settings, config, signal, next_consumer)
         if config.limit_mib:
             self.hard = config.limit_mib * MiB
             self.soft = self.hard - (config.spike_limit_mib * MiB or self.hard // 5)
@@ -72,10 +69,7 @@ class MemoryLimiter(BaseComponent):
         self._task = asyncio.create_task(self._watch(), name=f"{self.settings.id}-watch")
 
     async def shutdown(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _watch(self) -> None:
         while True:

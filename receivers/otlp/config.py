@@ -32,7 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hangar_otelcol.config.types import AuthenticatorRef, ByteSize, Duration, decode
+from hangar_otelcol.config.types import (
+    AuthenticatorRef,
+    ByteSize,
+    Duration,
+    decode,
+    minimum_errors,
+)
 from hangar_otelcol.net.endpoints import endpoint_problem, is_loopback, split_endpoint
 from hangar_otelcol.net.tls import TLSServerConfig
 from hangar_otelcol.signals import Signal
@@ -145,8 +151,45 @@ class KeepaliveConfig:
         return []
 
 
+class _Listener:
+    """What the gRPC and the HTTP listener share: the checks of their endpoint, of who can
+    reach it and of their connection cap, and the values derived from those keys. Their
+    dataclasses declare the fields (each with its own default and place in the config)."""
+
+    endpoint: str
+    max_connections: int
+    tls: TLSServerConfig | None
+    auth: AuthConfig | None
+    insecure_no_auth: bool
+
+    @property
+    def connection_cap(self) -> int:
+        return self.max_connections or fd_share()
+
+    @property
+    def client_certificates(self) -> bool:
+        """The listener asks for client certificates and verifies them (mTLS)."""
+        return bool(self.tls is not None and self.tls.client_ca_file)
+
+    def validate(self) -> list[str]:
+        errors = []
+        for problem in (endpoint_problem(self.endpoint), _exposure_problem(
+                self.endpoint, self.auth, self.tls, self.insecure_no_auth)):
+            if problem:
+                errors.append(problem)
+        errors += self.protocol_errors()
+        if self.max_connections < 0:
+            errors.append("max_connections: must not be negative (0 = a share of the "
+                          "file-descriptor limit)")
+        return errors
+
+    def protocol_errors(self) -> list[str]:
+        """The problems of the protocol's own keys."""
+        return []
+
+
 @dataclass
-class GRPCConfig:
+class GRPCConfig(_Listener):
     endpoint: str = "localhost:4317"
     #: largest request accepted (after decompression); larger -> RESOURCE_EXHAUSTED
     max_recv_msg_size_mib: int = 4
@@ -165,28 +208,16 @@ class GRPCConfig:
     #: SO_REUSEPORT, for several worker processes on one port
     reuse_port: bool = False
 
-    @property
-    def connection_cap(self) -> int:
-        return self.max_connections or fd_share()
-
-    def validate(self) -> list[str]:
+    def protocol_errors(self) -> list[str]:
         errors = []
-        for problem in (endpoint_problem(self.endpoint), _exposure_problem(
-                self.endpoint, self.auth, self.tls, self.insecure_no_auth)):
-            if problem:
-                errors.append(problem)
         if not 1 <= self.max_recv_msg_size_mib <= 2047:
             errors.append("max_recv_msg_size_mib: must be between 1 and 2047")
-        if self.max_concurrent_streams < 0:
-            errors.append("max_concurrent_streams: must not be negative")
-        if self.max_connections < 0:
-            errors.append("max_connections: must not be negative (0 = a share of the "
-                          "file-descriptor limit)")
+        errors += minimum_errors("max_concurrent_streams", self.max_concurrent_streams, 0)
         return errors
 
 
 @dataclass
-class HTTPConfig:
+class HTTPConfig(_Listener):
     endpoint: str = "localhost:4318"
     traces_url_path: str = "/v1/traces"
     logs_url_path: str = "/v1/logs"
@@ -212,10 +243,6 @@ class HTTPConfig:
     insecure_no_auth: bool = False
     reuse_port: bool = False
 
-    @property
-    def connection_cap(self) -> int:
-        return self.max_connections or fd_share()
-
     def __post_init__(self) -> None:
         # the Collector adds a missing leading slash (SanitizedURLPath)
         for name in ("traces_url_path", "logs_url_path", "metrics_url_path"):
@@ -223,12 +250,8 @@ class HTTPConfig:
             if isinstance(value, str) and not value.startswith("/"):
                 setattr(self, name, "/" + value)
 
-    def validate(self) -> list[str]:
+    def protocol_errors(self) -> list[str]:
         errors = []
-        for problem in (endpoint_problem(self.endpoint), _exposure_problem(
-                self.endpoint, self.auth, self.tls, self.insecure_no_auth)):
-            if problem:
-                errors.append(problem)
         paths = [self.traces_url_path, self.logs_url_path, self.metrics_url_path]
         if len(set(paths)) != len(paths):
             errors.append("traces_url_path: the three url paths must differ")
@@ -237,9 +260,6 @@ class HTTPConfig:
         if self.idle_timeout <= 0:
             errors.append("idle_timeout: must be positive (how long a keep-alive connection "
                           "may wait for its next request)")
-        if self.max_connections < 0:
-            errors.append("max_connections: must not be negative (0 = a share of the "
-                          "file-descriptor limit)")
         return errors
 
 
@@ -287,9 +307,7 @@ class OverloadConfig:
     retry_after: Duration = Duration(1.0)
 
     def validate(self) -> list[str]:
-        if self.max_inflight_requests < 0:
-            return ["max_inflight_requests: must not be negative"]
-        return []
+        return minimum_errors("max_inflight_requests", self.max_inflight_requests, 0)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from hangar_otelcol.pdata import Principal, Sender, Signal
 from hangar_otelcol.receivers.otlp import status
 from hangar_otelcol.receivers.otlp.auth import RequestAuth, certificate_from_grpc
 from hangar_otelcol.receivers.otlp.config import GRPCConfig, MiB
+from hangar_otelcol.receivers.otlp.server import ProtocolServer
 
 if TYPE_CHECKING:
     from hangar_otelcol.receivers.otlp.receiver import OTLPReceiver
@@ -76,15 +77,11 @@ def channel_options(cfg: GRPCConfig) -> list[tuple[str, Any]]:
     return options
 
 
-class GRPCServer:
+class GRPCServer(ProtocolServer[GRPCConfig]):
     def __init__(self, receiver: OTLPReceiver, config: GRPCConfig,
                  auth: RequestAuth | None = None) -> None:
-        self.receiver = receiver
-        self.config = config
-        self.auth = auth
-        self.include_metadata = receiver.config.include_metadata
+        super().__init__(receiver, config, auth)
         self.server: grpc.aio.Server | None = None
-        self.port = 0
 
     async def start(self) -> None:
         cfg = self.config
@@ -121,7 +118,7 @@ class GRPCServer:
         receiver = self.receiver
         include_metadata = self.include_metadata
         auth = self.auth
-        certificates = bool(self.config.tls is not None and self.config.tls.client_ca_file)
+        certificates = self.config.client_certificates
 
         async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             metadata: dict[str, str] = {}

@@ -31,6 +31,7 @@ from hangar_otelcol.pdata import Principal, Sender, Signal
 from hangar_otelcol.receivers.otlp import status
 from hangar_otelcol.receivers.otlp.auth import RequestAuth, certificate_from_peercert
 from hangar_otelcol.receivers.otlp.config import HTTPConfig
+from hangar_otelcol.receivers.otlp.server import ProtocolServer
 from hangar_otelcol.receivers.otlp.status import Outcome
 
 if TYPE_CHECKING:
@@ -128,20 +129,16 @@ class _Held:
         self.size = size
 
 
-class HTTPServer:
+class HTTPServer(ProtocolServer[HTTPConfig]):
     def __init__(self, receiver: OTLPReceiver, config: HTTPConfig,
                  auth: RequestAuth | None = None) -> None:
-        self.receiver = receiver
-        self.config = config
-        self.auth = auth
-        self._certificates = bool(config.tls is not None and config.tls.client_ca_file)
+        super().__init__(receiver, config, auth)
+        self._certificates = config.client_certificates
         self.limit = int(config.max_request_body_size)
-        self.include_metadata = receiver.config.include_metadata
         self.paths = {config.traces_url_path: Signal.TRACES,
                       config.logs_url_path: Signal.LOGS,
                       config.metrics_url_path: Signal.METRICS}
         self.server: HttpServer | None = None
-        self.port = 0
 
     async def start(self) -> None:
         cfg = self.config

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -21,6 +21,7 @@ from hangar_otelcol.pdata import Batch, Sender, Signal, decode
 from hangar_otelcol.receivers.otlp import status
 from hangar_otelcol.receivers.otlp.auth import RequestAuth
 from hangar_otelcol.receivers.otlp.config import GRPCConfig, HTTPConfig, OTLPReceiverConfig
+from hangar_otelcol.receivers.otlp.server import C, ProtocolServer
 from hangar_otelcol.receivers.otlp.status import Outcome
 
 T = TypeVar("T")
@@ -46,9 +47,9 @@ class OTLPReceiver(BaseComponent):
                              lambda: float(self.inflight_bytes))
         self._idle = asyncio.Event()
         self._idle.set()
-        self._servers: list[object] = []
-        self.grpc_server: object | None = None
-        self.http_server: object | None = None
+        self._servers: list[ProtocolServer[Any]] = []
+        self.grpc_server: ProtocolServer[GRPCConfig] | None = None
+        self.http_server: ProtocolServer[HTTPConfig] | None = None
         self._decoder: ThreadPoolExecutor | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -60,28 +61,27 @@ class OTLPReceiver(BaseComponent):
         protocols = self.config.protocols
         try:
             if protocols.grpc is not None:
-                grpc_server = GRPCServer(self, protocols.grpc,
-                                         self._auth(protocols.grpc, "grpc", host))
-                await grpc_server.start()
-                self.grpc_server = grpc_server
-                self._servers.append(grpc_server)
+                self.grpc_server = await self._serve(GRPCServer, protocols.grpc, "grpc", host)
             if protocols.http is not None:
-                http_server = HTTPServer(self, protocols.http,
-                                         self._auth(protocols.http, "http", host))
-                await http_server.start()
-                self.http_server = http_server
-                self._servers.append(http_server)
+                self.http_server = await self._serve(HTTPServer, protocols.http, "http", host)
         except BaseException:
             await self.shutdown()
             raise
+
+    async def _serve(self, server_class: type[ProtocolServer[C]], config: C, transport: str,
+                     host: Host) -> ProtocolServer[C]:
+        """Start one protocol's server (stopped by ``shutdown`` from then on)."""
+        server = server_class(self, config, self._auth(config, transport, host))
+        await server.start()
+        self._servers.append(server)
+        return server
 
     def _auth(self, config: GRPCConfig | HTTPConfig, transport: str, host: Host
               ) -> RequestAuth | None:
         if config.auth is None:
             return None
-        client_certificates = bool(config.tls is not None and config.tls.client_ca_file)
         try:
-            auth = RequestAuth(self.settings, config.auth, transport, client_certificates)
+            auth = RequestAuth(self.settings, config.auth, transport, config.client_certificates)
             auth.start(host)
         except ValueError as exc:
             raise ValueError(f"protocols.{transport}.{exc}") from None
@@ -91,8 +91,7 @@ class OTLPReceiver(BaseComponent):
         """Stop accepting, then wait (bounded) for requests already in the pipeline."""
         timeout = float(self.config.shutdown_timeout)
         servers, self._servers = self._servers, []
-        await asyncio.gather(*(s.stop(timeout) for s in servers),  # type: ignore[attr-defined]
-                             return_exceptions=True)
+        await asyncio.gather(*(s.stop(timeout) for s in servers), return_exceptions=True)
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:

@@ -76,6 +76,26 @@ def helper(send: Recorder, config: HelperConfig, telemetry: Telemetry | None = N
     return ExporterHelper(settings, config, send=send), telemetry
 
 
+async def stuck(**sending_queue: object) -> tuple[ExporterHelper, Telemetry, Recorder]:
+    """A started helper with one consumer, whose downstream is stuck (until
+    ``recorder.gate`` is set) on a first batch: the queue is empty again, nothing sent."""
+    rec = Recorder()
+    rec.gate = asyncio.Event()
+    h, tel = helper(rec, fast_config(sending_queue={"num_consumers": 1, **sending_queue}))
+    await h.start(StandaloneHost())
+    await h.consume(spans(1))
+    await eventually(lambda: rec.attempts == 1)
+    return h, tel, rec
+
+
+async def unstick(h: ExporterHelper, rec: Recorder, batches: int) -> None:
+    """Let the downstream take everything; ``batches`` arrive, then the helper stops."""
+    assert rec.gate is not None
+    rec.gate.set()
+    await eventually(lambda: len(rec.sent) == batches)
+    await h.shutdown()
+
+
 def metric(telemetry: Telemetry, name: str) -> float:
     value = telemetry.registry.get_sample_value(name, {"exporter": "test/x"})
     return value or 0.0
@@ -179,13 +199,7 @@ async def test_gives_up_after_max_elapsed_time() -> None:
 
 
 async def test_full_queue_drops_and_counts_enqueue_failed() -> None:
-    rec = Recorder()
-    rec.gate = asyncio.Event()  # the downstream is stuck
-    cfg = fast_config(sending_queue={"num_consumers": 1, "queue_size": 2})
-    h, tel = helper(rec, cfg)
-    await h.start(StandaloneHost())
-    await h.consume(spans(1))
-    await eventually(lambda: rec.attempts == 1)  # one in flight, queue empty again
+    h, tel, rec = await stuck(queue_size=2)
     await h.consume(spans(1))
     await h.consume(spans(1))
     with pytest.raises(ConsumerError) as err:
@@ -193,19 +207,11 @@ async def test_full_queue_drops_and_counts_enqueue_failed() -> None:
     assert not err.value.permanent and "queue is full" in str(err.value)
     assert metric(tel, "otelcol_exporter_enqueue_failed_spans_total") == 7
     assert metric(tel, "otelcol_exporter_queue_size") == 2
-    rec.gate.set()
-    await eventually(lambda: len(rec.sent) == 3)
-    await h.shutdown()
+    await unstick(h, rec, 3)
 
 
 async def test_items_sizer_counts_items() -> None:
-    rec = Recorder()
-    rec.gate = asyncio.Event()
-    cfg = fast_config(sending_queue={"num_consumers": 1, "queue_size": 10, "sizer": "items"})
-    h, tel = helper(rec, cfg)
-    await h.start(StandaloneHost())
-    await h.consume(spans(1))
-    await eventually(lambda: rec.attempts == 1)
+    h, tel, rec = await stuck(queue_size=10, sizer="items")
     await h.consume(spans(6))
     with pytest.raises(ConsumerError):
         await h.consume(spans(5))  # 6 + 5 > 10
@@ -213,28 +219,17 @@ async def test_items_sizer_counts_items() -> None:
         await h.consume(spans(11))
     await h.consume(spans(4))
     assert metric(tel, "otelcol_exporter_queue_size") == 10
-    rec.gate.set()
-    await eventually(lambda: len(rec.sent) == 3)
-    await h.shutdown()
+    await unstick(h, rec, 3)
 
 
 async def test_block_on_overflow_waits_for_space() -> None:
-    rec = Recorder()
-    rec.gate = asyncio.Event()
-    cfg = fast_config(sending_queue={"num_consumers": 1, "queue_size": 1,
-                                     "block_on_overflow": True})
-    h, tel = helper(rec, cfg)
-    await h.start(StandaloneHost())
-    await h.consume(spans(1))
-    await eventually(lambda: rec.attempts == 1)
+    h, tel, rec = await stuck(queue_size=1, block_on_overflow=True)
     await h.consume(spans(1))
     blocked = asyncio.create_task(h.consume(spans(1)))
     await asyncio.sleep(0.05)
     assert not blocked.done()
-    rec.gate.set()
-    await asyncio.wait_for(blocked, 5)
-    await eventually(lambda: len(rec.sent) == 3)
-    await h.shutdown()
+    await unstick(h, rec, 3)
+    await asyncio.wait_for(blocked, 5)  # it got its place once the downstream took one
     assert metric(tel, "otelcol_exporter_enqueue_failed_spans_total") == 0
 
 

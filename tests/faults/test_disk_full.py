@@ -15,7 +15,7 @@ import pytest
 
 from hangar_otelcol.testing import free_port
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals, drain, stop
+from tests.support.faults import CallSender, Tally, arrivals, drain, stopping
 from tests.support.faults_otlp import forwarded
 from tests.support.gateway import shipped_gateway
 from tests.support.metrics import scrape
@@ -37,7 +37,7 @@ async def test_a_full_store_refuses_retryably_and_loses_nothing(
     await asyncio.to_thread(gateway.start)
     sender = CallSender(f"127.0.0.1:{ports['grpc']}", threads=4, per_request=50,
                         pause=0.02).start()
-    try:
+    async with stopping(sender, gateway, then=backend.stop):
         await eventually(lambda: sender.refusals, 60, "a refusal from the full store",
                          interval=0.1)
         await asyncio.sleep(3.0)  # full for a while: still refusing, still up
@@ -46,11 +46,6 @@ async def test_a_full_store_refuses_retryably_and_loses_nothing(
         await backend.start()
         await asyncio.sleep(3.0)
         await drain(sender, lambda: forwarded(backend), "at the backend")
-    finally:
-        try:
-            await stop(sender, gateway)
-        finally:
-            await backend.stop()
     tally = Tally("store full (file_storage max_size 4MiB, backend down)").settle(
         sender, arrivals(forwarded(backend)))
     tally.notes["acknowledged_until_full"] = acked_when_full

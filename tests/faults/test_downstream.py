@@ -17,7 +17,7 @@ import pytest
 
 from hangar_otelcol.pdata import Signal
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals, drain, stop
+from tests.support.faults import CallSender, Tally, arrivals, drain, stopping
 from tests.support.faults_otlp import forwarded
 from tests.support.gateway import shipped_gateway
 from tests.support.sinks import GrpcSink
@@ -42,7 +42,7 @@ async def test_backend_down_for_20s_gets_everything_once_when_back(
     sender = CallSender(f"127.0.0.1:{ports['grpc']}", threads=4, per_request=50,
                         pause=0.05).start()
     second = GrpcSink(first.port)
-    try:
+    async with stopping(sender, gateway, then=second.stop):
         await asyncio.sleep(2.0)
         await first.stop()
         await asyncio.sleep(OUTAGE)
@@ -52,11 +52,6 @@ async def test_backend_down_for_20s_gets_everything_once_when_back(
         await asyncio.sleep(2.0)
         await drain(sender, lambda: forwarded(first, second), "at the backend")
         caught_up = time.monotonic() - back
-    finally:
-        try:
-            await stop(sender, gateway)
-        finally:
-            await second.stop()
     tally = Tally(f"backend down {OUTAGE:g}s (forward-otlp)").settle(
         sender, arrivals(forwarded(first, second)))
     tally.notes.update(acknowledged_while_down=acked_in_outage,
@@ -74,15 +69,10 @@ async def test_backend_slower_than_the_timeout_gets_few_copies_and_the_queue_dra
     await asyncio.to_thread(gateway.start)
     sender = CallSender(f"127.0.0.1:{ports['grpc']}", threads=4, per_request=50,
                         pause=0.05).start()
-    try:
+    async with stopping(sender, gateway, then=sink.stop):
         await asyncio.sleep(8.0)
         await drain(sender, lambda: forwarded(sink), "at the backend")
         requests = len(sink.requests(Signal.LOGS))
-    finally:
-        try:
-            await stop(sender, gateway)
-        finally:
-            await sink.stop()
     tally = Tally("backend slower than the timeout (1.5 s vs 1 s)").settle(
         sender, arrivals(forwarded(sink)))
     tally.notes["backend_requests"] = requests

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals, drain, stop
+from tests.support.faults import CallSender, Tally, arrivals, drain, stopping
 from tests.support.gateway import shipped_gateway
 from tests.support.metrics import scrape
 from tests.support.workload import jsonl_calls
@@ -35,7 +35,7 @@ async def test_sigkill_under_load_loses_nothing_and_writes_each_call_once(
     await asyncio.to_thread(gateway.start)
     sender = CallSender(f"127.0.0.1:{ports['grpc']}", threads=16, per_request=100).start()
     written_before_kill = []
-    try:
+    async with stopping(sender, gateway):
         for _ in range(KILLS):
             await asyncio.sleep(UNDER_LOAD)
             gateway.kill()
@@ -45,8 +45,6 @@ async def test_sigkill_under_load_loses_nothing_and_writes_each_call_once(
         await asyncio.sleep(UNDER_LOAD)
         await drain(sender, lambda: jsonl_calls(out), "in the file", 60)
         counted = await scrape(ports["prom"])
-    finally:
-        await stop(sender, gateway)
 
     arrived = arrivals(jsonl_calls(out))
     prometheus_calls = sum(v for (name, _), v in counted.items()

@@ -17,7 +17,7 @@ import pytest
 
 from hangar_otelcol.testing import free_port
 from tests.support import configs
-from tests.support.faults import CallSender, Tally, arrivals, drain, stop
+from tests.support.faults import CallSender, Tally, arrivals, drain, stopping
 from tests.support.gateway import shipped_gateway
 from tests.support.metrics import scrape
 from tests.support.syslogd import Rsyslog, have_rsyslog
@@ -46,7 +46,7 @@ async def test_syslog_server_restarts_lose_nothing(tmp_path: Path, fault_report)
     await asyncio.to_thread(gateway.start)
     sender = CallSender(f"127.0.0.1:{ports['grpc']}", threads=4, per_request=50,
                         pause=0.02).start()
-    try:
+    async with stopping(sender, gateway, then=lambda: asyncio.to_thread(daemon.stop)):
         for _ in range(RESTARTS):
             await asyncio.sleep(2.0)
             await asyncio.to_thread(daemon.stop)
@@ -55,11 +55,6 @@ async def test_syslog_server_restarts_lose_nothing(tmp_path: Path, fault_report)
         await asyncio.sleep(2.0)
         await drain(sender, lambda: received(daemon), "at rsyslog", 60)
         metrics = await scrape(ports["metrics"])
-    finally:
-        try:
-            await stop(sender, gateway)
-        finally:
-            await asyncio.to_thread(daemon.stop)
     resent = sum(v for (name, _), v in metrics.items()
                  if name == "otelcol_exporter_compliance_records_resent_total")
     tally = Tally(f"rsyslog restarted x{RESTARTS} (RFC 5424/TCP)").settle(

@@ -6,7 +6,6 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from hangar_otelcol.mcp import (
     DEFAULT_KEYS,
@@ -20,21 +19,7 @@ from hangar_otelcol.mcp.attrs import EncodedAttributes, set_attributes, set_enco
 from hangar_otelcol.mcp.keys import IDENTITY_KEYS
 from hangar_otelcol.pdata import Part
 from hangar_otelcol.processors.caller import identity
-
-
-def _kv(key: str, value: Any) -> KeyValue:
-    kv = KeyValue(key=key)
-    if isinstance(value, bool):
-        kv.value.bool_value = value
-    elif isinstance(value, int):
-        kv.value.int_value = value
-    elif isinstance(value, float):
-        kv.value.double_value = value
-    elif isinstance(value, bytes):
-        kv.value.bytes_value = value
-    else:
-        kv.value.string_value = value
-    return kv
+from hangar_otelcol.testing import key_value
 
 
 def _log_part(*records: list[tuple[str, Any]]) -> Part:
@@ -42,7 +27,7 @@ def _log_part(*records: list[tuple[str, Any]]) -> Part:
     sl = req.resource_logs.add().scope_logs.add()
     for attrs in records:
         rec = sl.log_records.add(time_unix_nano=1)
-        rec.attributes.extend(_kv(k, v) for k, v in attrs)
+        rec.attributes.extend(key_value(k, v) for k, v in attrs)
     return Part(req, req.SerializeToString())
 
 
@@ -50,7 +35,7 @@ def _span_part(name: str, attrs: list[tuple[str, Any]]) -> Part:
     req = ExportTraceServiceRequest()
     ss = req.resource_spans.add().scope_spans.add()
     span = ss.spans.add(name=name, start_time_unix_nano=1_000_000, end_time_unix_nano=3_500_000)
-    span.attributes.extend(_kv(k, v) for k, v in attrs)
+    span.attributes.extend(key_value(k, v) for k, v in attrs)
     return Part(req, req.SerializeToString())
 
 

@@ -22,20 +22,9 @@ from hangar_otelcol.pipeline import FanOut
 from hangar_otelcol.processors.cost.config import CostConfig
 from hangar_otelcol.processors.cost.factory import FACTORY as COST
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import CollectingConsumer, make_settings
+from hangar_otelcol.testing import CollectingConsumer, RefusingConsumer, make_settings
 from tests.mcp.test_index_reading import TOOL, _log_part, _span_part
 from tests.support.metrics import samples, series
-
-
-class Broken:
-    mutates_data = False
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def consume(self, batch: Batch) -> None:
-        self.calls += 1
-        raise OverflowError("int too large to convert to float")
 
 
 def _batch(part: Part) -> Batch:
@@ -44,7 +33,7 @@ def _batch(part: Part) -> Batch:
 
 async def test_one_consumer_raising_does_not_stop_the_others() -> None:
     before, after = CollectingConsumer(), CollectingConsumer()
-    broken = Broken()
+    broken = RefusingConsumer(OverflowError("int too large to convert to float"))
     fan = FanOut([before, broken, after])
     with pytest.raises(ConsumerError) as info:
         await fan.consume(_batch(_log_part([TOOL])))

@@ -78,27 +78,27 @@ service: {pipelines: {traces: {receivers: [src], exporters: [sink_alias/x]}}}
     assert cfg.exporters[ComponentID("sink", "x")].config.tag == "a"
 
 
-def test_connector_must_be_used_on_both_sides_with_a_supported_pair() -> None:
-    errors = check("""
+#: a config with a connector, to which each case adds its pipelines
+_CONNECTED = """
 receivers: {src: {}}
 exporters: {sink: {}}
 connectors: {bridge: {}}
 service:
   pipelines:
-    traces: {receivers: [src], exporters: [bridge]}
-""")
-    assert errors == ["connectors.bridge: used only on one side: a connector must also be a "
-                      "receiver in some pipeline"]
-    errors = check("""
-receivers: {src: {}}
-exporters: {sink: {}}
-connectors: {bridge: {}}
-service:
-  pipelines:
-    logs: {receivers: [src], exporters: [bridge]}
-    traces: {receivers: [bridge], exporters: [sink]}
-""")
-    assert errors == ["connectors.bridge: does not connect logs->traces"]
+"""
+
+
+@pytest.mark.parametrize(("pipelines", "error"), [
+    ("    traces: {receivers: [src], exporters: [bridge]}\n",
+     "connectors.bridge: used only on one side: a connector must also be a receiver in some "
+     "pipeline"),
+    ("    logs: {receivers: [src], exporters: [bridge]}\n"
+     "    traces: {receivers: [bridge], exporters: [sink]}\n",
+     "connectors.bridge: does not connect logs->traces"),
+])
+def test_connector_must_be_used_on_both_sides_with_a_supported_pair(pipelines: str,
+                                                                    error: str) -> None:
+    assert check(_CONNECTED + pipelines) == [error]
 
 
 @pytest.mark.parametrize("pipelines", ["{}", "null"])

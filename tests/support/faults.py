@@ -14,12 +14,13 @@ copies there), lost (acknowledged, not there).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -264,3 +265,18 @@ async def stop(sender: CallSender, gateway: GatewayProcess) -> None:
     await asyncio.to_thread(sender.stop)
     code = await asyncio.to_thread(gateway.stop)
     assert code == 0, gateway.stderr()
+
+
+@contextlib.asynccontextmanager
+async def stopping(sender: CallSender, gateway: GatewayProcess,
+                   then: Callable[[], Awaitable[object]] | None = None) -> AsyncIterator[None]:
+    """The run of a fault test: when the block ends (also after a failure), ``stop`` the
+    senders and the gateway, then ``then()`` (the test's backend), even if that failed."""
+    try:
+        yield
+    finally:
+        try:
+            await stop(sender, gateway)
+        finally:
+            if then is not None:
+                await then()

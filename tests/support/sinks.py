@@ -9,11 +9,13 @@ seconds later (a backend that is slower than its clients' timeout still has the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import grpc.aio
+import pytest
 from aiohttp import web
 
 from hangar_otelcol.pdata import Signal, decode
@@ -174,3 +176,14 @@ class HttpSink(_Sink):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def sink_fixture(sink_class: type[GrpcSink] | type[HttpSink]) -> Any:
+    """The fixture ``sink`` of a test module: a ``sink_class`` started on a free port and
+    stopped after the test (``sink = sink_fixture(GrpcSink)``)."""
+    @pytest.fixture
+    async def sink() -> AsyncIterator[GrpcSink | HttpSink]:
+        started = await sink_class().start()
+        yield started
+        await started.stop()
+    return sink

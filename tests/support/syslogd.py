@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tests.support.processes import terminate
 from tests.support.waiting import wait_for
@@ -42,6 +42,24 @@ def have_syslog_ng() -> bool:
     return SYSLOG_NG.exists()
 
 
+class _Daemon:
+    """``with Rsyslog(...) as daemon:`` starts the daemon and stops it when the block ends,
+    also after a failure; what it received can still be read afterwards."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
 # ----------------------------------------------------------------------------- rsyslog
 
 _RSYSLOG_TEMPLATE = r'''
@@ -61,7 +79,7 @@ template(name="dump" type="list") {
 '''
 
 
-class Rsyslog:
+class Rsyslog(_Daemon):
     """rsyslogd with imudp + imtcp (plain), or imtcp with TLS (ossl driver)."""
 
     def __init__(self, folder: Path, port: int, *, tls: tuple[Path, Path] | None = None) -> None:
@@ -140,7 +158,7 @@ class Rsyslog:
 
 # ----------------------------------------------------------------------------- syslog-ng
 
-class SyslogNg:
+class SyslogNg(_Daemon):
     """syslog-ng 3.38 unpacked from the Debian package: RFC 5424 over udp/tcp/lf/tls."""
 
     def __init__(self, folder: Path, ports: dict[str, int],

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Formatter
+    from .options import FormatOptions
+
 #: accepted spellings -> canonical name (hangar accepts json-lines too)
 FORMAT_ALIASES = {"jsonlines": "jsonlines", "json-lines": "jsonlines", "leef": "leef",
                   "syslog": "syslog", "cef": "cef"}
@@ -16,16 +22,17 @@ def unknown_format_message(name: str) -> str:
     return (f"unknown format {name!r} (expected jsonlines, json-lines, leef, syslog or cef)")
 
 
-def formatter_for(name: str, options: object) -> object:
+def formatter_for(name: str, options: FormatOptions | None) -> Formatter:
     """A formatter instance for a canonical or alias format name."""
     from .cef import CefFormatter
     from .jsonlines import JsonLinesFormatter
     from .leef import LeefFormatter
     from .syslog import SyslogFormatter
 
-    classes = {"jsonlines": JsonLinesFormatter, "leef": LeefFormatter,
-               "syslog": SyslogFormatter, "cef": CefFormatter}
+    classes: dict[str, type[Formatter]] = {"jsonlines": JsonLinesFormatter,
+                                           "leef": LeefFormatter, "syslog": SyslogFormatter,
+                                           "cef": CefFormatter}
     canonical = canonical_format(name)
     if canonical is None:
         raise ValueError(unknown_format_message(name))
-    return classes[canonical](options)  # type: ignore[arg-type]
+    return classes[canonical](options)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 
 from ..record import EVENT_IDS, EVENT_KEYS, ComplianceRecord
-from .common import CONTROLS, Limits, Memo, epoch_millis, number_text, truncate, utf8
+from .base import Formatter
+from .common import CONTROLS, Memo, epoch_millis, number_text, truncate, utf8
 from .options import FormatOptions
 
 NAMES = {
@@ -58,14 +59,13 @@ def escape_header(value: str, limit: int = 1023) -> str:
     return truncate(value.replace("\r\n", " "), limit).translate(HDR_TABLE)
 
 
-class CefFormatter:
+class CefFormatter(Formatter):
     name = "cef"
-    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
     RECORD_ID = re.compile(rb'externalId=([0-9a-f]{32})')
-    envelope_bom = False  # the CEF: cookie must start MSG (docs/compliance-formats.md)
 
     def __init__(self, options: FormatOptions | None = None) -> None:
-        o = self.options = options or FormatOptions()
+        super().__init__(options, LENGTHS)
+        o = self.options
         self._esc = Memo(lambda v: v.translate(EXT_TABLE))
         self._version = Memo(lambda v: escape_header(v, 31))
         self._prefix = f"CEF:0|{escape_header(o.vendor, 63)}|{escape_header(o.product, 63)}|"
@@ -73,7 +73,6 @@ class CefFormatter:
         # "<id>|<name>|<severity>|" per record type
         self._event = {t: f"{r_id}|{NAMES[t]}|{o.cef_severity[EVENT_KEYS[t]]}|"
                        for t, r_id in EVENT_IDS.items()}
-        self.limits = Limits(o.max_field_bytes, o.max_line_bytes, LENGTHS)
 
     def format_line(self, r: ComplianceRecord) -> bytes:
         """The record as one LF-terminated UTF-8 line (files and streams)."""

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from ..record import ComplianceRecord
-from .common import IsoTime, Limits, fix_surrogates, json_number
+from .base import Formatter
+from .common import IsoTime, fix_surrogates, json_number
 from .options import FormatOptions
 
 #: in orjson's UTF-8 output: DEL, C1 controls (U+0080-U+009F), U+2028, U+2029
@@ -27,17 +28,14 @@ def _json_escape(m: re.Match[bytes]) -> bytes:
     return b"\\u%04x" % ord(m.group(0).decode("utf-8"))
 
 
-class JsonLinesFormatter:
+class JsonLinesFormatter(Formatter):
     name = "jsonlines"
-    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
     RECORD_ID = re.compile(rb'"record_id":"([0-9a-f]{32})"')
-    #: an RFC 5424 envelope may put a BOM in front (JSON is free-text UTF-8)
-    envelope_bom = True
+    envelope_bom = True  # JSON is free-text UTF-8
 
     def __init__(self, options: FormatOptions | None = None) -> None:
-        o = self.options = options or FormatOptions()
+        super().__init__(options)
         self._time = IsoTime("+00:00")
-        self.limits = Limits(o.max_field_bytes, o.max_line_bytes)
 
     def format_line(self, r: ComplianceRecord) -> bytes:
         """The record as one LF-terminated line (files and streams)."""

@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 
 from ..record import ComplianceRecord
-from .common import CONTROLS, LeefTime, Limits, Memo, epoch_millis, number_text
+from .base import Formatter
+from .common import CONTROLS, LeefTime, Memo, epoch_millis, number_text
 from .options import FormatOptions
 
 _USRNAME_MAX = 255  # IBM predefined attribute limit
@@ -61,14 +62,13 @@ def sanitize_header(value: str) -> str:
                    else c for c in value[:255])
 
 
-class LeefFormatter:
+class LeefFormatter(Formatter):
     name = "leef"
-    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
     RECORD_ID = re.compile(rb'recordId=([0-9a-f]{32})')
-    envelope_bom = False  # the LEEF: cookie must start MSG (docs/compliance-formats.md)
 
     def __init__(self, options: FormatOptions | None = None) -> None:
-        o = self.options = options or FormatOptions()
+        super().__init__(options, {"caller_id": _USRNAME_MAX})
+        o = self.options
         self._d = o.leef_delimiter
         table = _escape_table(o.leef_delimiter)
         self._esc = Memo(lambda v: v.translate(table))
@@ -79,7 +79,6 @@ class LeefFormatter:
         self._epoch = fmt == "epoch_ms"
         self._time = LeefTime(millis=".SSS" in fmt, zone=fmt.endswith(" z"))
         self._time_attr = "" if self._epoch else f"{self._d}devTimeFormat={fmt}"
-        self.limits = Limits(o.max_field_bytes, o.max_line_bytes, {"caller_id": _USRNAME_MAX})
 
     def format(self, r: ComplianceRecord) -> str:
         return self.limits.apply(r, self._render)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 
 from ..record import EVENT_KEYS, ComplianceRecord
-from .common import CONTROLS, IsoTime, Limits, Memo, number_text
+from .base import Formatter
+from .common import CONTROLS, IsoTime, Memo, number_text
 from .options import FormatOptions
 
 BOM = "\ufeff"
@@ -93,20 +94,18 @@ def envelope(header: SyslogHeader, r: ComplianceRecord, payload: str, bom: bool)
     return f"{header(r)} - {payload}"
 
 
-class SyslogFormatter:
+class SyslogFormatter(Formatter):
     name = "syslog"
-    #: finds the record ids in written lines (group 1), to tell a repeat after a restart
     RECORD_ID = re.compile(rb'record_id="([0-9a-f]{32})"')
-    envelope_bom = False  # syslog lines are complete messages, never wrapped
 
     def __init__(self, options: FormatOptions | None = None) -> None:
-        o = self.options = options or FormatOptions()
+        super().__init__(options)
+        o = self.options
         self._header = SyslogHeader(o)
         self._sd_open = f"[{o.sd_id}"
         self._esc = Memo(lambda v: v.translate(SD_TABLE))
         self._msg_esc = Memo(lambda v: v.translate(MSG_TABLE))
         self._bom = o.syslog_bom
-        self.limits = Limits(o.max_field_bytes, o.max_line_bytes)
 
     def format(self, r: ComplianceRecord, with_msg: bool = True) -> str:
         return self.limits.apply(r, self._render if with_msg else self._render_sd)

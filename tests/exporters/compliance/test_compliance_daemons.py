@@ -111,9 +111,7 @@ def check_sd(received: list[dict[str, Any]], sd_key: str, values: list[str]) -> 
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tcp-lf"])
 async def test_rsyslog_structured_data_intact(transport: str, tmp_path: Path) -> None:
     port = free_port()
-    daemon = Rsyslog(tmp_path, port)
-    daemon.start()
-    try:
+    with Rsyslog(tmp_path, port) as daemon:
         scheme = transport.split("-")[0]
         values = HOSTILE if scheme != "udp" else HOSTILE[:-1]  # 3000 chars > one datagram
         exporter = make({"format": "syslog", "output": f"{scheme}://127.0.0.1:{port}",
@@ -121,8 +119,6 @@ async def test_rsyslog_structured_data_intact(transport: str, tmp_path: Path) ->
                                      else "octet_counting"}})
         await send(exporter, records(values))
         wait_for(lambda: len(daemon.records()) >= len(values), what="records in rsyslog")
-    finally:
-        daemon.stop()
     got = daemon.records()
     check_sd(got, "sd", values)
     assert {(r["pri"], r["msgid"], r["host"], r["app"], r["procid"]) for r in got} == {
@@ -133,15 +129,11 @@ async def test_rsyslog_structured_data_intact(transport: str, tmp_path: Path) ->
 @pytest.mark.parametrize("fmt", ["leef", "cef", "jsonlines"])
 async def test_rsyslog_carries_other_formats_as_msg(fmt: str, tmp_path: Path) -> None:
     port = free_port()
-    daemon = Rsyslog(tmp_path, port)
-    daemon.start()
-    try:
+    with Rsyslog(tmp_path, port) as daemon:
         exporter = make({"format": fmt, "output": f"tcp://127.0.0.1:{port}"})
         recs = records(HOSTILE)
         await send(exporter, recs)
         wait_for(lambda: len(daemon.records()) >= len(recs), what="records in rsyslog")
-    finally:
-        daemon.stop()
     msgs = [r["msg"] for r in daemon.records()]
     expected = [exporter.formatter.format(r) for r in recs]
     if fmt == "jsonlines":
@@ -160,9 +152,7 @@ async def test_rsyslog_carries_other_formats_as_msg(fmt: str, tmp_path: Path) ->
 async def test_rsyslog_tls_with_server_verification(tmp_path: Path) -> None:
     cert, key, _, _ = self_signed(tmp_path, "localhost")
     port = free_port()
-    daemon = Rsyslog(tmp_path / "r", port, tls=(cert, key))
-    daemon.start()
-    try:
+    with Rsyslog(tmp_path / "r", port, tls=(cert, key)) as daemon:
         # verification is on by default: without our CA the handshake must fail
         tel = Telemetry()
         untrusted = make({"format": "syslog", "output": f"tls://127.0.0.1:{port}",
@@ -182,23 +172,19 @@ async def test_rsyslog_tls_with_server_verification(tmp_path: Path) -> None:
                          "network": {"tls": {"ca_file": str(cert), "server_name": "localhost"}}})
         await send(exporter, records(HOSTILE))
         wait_for(lambda: len(daemon.records()) >= len(HOSTILE), what="records over TLS")
-    finally:
-        daemon.stop()
     check_sd(daemon.records(), "sd", HOSTILE)
 
 
 @needs_rsyslog
 async def test_rsyslog_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
     port = free_port()
-    daemon = Rsyslog(tmp_path, port)
-    daemon.start()
-    tel = Telemetry()
-    exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
-                     "retry_on_failure": {"initial_interval": "50ms",
-                                          "max_interval": "500ms"}}, tel)
-    await exporter.start(StandaloneHost())
-    recs = records([f"call{i}" for i in range(600)])
-    try:
+    with Rsyslog(tmp_path, port) as daemon:
+        tel = Telemetry()
+        exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
+                         "retry_on_failure": {"initial_interval": "50ms",
+                                              "max_interval": "500ms"}}, tel)
+        await exporter.start(StandaloneHost())
+        recs = records([f"call{i}" for i in range(600)])
         for n, chunk_start in enumerate(range(0, 600, 20)):
             await exporter.export_records(recs[chunk_start:chunk_start + 20])
             await asyncio.sleep(0.01)
@@ -210,8 +196,6 @@ async def test_rsyslog_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
         await exporter.shutdown()
         wait_for(lambda: len({r["sd"]["mcp@49152"]["tool"] for r in daemon.records()}) >= 600,
                  timeout=20, what="all 600 records after the restart")
-    finally:
-        daemon.stop()
     tools = [r["sd"]["mcp@49152"]["tool"] for r in daemon.records()]
     assert set(tools) == {f"call{i}" for i in range(600)}
     # at-least-once: duplicates are possible only from the resend window
@@ -225,9 +209,7 @@ async def test_rsyslog_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
 async def test_syslog_ng_structured_data_intact(transport: str, tmp_path: Path) -> None:
     cert, key, _, _ = self_signed(tmp_path, "localhost")
     ports = {"tcp": free_port(), "udp": free_port(), "lf": free_port(), "tls": free_port()}
-    daemon = SyslogNg(tmp_path / "sng", ports, tls=(cert, key))
-    daemon.start()
-    try:
+    with SyslogNg(tmp_path / "sng", ports, tls=(cert, key)) as daemon:
         values = HOSTILE if transport != "udp" else HOSTILE[:-1]
         scheme = {"lf": "tcp"}.get(transport, transport)
         raw: dict[str, Any] = {"format": "syslog",
@@ -238,8 +220,6 @@ async def test_syslog_ng_structured_data_intact(transport: str, tmp_path: Path) 
             raw["network"] = {"tls": {"ca_file": str(cert), "server_name": "localhost"}}
         await send(make(raw), records(values))
         wait_for(lambda: len(daemon.records()) >= len(values), what="records in syslog-ng")
-    finally:
-        daemon.stop()
     got = daemon.records()
     assert not [r for r in got if "Error processing" in r.get("msg", "")]
     check_sd(got, "_SDATA", values)

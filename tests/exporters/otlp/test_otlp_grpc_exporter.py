@@ -24,10 +24,10 @@ from hangar_otelcol.exporters.otlp.factory import FACTORIES
 from hangar_otelcol.pdata import Batch, Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
+from hangar_otelcol.testing import StandaloneHost, deliver, free_port, make_settings, started
 from tests.support import captures
 from tests.support.otlp import log_batch, metric_batch, trace_batch
-from tests.support.sinks import GrpcSink
+from tests.support.sinks import GrpcSink, sink_fixture
 from tests.support.tls import self_signed
 from tests.support.waiting import eventually
 
@@ -46,11 +46,7 @@ def sample(telemetry: Telemetry, name: str) -> float:
     return telemetry.registry.get_sample_value(name, {"exporter": "otlp"}) or 0.0
 
 
-@pytest.fixture
-async def sink():  # type: ignore[no-untyped-def]
-    s = await GrpcSink().start()
-    yield s
-    await s.stop()
+sink = sink_fixture(GrpcSink)
 
 
 async def test_aliases_and_defaults() -> None:
@@ -64,13 +60,9 @@ async def test_aliases_and_defaults() -> None:
 
 async def test_bytes_arrive_unchanged_for_every_signal(sink: GrpcSink) -> None:
     tel = Telemetry()
-    exp = make({"endpoint": sink.endpoint}, tel)
-    await exp.start(StandaloneHost())
     batches = [trace_batch(5), log_batch(3), metric_batch(4)]
-    for b in batches:
-        await exp.consume(b)
-    await sink.wait_for(3)
-    await exp.shutdown()
+    await deliver(make({"endpoint": sink.endpoint}, tel), *batches,
+                  until=lambda: sink.wait_for(3))
     got = {r.signal: r.body for r in sink.received}
     for b in batches:
         assert got[b.signal] == b.parts[0].wire()  # byte for byte, metrics untouched too
@@ -80,12 +72,9 @@ async def test_bytes_arrive_unchanged_for_every_signal(sink: GrpcSink) -> None:
 
 
 async def test_batch_of_several_parts_arrives_as_one_request(sink: GrpcSink) -> None:
-    exp = make({"endpoint": sink.endpoint})
-    await exp.start(StandaloneHost())
     a, b = trace_batch(2, "a"), trace_batch(3, "b")
-    await exp.consume(Batch(Signal.TRACES, a.parts + b.parts))
-    await sink.wait_for(1)
-    await exp.shutdown()
+    await deliver(make({"endpoint": sink.endpoint}), Batch(Signal.TRACES, a.parts + b.parts),
+                  until=lambda: sink.wait_for(1))
     req = ExportTraceServiceRequest.FromString(sink.received[0].body)
     names = [s.name for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans]
     assert names == ["a 0", "a 1", "b 0", "b 1", "b 2"]
@@ -98,10 +87,7 @@ async def test_hangar_capture_is_forwarded_byte_for_byte(sink: GrpcSink) -> None
     part = otlpjson.decode(Signal.TRACES, json.dumps(capture.request))
     batch = Batch.of(Signal.TRACES, part)
     exp = make({"endpoint": sink.endpoint})
-    await exp.start(StandaloneHost())
-    await exp.consume(batch)
-    await sink.wait_for(1)
-    await exp.shutdown()
+    await deliver(exp, batch, until=lambda: sink.wait_for(1))
     assert ExportTraceServiceRequest.FromString(sink.received[0].body) == part
     assert batch.item_count > 0
 
@@ -110,10 +96,7 @@ async def test_headers_arrive_as_metadata(sink: GrpcSink) -> None:
     exp = make({"endpoint": f"http://{sink.endpoint}",
                 "headers": {"api-key": "dd-secret", "x-scope-orgid": "tenant-1",
                             "authorization": ""}})
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(1))
-    await sink.wait_for(1)
-    await exp.shutdown()
+    await deliver(exp, trace_batch(1), until=lambda: sink.wait_for(1))
     meta = sink.received[0].metadata
     assert meta["api-key"] == "dd-secret" and meta["x-scope-orgid"] == "tenant-1"
     assert "authorization" not in meta  # empty value (an unset ${env:X:-}): not sent
@@ -163,12 +146,9 @@ class CountingProxy:
 async def test_compression_on_the_wire(sink: GrpcSink, compression: str) -> None:
     proxy = await CountingProxy(sink.port).start()
     exp = make({"endpoint": f"127.0.0.1:{proxy.port}", "compression": compression})
-    await exp.start(StandaloneHost())
     batch = trace_batch(2000)  # repetitive: compresses well
     raw_size = len(batch.wire())
-    await exp.consume(batch)
-    await sink.wait_for(1)
-    await exp.shutdown()
+    await deliver(exp, batch, until=lambda: sink.wait_for(1))
     await proxy.stop()
     assert sink.received[0].body == batch.wire()
     if compression == "gzip":
@@ -181,10 +161,7 @@ async def test_unavailable_is_retried_then_delivered(sink: GrpcSink) -> None:
     tel = Telemetry()
     sink.script = [(grpc.StatusCode.UNAVAILABLE, "overloaded", None)] * 2
     exp = make({"endpoint": sink.endpoint}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(3))
-    await sink.wait_for(1)
-    await exp.shutdown()
+    await deliver(exp, trace_batch(3), until=lambda: sink.wait_for(1))
     assert sink.attempts == 3 and len(sink.received) == 1
     assert sample(tel, "otelcol_exporter_sent_spans_total") == 3
 
@@ -232,27 +209,23 @@ async def test_slow_server_times_out_and_is_retried(sink: GrpcSink) -> None:
     tel = Telemetry()
     sink.script = [3.0]  # the first request hangs past the 200ms timeout
     exp = make({"endpoint": sink.endpoint, "timeout": "200ms"}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(2))
-    await eventually(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2)
-    await exp.shutdown()
+    await deliver(exp, trace_batch(2), until=lambda: eventually(
+        lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2))
     assert sink.attempts >= 2 and len(sink.received) >= 1
 
 
 async def test_downstream_down_then_up() -> None:
     port = free_port()
     tel = Telemetry()
-    exp = make({"endpoint": f"127.0.0.1:{port}"}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(3))
-    await asyncio.sleep(0.2)  # a few failed attempts against a closed port
-    assert sample(tel, "otelcol_exporter_sent_spans_total") == 0
-    sink = await GrpcSink(port).start()
-    try:
-        await sink.wait_for(1)
-    finally:
-        await exp.shutdown()
-        await sink.stop()
+    async with started(make({"endpoint": f"127.0.0.1:{port}"}, tel)) as exp:
+        await exp.consume(trace_batch(3))
+        await asyncio.sleep(0.2)  # a few failed attempts against a closed port
+        assert sample(tel, "otelcol_exporter_sent_spans_total") == 0
+        sink = await GrpcSink(port).start()
+        try:
+            await sink.wait_for(1)
+        finally:
+            await sink.stop()
     assert sample(tel, "otelcol_exporter_sent_spans_total") == 3
     assert sample(tel, "otelcol_exporter_send_failed_spans_total") == 0
 
@@ -279,18 +252,13 @@ async def test_tls_with_self_signed_ca(tmp_path: Path) -> None:
     tel = Telemetry()
     try:
         exp = make({"endpoint": f"https://{sink.endpoint}", "tls": {"ca_file": str(cert)}}, tel)
-        await exp.start(StandaloneHost())
-        await exp.consume(trace_batch(2))
-        await sink.wait_for(1)
-        await exp.shutdown()
+        await deliver(exp, trace_batch(2), until=lambda: sink.wait_for(1))
         # the same server without trusting its certificate: never delivered
         untrusting = make({"endpoint": sink.endpoint, "tls": {},
                            "retry_on_failure": {"initial_interval": "20ms",
                                                 "max_elapsed_time": "200ms"}}, tel)
-        await untrusting.start(StandaloneHost())
-        await untrusting.consume(trace_batch(5))
-        await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 5)
-        await untrusting.shutdown()
+        await deliver(untrusting, trace_batch(5), until=lambda: eventually(
+            lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 5))
     finally:
         await sink.stop()
     assert len(sink.received) == 1
@@ -306,10 +274,7 @@ async def test_mutual_tls(tmp_path: Path) -> None:
         exp = make({"endpoint": sink.endpoint, "tls": {
             "ca_file": str(ca_cert_path), "cert_file": str(cli_cert), "key_file": str(cli_key),
             "server_name_override": "localhost"}})
-        await exp.start(StandaloneHost())
-        await exp.consume(trace_batch(1))
-        await sink.wait_for(1)
-        await exp.shutdown()
+        await deliver(exp, trace_batch(1), until=lambda: sink.wait_for(1))
     finally:
         await sink.stop()
 

@@ -22,9 +22,9 @@ from hangar_otelcol.exporters.otlp.http_exporter import parse_retry_after
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import StandaloneHost, free_port, make_settings
+from hangar_otelcol.testing import StandaloneHost, deliver, free_port, make_settings, started
 from tests.support.otlp import log_batch, metric_batch, trace_batch
-from tests.support.sinks import HttpSink
+from tests.support.sinks import HttpSink, sink_fixture
 from tests.support.tls import self_signed
 from tests.support.waiting import eventually
 
@@ -45,11 +45,7 @@ def sample(telemetry: Telemetry, name: str) -> float:
     return telemetry.registry.get_sample_value(name, {"exporter": "otlp_http"}) or 0.0
 
 
-@pytest.fixture
-async def sink():  # type: ignore[no-untyped-def]
-    s = await HttpSink().start()
-    yield s
-    await s.stop()
+sink = sink_fixture(HttpSink)
 
 
 def test_defaults_and_alias() -> None:
@@ -64,12 +60,8 @@ async def test_proto_gzip_headers_and_paths(sink: HttpSink) -> None:
     exp = make({"endpoint": sink.url() + "/", "headers": {"Authorization": "Bearer glc_x",
                                                          "DD-API-KEY": "k", "X-Empty": ""}},
                tel, "otlphttp")
-    await exp.start(StandaloneHost())
     batches = [trace_batch(40), log_batch(2), metric_batch(3)]
-    for b in batches:
-        await exp.consume(b)
-    await sink.wait_for(3)
-    await exp.shutdown()
+    await deliver(exp, *batches, until=lambda: sink.wait_for(3))
     by_path = {r.path: r for r in sink.received}
     assert set(by_path) == {"/v1/traces", "/v1/logs", "/v1/metrics"}
     for b in batches:
@@ -87,11 +79,7 @@ async def test_proto_gzip_headers_and_paths(sink: HttpSink) -> None:
 async def test_per_signal_endpoints_and_no_compression(sink: HttpSink) -> None:
     exp = make({"traces_endpoint": sink.url() + "/otlp/t", "logs_endpoint": sink.url() + "/l",
                 "metrics_endpoint": sink.url() + "/m", "compression": "none"})
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(1))
-    await exp.consume(log_batch(1))
-    await sink.wait_for(2)
-    await exp.shutdown()
+    await deliver(exp, trace_batch(1), log_batch(1), until=lambda: sink.wait_for(2))
     assert [r.path for r in sink.received] == ["/otlp/t", "/l"]
     assert "content-encoding" not in sink.received[0].metadata
 
@@ -116,10 +104,7 @@ async def test_503_with_retry_after_then_ok(sink: HttpSink) -> None:
     sink.script = [web.Response(status=503, headers={"Retry-After": "0"}),
                    web.Response(status=429, text="rate limited")]
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(2))
-    await sink.wait_for(1)
-    await exp.shutdown()
+    await deliver(exp, trace_batch(2), until=lambda: sink.wait_for(1))
     assert sink.attempts == 3
     assert sample(tel, "otelcol_exporter_sent_spans_total") == 2
 
@@ -159,42 +144,42 @@ async def test_400_is_permanent_with_the_servers_message(sink: HttpSink) -> None
     assert sample(tel, "otelcol_exporter_send_failed_spans_total") == 3
 
 
-async def test_500_is_not_retried(sink: HttpSink) -> None:
-    sink.script = [web.Response(status=500, text="boom")]
+async def assert_fails_without_retry(sink: HttpSink) -> None:
+    """A span sent to ``sink`` (which answers as the test set it up) is counted as failed
+    after one attempt."""
     tel = Telemetry()
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(1))
-    await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
-    await exp.shutdown()
+    await deliver(exp, trace_batch(1), until=lambda: eventually(
+        lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1))
     assert sink.attempts == 1
+
+
+async def test_500_is_not_retried(sink: HttpSink) -> None:
+    sink.script = [web.Response(status=500, text="boom")]
+    await assert_fails_without_retry(sink)
 
 
 async def test_slow_response_times_out_and_retries(sink: HttpSink) -> None:
     tel = Telemetry()
     sink.script = [3.0]
     exp = make({"endpoint": sink.url(), "timeout": "200ms"}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(2))
-    await eventually(lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2)
-    await exp.shutdown()
+    await deliver(exp, trace_batch(2), until=lambda: eventually(
+        lambda: sample(tel, "otelcol_exporter_sent_spans_total") == 2))
     assert sink.attempts >= 2
 
 
 async def test_downstream_down_then_up() -> None:
     sink = HttpSink()
     tel = Telemetry()
-    exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(log_batch(4))
-    await asyncio.sleep(0.15)
-    assert sample(tel, "otelcol_exporter_sent_log_records_total") == 0
-    await sink.start()
-    try:
-        await sink.wait_for(1)
-    finally:
-        await exp.shutdown()
-        await sink.stop()
+    async with started(make({"endpoint": sink.url()}, tel)) as exp:
+        await exp.consume(log_batch(4))
+        await asyncio.sleep(0.15)
+        assert sample(tel, "otelcol_exporter_sent_log_records_total") == 0
+        await sink.start()
+        try:
+            await sink.wait_for(1)
+        finally:
+            await sink.stop()
     assert sample(tel, "otelcol_exporter_sent_log_records_total") == 4
 
 
@@ -206,23 +191,14 @@ async def test_partial_success_json_response_is_logged(sink: HttpSink, caplog: A
                                  content_type="application/x-protobuf")
     tel = Telemetry()
     exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(log_batch(5))
-    await sink.wait_for(1)
-    await exp.shutdown()
+    await deliver(exp, log_batch(5), until=lambda: sink.wait_for(1))
     assert "2 log_records rejected: body too long" in caplog.text
     assert sink.attempts == 1
 
 
 async def test_unreadable_2xx_body_is_a_permanent_error(sink: HttpSink) -> None:
     sink.response = web.Response(body=b"\xff\xff\xff", content_type="application/x-protobuf")
-    tel = Telemetry()
-    exp = make({"endpoint": sink.url()}, tel)
-    await exp.start(StandaloneHost())
-    await exp.consume(trace_batch(1))
-    await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 1)
-    await exp.shutdown()
-    assert sink.attempts == 1
+    await assert_fails_without_retry(sink)
 
 
 async def test_tls_ca_file_and_skip_verify(tmp_path: Path) -> None:
@@ -240,10 +216,8 @@ async def test_tls_ca_file_and_skip_verify(tmp_path: Path) -> None:
         await sink.wait_for(2)
         strict = make({"endpoint": sink.url("https"), "retry_on_failure": {
             "enabled": False}}, tel)
-        await strict.start(StandaloneHost())
-        await strict.consume(trace_batch(7))
-        await eventually(lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 7)
-        await strict.shutdown()
+        await deliver(strict, trace_batch(7), until=lambda: eventually(
+            lambda: sample(tel, "otelcol_exporter_send_failed_spans_total") == 7))
     finally:
         await sink.stop()
     assert len(sink.received) == 2

@@ -28,7 +28,7 @@ from hangar_otelcol.processors.batch.config import BatchConfig
 from hangar_otelcol.processors.batch.split import split_part
 from hangar_otelcol.registry import default_registry
 from hangar_otelcol.telemetry import Telemetry
-from hangar_otelcol.testing import CollectingConsumer, make_settings
+from hangar_otelcol.testing import CollectingConsumer, RefusingConsumer, make_settings
 
 
 def traces(n: int, tag: str = "", resources: int = 1, scopes: int = 1,
@@ -198,19 +198,13 @@ async def test_metadata_keys_batch_per_tenant() -> None:
     assert [tenants(bb) for bb in out.batches] == [{"a"}, {"b"}]
 
 
-class Refusing:
-    mutates_data = False
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def consume(self, batch: Batch) -> None:
-        self.calls += 1
-        raise ConsumerError("exporter otlp: sending queue is full (1000/1000)")
+def queue_full() -> RefusingConsumer:
+    """An exporter whose sending queue is full: every batch is refused, retryably."""
+    return RefusingConsumer(ConsumerError("exporter otlp: sending queue is full (1000/1000)"))
 
 
 async def test_a_downstream_refusal_reaches_every_caller_of_the_batch() -> None:
-    nxt = Refusing()
+    nxt = queue_full()
     proc, _, tel = make({"send_batch_size": 4, "timeout": "10s"}, nxt)
     callers = requests(proc, [traces(2), traces(2)])
     results = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 5)
@@ -247,20 +241,8 @@ async def test_a_caller_is_answered_only_after_its_batch_was_handed_on() -> None
     await proc.shutdown()
 
 
-class RefuseSecond:
-    mutates_data = False
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def consume(self, batch: Batch) -> None:
-        self.calls += 1
-        if self.calls == 2:
-            raise ConsumerError("disk full", retry_after=2.0)
-
-
 async def test_a_split_request_waits_for_every_piece_and_gets_their_error() -> None:
-    nxt = RefuseSecond()
+    nxt = RefusingConsumer(ConsumerError("disk full", retry_after=2.0), on_call=2)
     proc, _, _ = make({"send_batch_size": 3, "send_batch_max_size": 3, "timeout": "10s"}, nxt)
     with pytest.raises(ConsumerError, match="disk full") as err:
         await asyncio.wait_for(proc.consume(traces(7)), 5)  # pieces of 3, 3, (1 held)
@@ -271,7 +253,7 @@ async def test_a_split_request_waits_for_every_piece_and_gets_their_error() -> N
 
 async def test_without_ack_after_export_errors_are_logged_once_and_counted(caplog: Any
                                                                            ) -> None:
-    nxt = Refusing()
+    nxt = queue_full()
     proc, _, tel = make({"send_batch_size": 2, "timeout": "10s", "ack_after_export": False},
                         nxt)
     with caplog.at_level(logging.WARNING):

@@ -17,19 +17,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from hangar_otelcol.component import ConsumerError
 from hangar_otelcol.pdata import Batch, Signal
-from hangar_otelcol.testing import CollectingConsumer
+from hangar_otelcol.testing import CollectingConsumer, RefusingConsumer
 from tests.receivers.otlp.helpers import PB, VALID, grpc_export, post, receiver_config
 from tests.support.waiting import eventually
-
-
-class Refusing:
-    mutates_data = False
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    async def consume(self, batch: Batch) -> None:
-        raise self.error
 
 
 class Blocking(CollectingConsumer):
@@ -62,7 +52,7 @@ def retry_delay(error: grpc.aio.AioRpcError) -> float:
 
 async def test_permanent_refusal_is_400_and_invalid_argument(start_receiver, session):
     running = await start_receiver(consumers={
-        Signal.TRACES: Refusing(ConsumerError("tenant unknown", permanent=True))})
+        Signal.TRACES: RefusingConsumer(ConsumerError("tenant unknown", permanent=True))})
     status, _, body = await post(session, running.url(Signal.TRACES), VALID, PB)
     assert status == 400
     assert status_pb2.Status.FromString(body).message == "tenant unknown"
@@ -75,7 +65,7 @@ async def test_permanent_refusal_is_400_and_invalid_argument(start_receiver, ses
 
 async def test_retryable_refusal_is_503_with_retry_after(start_receiver, session):
     running = await start_receiver(consumers={
-        Signal.TRACES: Refusing(ConsumerError("queue full", retry_after=7))})
+        Signal.TRACES: RefusingConsumer(ConsumerError("queue full", retry_after=7))})
     status, headers, _ = await post(session, running.url(Signal.TRACES), VALID, PB)
     assert status == 503
     assert headers["Retry-After"] == "7"
@@ -90,7 +80,7 @@ async def test_retryable_refusal_is_503_with_retry_after(start_receiver, session
 
 async def test_json_error_body_carries_retry_info(start_receiver, session):
     running = await start_receiver(consumers={
-        Signal.TRACES: Refusing(ConsumerError("queue full", retry_after=2.5))})
+        Signal.TRACES: RefusingConsumer(ConsumerError("queue full", retry_after=2.5))})
     body = b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a"}]}]}]}'
     status, headers, resp = await post(session, running.url(Signal.TRACES), body,
                                        {"Content-Type": "application/json"})
@@ -103,7 +93,8 @@ async def test_json_error_body_carries_retry_info(start_receiver, session):
 
 async def test_partial_success(start_receiver, session):
     running = await start_receiver(consumers={
-        Signal.TRACES: Refusing(ConsumerError("1 span over budget", partial=True, rejected=1))})
+        Signal.TRACES: RefusingConsumer(ConsumerError("1 span over budget", partial=True,
+                                                      rejected=1))})
     status, _, body = await post(session, running.url(Signal.TRACES), VALID, PB)
     assert status == 200
     response = ExportTraceServiceResponse.FromString(body)
@@ -122,7 +113,7 @@ async def test_partial_success(start_receiver, session):
 
 
 async def test_pipeline_bug_is_retryable(start_receiver, session):
-    running = await start_receiver(consumers={Signal.TRACES: Refusing(KeyError("oops"))})
+    running = await start_receiver(consumers={Signal.TRACES: RefusingConsumer(KeyError("oops"))})
     status, headers, _ = await post(session, running.url(Signal.TRACES), VALID, PB)
     assert status == 503
     assert headers["Retry-After"] == "1"
