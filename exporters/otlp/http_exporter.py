@@ -12,6 +12,7 @@ import email.utils
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -24,7 +25,7 @@ from hangar_otelcol.exporterhelper import ExporterHelper, ExportError
 from hangar_otelcol.net import rpcstatus
 from hangar_otelcol.pdata import Batch, Signal
 
-from .config import OTLPHttpConfig
+from .config import BasicAuthConfig, OTLPHttpConfig
 from .partial import PartialSuccessLog
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -68,6 +69,51 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a POST got back."""
+
+    url: str
+    status: int
+    payload: bytes
+    content_type: str
+    retry_after: str | None
+
+    def error(self, *, retryable: bool) -> ExportError:
+        """The export error for a non-2xx answer, with the server's explanation."""
+        detail = _error_detail(self.payload, self.content_type)
+        text = f"POST {self.url}: HTTP {self.status}{': ' + detail if detail else ''}"
+        if retryable:
+            return ExportError(text, retryable=True,
+                               retry_after=parse_retry_after(self.retry_after))
+        return ExportError(text, retryable=False)
+
+
+def request_headers(own: dict[str, str], configured: dict[str, str],
+                    basic_auth: BasicAuthConfig) -> dict[str, str]:
+    """The headers of every request: ours, then the configured ones (an empty value, e.g.
+    an unset ``${env:VAR:-}``, means "do not send this header"), then basic auth."""
+    headers = {"User-Agent": f"hangar-otelcol/{__version__}", **own}
+    headers.update({k: v for k, v in configured.items() if v})
+    authorization = basic_auth.header()
+    if authorization:
+        headers["Authorization"] = authorization
+    return headers
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: bytes,
+               headers: dict[str, str], server_name: str = "") -> Answer:
+    """One POST (the helper's per-attempt timeout bounds it); a connection failure is a
+    retryable ExportError."""
+    try:
+        async with session.post(url, data=body, headers=headers,
+                                server_hostname=server_name or None) as resp:
+            return Answer(url, resp.status, await resp.read(),
+                          resp.headers.get("Content-Type", ""), resp.headers.get("Retry-After"))
+    except aiohttp.ClientError as exc:
+        raise ExportError(f"POST {url}: {type(exc).__name__}: {exc}", retryable=True) from None
+
+
 class OTLPHttpExporter(ExporterHelper):
     queues_bytes = True
 
@@ -77,17 +123,10 @@ class OTLPHttpExporter(ExporterHelper):
         self._urls = {signal: config.url_for(signal.value) for signal in Signal}
         self._json = config.encoding == "json"
         self._compress = _COMPRESSORS.get(config.compression)
-        headers = {"User-Agent": f"hangar-otelcol/{__version__}",
-                   "Content-Type": "application/json" if self._json
-                   else "application/x-protobuf"}
+        own = {"Content-Type": "application/json" if self._json else "application/x-protobuf"}
         if self._compress is not None:
-            headers["Content-Encoding"] = config.compression
-        # an empty value (e.g. an unset ${env:VAR:-}) means "do not send this header"
-        headers.update({k: v for k, v in config.headers.items() if v})
-        authorization = config.basic_auth.header()
-        if authorization:
-            headers["Authorization"] = authorization
-        self._headers = headers
+            own["Content-Encoding"] = config.compression
+        self._headers = request_headers(own, config.headers, config.basic_auth)
         self._session: aiohttp.ClientSession | None = None
         self._partial = PartialSuccessLog(self.problems, str(settings.id))
         self._encode_json: Callable[[Signal, Any], bytes] | None = None
@@ -129,25 +168,12 @@ class OTLPHttpExporter(ExporterHelper):
             raise ExportError(f"exporter {self.settings.id} is not started", retryable=True)
         url = self._urls[batch.signal]
         body = await self._body(batch)
-        server_hostname = self.config.tls.server_name_override or None
-        try:
-            async with session.post(url, data=body, headers=self._headers,
-                                    server_hostname=server_hostname) as resp:
-                payload = await resp.read()
-                status = resp.status
-                content_type = resp.headers.get("Content-Type", "")
-                retry_after = resp.headers.get("Retry-After")
-        except aiohttp.ClientError as exc:
-            raise ExportError(f"POST {url}: {type(exc).__name__}: {exc}",
-                              retryable=True) from None
-        if 200 <= status < 300:
-            self._check_partial(batch.signal, payload, content_type, url)
+        answer = await post(session, url, body, self._headers,
+                            self.config.tls.server_name_override)
+        if 200 <= answer.status < 300:
+            self._check_partial(batch.signal, answer.payload, answer.content_type, url)
             return
-        detail = _error_detail(payload, content_type)
-        text = f"POST {url}: HTTP {status}{': ' + detail if detail else ''}"
-        if status in RETRYABLE_STATUS:
-            raise ExportError(text, retryable=True, retry_after=parse_retry_after(retry_after))
-        raise ExportError(text, retryable=False)
+        raise answer.error(retryable=answer.status in RETRYABLE_STATUS)
 
     def _check_partial(self, signal: Signal, payload: bytes, content_type: str, url: str
                        ) -> None:

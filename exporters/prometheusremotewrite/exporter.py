@@ -12,10 +12,9 @@ from __future__ import annotations
 import aiohttp
 import cramjam
 
-from hangar_otelcol import __version__
 from hangar_otelcol.component import CreateSettings, Host
 from hangar_otelcol.exporterhelper import ExporterHelper, ExportError
-from hangar_otelcol.exporters.otlp.http_exporter import _error_detail, parse_retry_after
+from hangar_otelcol.exporters.otlp.http_exporter import post, request_headers
 from hangar_otelcol.exporters.prometheusremotewrite.config import RemoteWriteConfig
 from hangar_otelcol.exporters.prometheusremotewrite.translate import translate
 from hangar_otelcol.pdata import Batch, Signal
@@ -27,16 +26,9 @@ class RemoteWriteExporter(ExporterHelper):
     def __init__(self, settings: CreateSettings, config: RemoteWriteConfig) -> None:
         super().__init__(settings, config)
         self.config = config
-        headers = {"User-Agent": f"hangar-otelcol/{__version__}",
-                   "Content-Type": "application/x-protobuf",
-                   "Content-Encoding": "snappy",
-                   "X-Prometheus-Remote-Write-Version": "0.1.0"}
-        # an empty value (e.g. an unset ${env:VAR:-}) means "do not send this header"
-        headers.update({k: v for k, v in config.headers.items() if v})
-        authorization = config.basic_auth.header()
-        if authorization:
-            headers["Authorization"] = authorization
-        self._headers = headers
+        self._headers = request_headers(
+            {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
+             "X-Prometheus-Remote-Write-Version": "0.1.0"}, config.headers, config.basic_auth)
         self._session: aiohttp.ClientSession | None = None
         self._samples = self.telemetry.counter(
             "otelcol_exporter_prometheusremotewrite_samples_total",
@@ -73,23 +65,9 @@ class RemoteWriteExporter(ExporterHelper):
         if not samples:
             return
         body = bytes(cramjam.snappy.compress_raw(write.SerializeToString()))
-        url = self.config.endpoint
-        try:
-            async with session.post(url, data=body, headers=self._headers,
-                                    server_hostname=self.config.tls.server_name_override
-                                    or None) as resp:
-                payload = await resp.read()
-                status = resp.status
-                content_type = resp.headers.get("Content-Type", "")
-                retry_after = resp.headers.get("Retry-After")
-        except aiohttp.ClientError as exc:
-            raise ExportError(f"POST {url}: {type(exc).__name__}: {exc}",
-                              retryable=True) from None
-        if 200 <= status < 300:
+        answer = await post(session, self.config.endpoint, body, self._headers,
+                            self.config.tls.server_name_override)
+        if 200 <= answer.status < 300:
             self._samples.inc("written", amount=samples)
             return
-        detail = _error_detail(payload, content_type)
-        text = f"POST {url}: HTTP {status}{': ' + detail if detail else ''}"
-        if status >= 500 or status == 429:
-            raise ExportError(text, retryable=True, retry_after=parse_retry_after(retry_after))
-        raise ExportError(text, retryable=False)
+        raise answer.error(retryable=answer.status >= 500 or answer.status == 429)

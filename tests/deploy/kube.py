@@ -151,43 +151,37 @@ def documented_secrets() -> dict[str, DocumentedSecret]:
     return rows
 
 
-def secret_references(workload: Obj) -> Iterator[tuple[str, str | None, bool]]:
-    """(Secret name, key or None for a whole volume, optional) of every reference."""
+def _references(workload: Obj, kind: str) -> Iterator[tuple[str, str | None, bool]]:
+    """(name, key or None for a whole volume or envFrom, optional) of every reference to
+    a ``kind`` ("secret" or "configMap") in the pod spec: volumes, env and envFrom."""
+    # the field names: volumes.<kind>.<name field>, env.valueFrom.<kind>KeyRef, envFrom.<kind>Ref
+    name_field = "secretName" if kind == "secret" else "name"
     spec = workload["spec"]["template"]["spec"]
     for volume in spec.get("volumes", []):
-        if "secret" in volume:
-            secret = volume["secret"]
-            items = secret.get("items") or [None]
-            for item in items:
-                yield (secret["secretName"], item["key"] if item else None,
-                       bool(secret.get("optional")))
+        if kind in volume:
+            source = volume[kind]
+            for item in source.get("items") or [None]:
+                yield (source[name_field], item["key"] if item else None,
+                       bool(source.get("optional")))
     for ctr in pod_containers(workload):
         for env in ctr.get("env", []):
-            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            ref = env.get("valueFrom", {}).get(f"{kind}KeyRef")
             if ref:
                 yield ref["name"], ref["key"], bool(ref.get("optional"))
         for source in ctr.get("envFrom", []):
-            if "secretRef" in source:
-                yield (source["secretRef"]["name"], None,
-                       bool(source["secretRef"].get("optional")))
+            if f"{kind}Ref" in source:
+                ref = source[f"{kind}Ref"]
+                yield ref["name"], None, bool(ref.get("optional"))
+
+
+def secret_references(workload: Obj) -> Iterator[tuple[str, str | None, bool]]:
+    """(Secret name, key or None for a whole volume, optional) of every reference."""
+    return _references(workload, "secret")
 
 
 def configmap_references(workload: Obj) -> Iterator[tuple[str, str | None, bool]]:
-    spec = workload["spec"]["template"]["spec"]
-    for volume in spec.get("volumes", []):
-        if "configMap" in volume:
-            cm = volume["configMap"]
-            for item in cm.get("items") or [None]:
-                yield cm["name"], item["key"] if item else None, bool(cm.get("optional"))
-    for ctr in pod_containers(workload):
-        for env in ctr.get("env", []):
-            ref = env.get("valueFrom", {}).get("configMapKeyRef")
-            if ref:
-                yield ref["name"], ref["key"], bool(ref.get("optional"))
-        for source in ctr.get("envFrom", []):
-            if "configMapRef" in source:
-                yield (source["configMapRef"]["name"], None,
-                       bool(source["configMapRef"].get("optional")))
+    """(ConfigMap name, key or None for a whole volume, optional) of every reference."""
+    return _references(workload, "configMap")
 
 
 # -- the gateway pod, rebuilt on this machine ---------------------------------------------

@@ -6,10 +6,8 @@ them) and every dashboard query (data, with the variables set to All)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -25,13 +23,12 @@ from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExp
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from hangar_otelcol.testing import free_port
 from tests.deploy_observability import promql
 from tests.support import configs, sdk_data, workload
 from tests.support.gateway import GatewayProcess, shipped_gateway
 from tests.support.metrics import Samples, samples, series
 from tests.support.paths import REPO
-from tests.support.processes import terminate
+from tests.support.prometheus import PrometheusServer
 from tests.support.waiting import wait_for
 
 #: (server, tool, caller id, caller type, status): config/pricing.example.yaml prices math
@@ -232,28 +229,17 @@ class Prometheus:
 
 @pytest.fixture
 def prometheus(live: Live, tmp_path: Path) -> Iterator[Prometheus]:
-    port = free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(path) for path in promql.RULE_FILES],
-        # both ports of the replica in one job, as docs/monitoring.md says
-        "scrape_configs": [{"job_name": "hangar-otelcol", "static_configs": [{"targets": [
-            f"127.0.0.1:{live.ports['prom']}", f"127.0.0.1:{live.ports['metrics']}"]}]}],
-    }
-    (tmp_path / "prometheus.yml").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # both ports of the replica in one job, as docs/monitoring.md says
+    server = PrometheusServer(tmp_path / "prometheus", [
+        f"127.0.0.1:{live.ports['prom']}", f"127.0.0.1:{live.ports['metrics']}"],
+        rule_files=promql.RULE_FILES, job="hangar-otelcol").start(timeout=60)
     try:
-        server = Prometheus(port)
-        wait_for(lambda: process.poll() is None and server.ready(), 60,
-                 "prometheus scraping both gateway ports")
-        yield server
+        client = Prometheus(server.port)
+        wait_for(lambda: server.process is not None and server.process.poll() is None
+                 and client.ready(), 60, "prometheus scraping both gateway ports")
+        yield client
     finally:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            terminate(process, 15)
+        server.stop()
 
 
 @pytest.mark.prometheus

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 import grpc
@@ -73,38 +73,41 @@ def arrivals(numbers: Iterable[int | None]) -> Counter[int]:
     return Counter(n for n in numbers if n is not None)
 
 
+@dataclass(eq=False)
 class CallSender:
     """``threads`` clients sending ``per_request`` calls per request to an OTLP endpoint
     (``host:port``; gRPC, or OTLP/HTTP with ``http=True``) until ``stop()``; a request is
     retried until acknowledged or ``deadline``. A call is acknowledged when every request
     that reports it was."""
 
-    def __init__(self, target: str, *, threads: int = 4, per_request: int = 20,
-                 pause: float = 0.0, timeout: float = 5.0, deadline: float = 120.0,
-                 first_call: int = 0, hangar2: bool = False, http: bool = False,
-                 limit: int | None = None) -> None:
-        self.target = target
-        self.per_request = per_request
-        self.pause = pause
-        self.timeout = timeout
-        self.deadline = deadline
-        self.hangar2 = hangar2
-        self.http = http
-        #: stop making requests after this many calls (all threads together)
-        self.limit = limit
+    target: str
+    _: KW_ONLY
+    threads: int = 4
+    per_request: int = 20
+    pause: float = 0.0
+    timeout: float = 5.0
+    deadline: float = 120.0
+    first_call: int = 0
+    hangar2: bool = False
+    http: bool = False
+    #: stop making requests after this many calls (all threads together)
+    limit: int | None = None
+    # what happened (read by Tally)
+    sent: set[int] = field(default_factory=set, init=False)
+    acked: set[int] = field(default_factory=set, init=False)
+    requests: int = field(default=0, init=False)
+    attempts: int = field(default=0, init=False)
+    refusals: Counter[str] = field(default_factory=Counter, init=False)
+    hinted: int = field(default=0, init=False)
+    gave_up: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
         self._numbers = itertools.count(0)
-        self._first = first_call
+        self._first = self.first_call
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, name=f"sender-{i}", daemon=True)
-                         for i in range(threads)]
-        self.sent: set[int] = set()
-        self.acked: set[int] = set()
-        self.requests = 0
-        self.attempts = 0
-        self.refusals: Counter[str] = Counter()
-        self.hinted = 0
-        self.gave_up = 0
+                         for i in range(self.threads)]
 
     def start(self) -> CallSender:
         for thread in self._threads:

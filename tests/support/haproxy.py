@@ -7,27 +7,27 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hangar_otelcol.testing import free_port
-from tests.support.processes import terminate
+from tests.support.processes import Daemon
 
 HAPROXY = shutil.which("haproxy") or (
     "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
 SKIP_REASON = "haproxy not installed (apt-get install haproxy)"
 
 
-class HAProxy:
+class HAProxy(Daemon):
     """One frontend port per name in ``backends`` ({name: [replica ports]})."""
 
+    name = "haproxy"
+
     def __init__(self, workdir: Path, backends: Mapping[str, Sequence[int]]) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self.backends = backends
         self.ports = {name: free_port() for name in backends}
-        self.process: subprocess.Popen[bytes] | None = None
 
     def config(self) -> str:
         lines = ["global", "  maxconn 4096", "defaults", "  mode tcp",
@@ -45,13 +45,11 @@ class HAProxy:
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / "haproxy.cfg"
         path.write_text(self.config())
-        log = (self.workdir / "haproxy.log").open("ab")
-        self.process = subprocess.Popen([HAPROXY, "-db", "-f", str(path)], stdout=log,
-                                        stderr=subprocess.STDOUT)
+        process = self.spawn([HAPROXY, "-db", "-f", str(path)])
         deadline = time.monotonic() + timeout
         waiting = set(self.ports.values())
         while waiting and time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise RuntimeError(f"haproxy exited: {self.log()}")
             for port in list(waiting):
                 try:
@@ -63,12 +61,3 @@ class HAProxy:
         if waiting:
             raise TimeoutError(f"haproxy not listening on {sorted(waiting)}: {self.log()}")
         return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            terminate(self.process, 10, strict=False)
-            self.process = None
-
-    def log(self) -> str:
-        path = self.workdir / "haproxy.log"
-        return path.read_text(errors="replace") if path.exists() else ""

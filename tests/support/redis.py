@@ -6,28 +6,27 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 from hangar_otelcol.testing import free_port
-from tests.support.processes import terminate
+from tests.support.processes import Daemon
 
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
 SKIP_REASON = "redis-server not installed (apt-get install redis-server)"
 
 
-class RedisServer:
+class RedisServer(Daemon):
+    name = "redis"
+
     def __init__(self, workdir: Path, port: int | None = None, *,
                  persistent: bool = False) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         #: an append-only file, fsynced per write: what it acknowledged survives a restart
         #: (what a production ledger needs, docs/scale-out.md)
         self.persistent = persistent
         self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        workdir.mkdir(parents=True, exist_ok=True)
 
     @property
     def endpoint(self) -> str:
@@ -35,14 +34,13 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         assert REDIS_SERVER is not None, SKIP_REASON
-        log = (self.workdir / "redis.log").open("ab")
         args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
                 "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
                 "--dir", str(self.workdir), "--protected-mode", "yes"]
-        self.process = subprocess.Popen([REDIS_SERVER, *args], stdout=log, stderr=subprocess.STDOUT)
+        process = self.spawn([REDIS_SERVER, *args])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise RuntimeError(f"redis-server exited: {self.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
@@ -53,12 +51,3 @@ class RedisServer:
                 pass
             time.sleep(0.05)
         raise TimeoutError(f"redis-server not answering on {self.port}: {self.log()}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            terminate(self.process, 10)
-            self.process = None
-
-    def log(self) -> str:
-        path = self.workdir / "redis.log"
-        return path.read_text(errors="replace") if path.exists() else ""

@@ -11,6 +11,7 @@ span hangar 2.34.4 sent for that call), so a test can report each call twice, as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 from hangar_otelcol.pdata import Signal
+from hangar_otelcol.signals import SIGNALS
 from tests.support import captures
 from tests.support.otlp import attrs, items
 
@@ -84,40 +86,50 @@ def jsonl_calls(path: Path) -> list[int | None]:
             for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def calls_request(first: int, count: int) -> ExportLogsServiceRequest:
-    """One export request with calls ``first`` .. ``first + count - 1``."""
-    resource, scope, record = _template()
-    req = ExportLogsServiceRequest()
-    group = req.resource_logs.add()
+def _numbered(signal: Signal, template: tuple[bytes, bytes, bytes], first: int, count: int,
+              number: Callable[[Any, int], None]) -> Any:
+    """An export request of ``signal`` with one copy of ``template``'s item per call
+    ``first`` .. ``first + count - 1`` (its resource and scope once), each made call ``n``
+    by ``number(item, n)``."""
+    resource, scope, item_wire = template
+    req = SIGNALS[signal].request_type()
+    kind, items_field = ("logs", "log_records") if signal is Signal.LOGS else ("spans", "spans")
+    group = getattr(req, f"resource_{kind}").add()
     group.resource.ParseFromString(resource)
-    scoped = group.scope_logs.add()
+    scoped = getattr(group, f"scope_{kind}").add()
     scoped.scope.ParseFromString(scope)
     for n in range(first, first + count):
-        item: Any = scoped.log_records.add()
-        item.ParseFromString(record)
+        item = getattr(scoped, items_field).add()
+        item.ParseFromString(item_wire)
         item.trace_id = trace_id(n)
-        item.span_id = n.to_bytes(8, "big")
-        item.time_unix_nano = item.observed_time_unix_nano = _BASE_TIME + n
+        number(item, n)
     return req
+
+
+def _number_record(item: Any, n: int) -> None:
+    item.span_id = n.to_bytes(8, "big")
+    item.time_unix_nano = item.observed_time_unix_nano = _BASE_TIME + n
+
+
+def _number_span(item: Any, n: int) -> None:
+    item.span_id = (n | 1 << 63).to_bytes(8, "big")  # not the record's span id
+    item.start_time_unix_nano = _BASE_TIME + n
+    item.end_time_unix_nano = _BASE_TIME + n + 1_000_000
+
+
+def calls_request(first: int, count: int) -> ExportLogsServiceRequest:
+    """One export request with calls ``first`` .. ``first + count - 1``."""
+    request: ExportLogsServiceRequest = _numbered(Signal.LOGS, _template(), first, count,
+                                                  _number_record)
+    return request
 
 
 def spans_request(first: int, count: int) -> ExportTraceServiceRequest:
     """The spans of calls ``first`` .. ``first + count - 1`` (``calls_request`` has their
     audit records): one ``batch.call.<tool>`` span each, in the call's trace."""
-    resource, scope, span = _span_template()
-    req = ExportTraceServiceRequest()
-    group = req.resource_spans.add()
-    group.resource.ParseFromString(resource)
-    scoped = group.scope_spans.add()
-    scoped.scope.ParseFromString(scope)
-    for n in range(first, first + count):
-        item: Any = scoped.spans.add()
-        item.ParseFromString(span)
-        item.trace_id = trace_id(n)
-        item.span_id = (n | 1 << 63).to_bytes(8, "big")  # not the record's span id
-        item.start_time_unix_nano = _BASE_TIME + n
-        item.end_time_unix_nano = _BASE_TIME + n + 1_000_000
-    return req
+    request: ExportTraceServiceRequest = _numbered(Signal.TRACES, _span_template(), first,
+                                                   count, _number_span)
+    return request
 
 
 def sdk_calls(first: int, count: int, extra: dict[str, Any] | None = None
