@@ -17,6 +17,14 @@ Figures are medians over the windows. The protobuf floor (parse + serialize of t
 payload, in this process) is measured first, and every per-core figure is also printed
 as a ratio of it. Latency scenarios send at a fixed rate (half of a throughput
 scenario's median wall rate) and report p50/p99 from send until the sink has the data.
+
+Side by side: a scenario with a Collector twin (``Scenario.collector``: configs in
+bench/collector/) is run again, right after ours, against the real OpenTelemetry Collector
+(the test peer of tests/peers/otelcol, found or built by scripts/build-otelcol-peer.sh)
+with the same load, sink and measurement; the second table prints both per-core figures
+and their ratio. ``--collector cached`` (the default of ``--quick``) never starts a build;
+``auto`` builds the peer once if Go is there (minutes); ``off`` skips the twins. Without
+the peer the Collector columns say why.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ from hangar_otelcol.testing import free_port, terminate
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
+COLLECTOR_DIR = BENCH_DIR / "collector"
+BUILD_PEER = REPO / "scripts" / "build-otelcol-peer.sh"
 PY = sys.executable
 MiB = 1024 * 1024
 
@@ -81,6 +91,12 @@ class Result:
     #: items the gateway accepted in the windows, by kind (full-pipeline scenarios)
     accepted: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    #: "ours" (hangar-otelcol) or "otelcol" (the Collector on the scenario's twin config)
+    side: str = "ours"
+    #: the Collector's run of the same scenario, when it has a twin and the peer is there
+    twin: Result | None = None
+    #: why there is no twin result (no equivalent config, peer absent, off)
+    twin_note: str = ""
 
     @property
     def per_core_median(self) -> float:
@@ -89,6 +105,13 @@ class Result:
     @property
     def wall_median(self) -> float:
         return statistics.median(self.wall) if self.wall else 0.0
+
+    @property
+    def ratio_to_twin(self) -> float | None:
+        """hangar-otelcol per core / the Collector's per core (same scenario, same run)."""
+        if self.twin is None or not self.twin.per_core_median:
+            return None
+        return self.per_core_median / self.twin.per_core_median
 
     def figure(self, name: str) -> float | None:
         return {"per_core": self.per_core_median or None, "p99_ms": self.p99_ms,
@@ -124,7 +147,11 @@ class Result:
             "gateway_exit_code": self.exit_code, "scaling": self.scaling,
             "accepted_items": self.accepted,
             "target": list(s.target) if s.target else None, "verdict": self.verdict(),
-            "note": self.note,
+            "note": self.note, "side": self.side,
+            "collector": self.twin.as_dict() if self.twin is not None else None,
+            "collector_configs": list(s.collector) if self.side == "ours" else None,
+            "collector_note": self.twin_note,
+            "ratio_to_collector": round(r, 4) if (r := self.ratio_to_twin) else None,
         }
 
 
@@ -153,6 +180,62 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) 
 
 def _stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
     return terminate(proc, timeout, strict=False)
+
+
+def _accepted(metrics_port: int) -> dict[str, int]:
+    """Spans and log records the otlp receiver accepted, from a self-metrics page (ours:
+    ``otelcol_receiver_accepted_spans_total``; the Collector 0.159 leaves out ``_total``)."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    out = {"spans": 0, "log_records": 0}
+    for m in re.finditer(r"^otelcol_receiver_accepted_(spans|log_records)(?:_total)?"
+                         r"\{[^}]*receiver=\"otlp\"[^}]*\} ([0-9.e+]+)$", text, re.M):
+        out[m.group(1)] += int(float(m.group(2)))
+    return out
+
+
+def find_collector(mode: str) -> tuple[str | None, str]:
+    """(path of the Collector test peer, '') or (None, why not). ``mode``: ``off``,
+    ``cached`` (only a binary already built) or ``auto`` (build it once if needed).
+    ``HANGAR_OTELCOL_PEER_BIN`` names a binary; ``HANGAR_OTELCOL_PEER_SKIP`` (set by
+    scripts/test.sh when the build failed) says why there is none."""
+    if mode == "off":
+        return None, "off (--collector off)"
+    given = os.environ.get("HANGAR_OTELCOL_PEER_BIN")
+    if given:
+        if os.path.isfile(given) and os.access(given, os.X_OK):
+            return given, ""
+        return None, f"HANGAR_OTELCOL_PEER_BIN={given} is not an executable file"
+    skip = os.environ.get("HANGAR_OTELCOL_PEER_SKIP")
+    if skip:
+        return None, skip
+    cmd = ["bash", str(BUILD_PEER)] + (["--cached-only"] if mode == "cached" else [])
+    if mode == "auto":
+        print("finding the otelcol test peer (a first build takes minutes) ...",
+              file=sys.stderr, flush=True)
+    try:
+        cp = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=1800)
+    except subprocess.TimeoutExpired:
+        return None, "the otelcol peer build took longer than 1800 s"
+    lines = [ln for ln in cp.stderr.splitlines() if ln.strip()]
+    if cp.returncode != 0:
+        return None, (lines[-1] if lines else f"build script exit {cp.returncode}").removeprefix(
+            "build-otelcol-peer: ")
+    out = cp.stdout.strip().splitlines()
+    path = out[-1] if out else ""
+    if not path or not os.access(path, os.X_OK):
+        return None, f"the build script printed no executable path ({path!r})"
+    return path, ""
+
+
+def collector_version(binary: str) -> str:
+    try:
+        cp = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return cp.stdout.strip().rsplit(" ", 1)[-1] or "?"
 
 
 class Sink:
@@ -185,7 +268,33 @@ class Sink:
         self.log.close()
 
 
-class Gateway:
+class _Served:
+    """A process under test (hangar-otelcol or the Collector): its ports, log, self-metrics."""
+
+    grpc_port: int
+    http_port: int
+    metrics_port: int
+    proc: subprocess.Popen[bytes]
+    log: Any
+    log_path: Path
+
+    def accepted(self) -> dict[str, int]:
+        """Spans and log records the otlp receiver accepted (self-metrics)."""
+        return _accepted(self.metrics_port)
+
+    def stop(self) -> int:
+        code = _stop(self.proc, 45)
+        self.log.close()
+        return code
+
+    def tail(self, n: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+class Gateway(_Served):
     def __init__(self, scenario: Scenario, sink: Sink, workdir: Path) -> None:
         assert scenario.config is not None
         self.grpc_port, self.http_port = free_port(), free_port()
@@ -218,27 +327,42 @@ class Gateway:
                 time.sleep(0.05)
             time.sleep(1.0)
 
-    def accepted(self) -> dict[str, int]:
-        """Spans and log records the otlp receiver accepted (self-metrics)."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            text = r.read().decode()
-        out = {"spans": 0, "log_records": 0}
-        for m in re.finditer(r"^otelcol_receiver_accepted_(spans|log_records)_total"
-                             r"\{[^}]*receiver=\"otlp\"[^}]*\} ([0-9.e+]+)$", text, re.M):
-            out[m.group(1)] += int(float(m.group(2)))
-        return out
+class Collector(_Served):
+    """The OpenTelemetry Collector (the test peer) on a scenario's twin config:
+    ``bench/collector/common.yaml`` + ``scenario.collector``, with the same environment
+    variables as ours (ports, sink, output folder) plus BENCH_HEALTH_PORT."""
 
-    def stop(self) -> int:
-        code = _stop(self.proc, 45)
-        self.log.close()
-        return code
-
-    def tail(self, n: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+    def __init__(self, binary: str, scenario: Scenario, sink: Sink, workdir: Path) -> None:
+        self.grpc_port, self.http_port = free_port(), free_port()
+        self.metrics_port, health_port = free_port(), free_port()
+        outdir = workdir / f"{scenario.name}.otelcol"
+        outdir.mkdir(parents=True, exist_ok=True)
+        env = _env({
+            "BENCH_GRPC_PORT": str(self.grpc_port), "BENCH_HTTP_PORT": str(self.http_port),
+            "BENCH_METRICS_PORT": str(self.metrics_port), "BENCH_HEALTH_PORT": str(health_port),
+            "BENCH_SINK_GRPC_PORT": str(sink.grpc_port), "BENCH_OUT_DIR": str(outdir),
+        })
+        configs = [arg for name in ("common.yaml", *scenario.collector)
+                   for arg in ("--config", f"file:{COLLECTOR_DIR / name}")]
+        self.log_path = outdir / "otelcol.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([binary, *configs], cwd=outdir, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        _wait_port(self.grpc_port, self.proc)
+        _wait_port(self.http_port, self.proc)
+        # health_check answers 200 once every pipeline has started
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/",
+                                            timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"the Collector did not become healthy: {self.tail(5)}")
+            time.sleep(0.05)
 
 
 def _start_load(load: Load, target_port: int, rate_req: float, duration: float,
@@ -265,9 +389,17 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 
 # -- one scenario --------------------------------------------------------------------------
 def run_scenario(s: Scenario, sink: Sink, settings: Settings, floors: dict[str, float],
-                 done: dict[str, Result], workdir: Path) -> Result:
-    res = Result(s, floor=floors[s.loads[0].payload])
-    gateway = Gateway(s, sink, workdir) if s.config else None
+                 done: dict[str, Result], workdir: Path, collector: str | None = None
+                 ) -> Result:
+    """Run one scenario against hangar-otelcol, or, with ``collector`` (the peer binary),
+    against the Collector on the scenario's twin config (same load, sink and measurement;
+    a rate scenario gets the same offered rate as ours)."""
+    res = Result(s, floor=floors[s.loads[0].payload], side="otelcol" if collector else "ours")
+    gateway: _Served | None = None
+    if collector:
+        gateway = Collector(collector, s, sink, workdir)
+    elif s.config:
+        gateway = Gateway(s, sink, workdir)
     rate_req_total = 0.0
     if s.mode == "rate":
         spans_per_req = build(s.loads[0].payload).items
@@ -292,8 +424,8 @@ def run_scenario(s: Scenario, sink: Sink, settings: Settings, floors: dict[str, 
     profiler = None
     try:
         time.sleep(settings.warmup)
-        use_accepted = s.config == "full.yaml" and s.workers == 1
-        if s.name == settings.profile and gateway:
+        use_accepted = s.full_pipeline
+        if s.name == settings.profile and gateway and not collector:
             profiler = _start_profiler(gateway.proc.pid, settings, workdir)
         sink.reset()
         def items_now() -> dict[str, int]:
@@ -365,7 +497,8 @@ def run_scenario(s: Scenario, sink: Sink, settings: Settings, floors: dict[str, 
         res.delivered = sink.items() - sink_start
         res.exit_code = gateway.stop()
         if res.exit_code != 0:
-            res.note += f"gateway exited with {res.exit_code}: {gateway.tail(5)}; "
+            res.note += (f"{'the Collector' if collector else 'gateway'} exited with "
+                         f"{res.exit_code}: {gateway.tail(5)}; ")
     if s.scale_of and s.scale_of in done and done[s.scale_of].wall_median:
         res.scaling = round(res.wall_median / done[s.scale_of].wall_median, 3)
     return res
@@ -453,6 +586,46 @@ def table(results: list[Result], floors: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(results: list[Result], peer: str | None, reason: str, version: str) -> str:
+    """Per scenario: ours and the Collector's per-core figures and their ratio (ours /
+    Collector), peak RSS and, for rate scenarios, p99 latency; the reason where there is no
+    Collector figure."""
+    what = f"OpenTelemetry Collector {version} (tests/peers/otelcol, configs in bench/collector/)" \
+        if peer else f"OpenTelemetry Collector: absent ({reason})"
+    lines = [f"side by side with the {what}:"]
+    head = (f"{'scenario':<22} {'ours/core':>10} {'otelcol/core':>12} {'ours/otelcol':>12} "
+            f"{'RSS ours':>8} {'otelcol':>7} {'p99 ours':>8} {'otelcol':>7}")
+    lines += [head, "-" * len(head)]
+    extra = []
+    for r in results:
+        start = f"{r.scenario.name:<22} {_k(r.per_core_median):>10} "
+        twin = r.twin
+        if twin is None:
+            why = r.twin_note or "no twin"
+            lines.append(f"{start}{'-':>12} {'-':>12}   ({why})")
+            continue
+        ratio = r.ratio_to_twin
+        lines.append(
+            f"{start}{_k(twin.per_core_median):>12} "
+            f"{f'{ratio:.2f}' if ratio else '-':>12} {r.peak_rss_mib:>8.1f} "
+            f"{twin.peak_rss_mib:>7.1f} {r.p99_ms if r.p99_ms is not None else '-':>8} "
+            f"{twin.p99_ms if twin.p99_ms is not None else '-':>7}")
+        lost = twin.acked - twin.delivered if r.scenario.config in ("passthrough.yaml",
+                                                                     "enrich.yaml") else 0
+        if twin.client_errors or lost > 0 or twin.note:
+            extra.append(f"{r.scenario.name} (otelcol): client errors "
+                         f"{twin.client_errors or 'none'}, {twin.acked} acknowledged, "
+                         f"{twin.delivered} delivered{'; ' + twin.note if twin.note else ''}")
+        if twin.accepted and sum(twin.accepted.values()):
+            total = sum(twin.accepted.values())
+            extra.append(f"{r.scenario.name} (otelcol): accepted " + ", ".join(
+                f"{100 * v / total:.0f}% {k.replace('_', ' ')}"
+                for k, v in twin.accepted.items()))
+    if extra:
+        lines += ["", *extra]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=(
         __doc__ or "").splitlines()[0])
@@ -467,6 +640,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="", help="also write the results as JSON here")
     parser.add_argument("--profile", default="", metavar="NAME",
                         help="py-spy the gateway during this scenario into bench/profiles/")
+    parser.add_argument("--collector", choices=["auto", "cached", "off"], default=None,
+                        help="the Collector twins: auto = find or build the test peer "
+                             "(default), cached = only one built already (default of "
+                             "--quick), off = skip them")
     args = parser.parse_args(argv)
     settings = Settings(runs=args.runs, window=args.window, warmup=args.warmup,
                         profile=args.profile)
@@ -474,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(runs=1, window=0.6, warmup=0.4, quick=True, profile=args.profile)
     scenarios = by_name(args.only)
     started = time.monotonic()
+    peer, peer_reason = find_collector(args.collector or ("cached" if args.quick else "auto"))
+    peer_version = collector_version(peer) if peer else ""
 
     payload_names = list(dict.fromkeys(load.payload for s in scenarios for load in s.loads))
     floors = {name: floor.items_per_cpu_second(build(name), runs=1 if args.quick else 5,
@@ -495,9 +674,24 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {s.name} failed: {exc}", file=sys.stderr)
                 results.append(res)
                 done[s.name] = res
+                if not s.collector:
+                    res.twin_note = s.no_twin
+                elif peer is None:
+                    res.twin_note = f"absent: {peer_reason}"
+                else:
+                    print(f"running {s.name} on the Collector ...", file=sys.stderr,
+                          flush=True)
+                    try:
+                        res.twin = run_scenario(s, sink, settings, floors, done, workdir,
+                                                collector=peer)
+                    except Exception as exc:
+                        res.twin_note = f"failed: {type(exc).__name__}: {exc}"
+                        print(f"  {s.name} on the Collector failed: {exc}", file=sys.stderr)
         finally:
             sink.stop()
     print(table(results, floors))
+    print()
+    print(side_by_side(results, peer, peer_reason, peer_version))
     print(f"\n{len(results)} scenarios in {time.monotonic() - started:.0f}s; runs={settings.runs} "
           f"window={settings.window}s warmup={settings.warmup}s; medians over runs; "
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
@@ -505,6 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_bytes(orjson.dumps({
         "floors": {k: round(v) for k, v in floors.items()},
+        "collector_peer": {"path": peer, "reason": peer_reason, "version": peer_version},
         "settings": vars(settings), "results": [r.as_dict() for r in results]},
         option=orjson.OPT_INDENT_2))
     return 0

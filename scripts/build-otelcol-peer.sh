@@ -8,7 +8,10 @@
 # A cached binary is reused while those files do not change.
 #
 # stdout: the binary's path, one line, nothing else. Progress goes to stderr.
-# Exit:   0 built or reused; 3 `go` not found; other non-zero: the build failed.
+# Exit:   0 built or reused; 3 `go` not found (and no cached binary); 4 `--cached-only`
+#         and not built yet; other non-zero: the build failed.
+# --cached-only: print the cached binary's path, never build (what `python -m bench
+#         --quick` uses: a smoke run must not start a build of several minutes).
 #
 # Writes nothing into the repository: the sources are copied to a scratch folder
 # beside the cache and built there (so `-mod=mod` can never touch go.mod/go.sum
@@ -18,10 +21,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$(cd "$here/../tests/peers/otelcol" && pwd)"
 
-if ! command -v go >/dev/null 2>&1; then
-    echo "build-otelcol-peer: go not found in PATH (the otelcol test peer needs Go >= 1.26)" >&2
-    exit 3
-fi
+cached_only=0
+case "${1:-}" in
+    --cached-only) cached_only=1 ;;
+    "") ;;
+    *) echo "usage: $0 [--cached-only]" >&2; exit 2 ;;
+esac
 
 sha256() {
     if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -c1-64
@@ -40,6 +45,15 @@ bin="$out_dir/otelcol"
 if [ -x "$bin" ]; then
     echo "$bin"
     exit 0
+fi
+if [ "$cached_only" = 1 ]; then
+    echo "build-otelcol-peer: the otelcol test peer ($hash) is not built yet (run scripts/build-otelcol-peer.sh)" >&2
+    exit 4
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+    echo "build-otelcol-peer: go not found in PATH (the otelcol test peer needs Go >= 1.26)" >&2
+    exit 3
 fi
 
 mkdir -p "$cache_root"

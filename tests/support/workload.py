@@ -20,12 +20,21 @@ import orjson
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope as WireScope
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as WireRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource as WireResource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as WireSpan
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    set_span_in_context,
+)
 
 from hangar_otelcol.pdata import Signal
 from hangar_otelcol.signals import SIGNALS
@@ -152,4 +161,27 @@ def sdk_calls(first: int, count: int, extra: dict[str, Any] | None = None
                            severity_number=SeverityNumber(template.severity_number),
                            body=template.body.string_value, attributes=attributes)
         out.append(ReadableLogRecord(record, resource, scope))
+    return out
+
+
+def sdk_spans(first: int, count: int, extra: dict[str, Any] | None = None
+              ) -> list[ReadableSpan]:
+    """The spans of calls ``first`` .. ``first + count - 1`` (``sdk_calls`` has their audit
+    records) as the OpenTelemetry SDK's own finished spans (ReadableSpan: what its OTLP
+    exporters take): hangar's ``batch.call.<tool>`` span with its resource and scope, in the
+    call's trace; ``extra`` attributes added to (or replacing) hangar's."""
+    resource_wire, scope_wire, span_wire = _span_template()
+    resource = Resource(attrs(WireResource.FromString(resource_wire)))
+    wire_scope = WireScope.FromString(scope_wire)
+    scope = InstrumentationScope(wire_scope.name, wire_scope.version or None)
+    template = WireSpan.FromString(span_wire)
+    attributes = {**attrs(template), **(extra or {})}
+    out = []
+    for n in range(first, first + count):
+        context = SpanContext(int.from_bytes(trace_id(n), "big"), n | 1 << 63,
+                              is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        out.append(ReadableSpan(template.name, context=context, resource=resource,
+                                attributes=attributes, kind=SpanKind(max(template.kind - 1, 0)),
+                                instrumentation_scope=scope, start_time=_BASE_TIME + n,
+                                end_time=_BASE_TIME + n + 1_000_000))
     return out
