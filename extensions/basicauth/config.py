@@ -63,6 +63,10 @@ class BasicAuthConfig:
     #: successful bcrypt verifications remembered (least recently used first out), so a
     #: sender that keeps its password pays bcrypt once; cleared when the file is reloaded
     cache_size: int = 1024
+    #: bcrypt verifications running or waiting at once (each costs 50-250 ms of a core);
+    #: beyond it a request is refused as busy (RESOURCE_EXHAUSTED / 429 with a retry hint),
+    #: so a flood of wrong passwords cannot queue up minutes of work ahead of real senders
+    max_pending_verifications: int = 32
 
     def validate(self) -> list[str]:
         errors: list[str] = []
@@ -77,6 +81,9 @@ class BasicAuthConfig:
                 errors.append("htpasswd: holds no user")
         if self.cache_size < 0:
             errors.append(f"cache_size: must not be negative, got {self.cache_size}")
+        if self.max_pending_verifications < 1:
+            errors.append("max_pending_verifications: must be at least 1, got "
+                          f"{self.max_pending_verifications}")
         return errors
 
 

@@ -64,6 +64,7 @@ class BasicAuth:
         self._principals: dict[str, Principal] = {}
         self._cache: OrderedDict[bytes, Principal] = OrderedDict()
         self._pending: dict[bytes, asyncio.Future[bool]] = {}
+        self._verifying = 0  # bcrypt verifications running or waiting for a thread
         self._cache_key = os.urandom(32)
         self._file = WatchedFile(config.htpasswd.file, float(config.reload_interval))
         self._table = _Table({})
@@ -110,6 +111,16 @@ class BasicAuth:
         self.settings.logger.info("basicauth %s: reloaded %s (%d users)", self.id,
                                   self.config.htpasswd.file, len(table.users))
 
+    async def _checkpw(self, secret: bytes, hashed: bytes) -> bool:
+        if self._verifying >= self.config.max_pending_verifications:
+            raise AuthError("too many password verifications in progress; retry later",
+                            reason="busy", busy=True)
+        self._verifying += 1
+        try:
+            return await asyncio.to_thread(bcrypt.checkpw, secret[:_BCRYPT_MAX], hashed)
+        finally:
+            self._verifying -= 1
+
     def _principal(self, user: str) -> Principal:
         principal = self._principals.get(user)
         if principal is None:
@@ -143,7 +154,7 @@ class BasicAuth:
         entry = table.users.get(user)
         if entry is None:
             if table.dummy is not None:  # as long as a wrong password takes
-                await asyncio.to_thread(bcrypt.checkpw, secret[:_BCRYPT_MAX], table.dummy)
+                await self._checkpw(secret, table.dummy)
             raise AuthError(_UNKNOWN, reason="unknown")
         if entry.kind == "sha":
             if not hmac.compare_digest(hashlib.sha1(secret).digest(), entry.hash):
@@ -159,11 +170,11 @@ class BasicAuth:
         return principal
 
     async def _bcrypt(self, key: bytes, entry: UserHash, secret: bytes) -> bool:
-        """One verification in a thread, shared by the requests that wait for it."""
+        """One verification in a thread, shared by the requests that wait for it; at most
+        ``max_pending_verifications`` at once (the dummy ones for unknown users count)."""
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(
-                asyncio.to_thread(bcrypt.checkpw, secret[:_BCRYPT_MAX], entry.hash))
+            pending = asyncio.ensure_future(self._checkpw(secret, entry.hash))
             self._pending[key] = pending
             pending.add_done_callback(lambda _: self._drop_pending(key, pending))
         return await asyncio.shield(pending)

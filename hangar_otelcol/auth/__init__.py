@@ -70,11 +70,13 @@ class AuthError(Exception):
     """
 
     def __init__(self, message: str, *, reason: str, challenge: str = "",
-                 denied: bool = False) -> None:
+                 denied: bool = False, busy: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
         self.challenge = challenge
         self.denied = denied
+        #: not decided: the authenticator is overloaded (RESOURCE_EXHAUSTED / 429, retry)
+        self.busy = busy
 
 
 @runtime_checkable

@@ -73,6 +73,8 @@ class RequestAuth:
         self.settings.problems.warn(
             "auth", "otlp receiver %s: %s request refused (%s): %s", self.settings.id,
             self.transport, exc.reason, exc, detail=exc.reason)
+        if exc.busy:
+            return Outcome(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), retry_after=1.0)
         if exc.denied:
             return Outcome(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         return Outcome(grpc.StatusCode.UNAUTHENTICATED, str(exc), challenge=exc.challenge)

@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 import aiohttp
+import bcrypt
 import grpc
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
@@ -208,6 +209,32 @@ async def test_basicauth_over_http(start_receiver, session):
     assert b"Guess-42" not in body
     assert len(received(running)) == 1
     assert running.metric(FAILURES, "otlp", "http", "unknown") == 1
+
+
+async def test_a_flood_of_wrong_passwords_is_refused_busy_not_queued(start_receiver, session):
+    """bcrypt at cost 12 (~200 ms each) and at most 2 verifications at once: of 12 distinct
+    wrong passwords sent together, the ones beyond 2 are answered 429 with Retry-After at
+    once instead of queueing seconds of bcrypt work; afterwards the right one passes."""
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(12)).decode()
+    config = build(BASIC.config_class, {"htpasswd": {"inline": f"hangar:{hashed}"},
+                                        "max_pending_verifications": 2})
+    ext = BASIC.create(make_settings(Kind.EXTENSION, "basicauth"), config)
+    await ext.start(StandaloneHost())
+    running = await start_receiver(auth_config("basicauth"),
+                                   host=StandaloneHost(extensions={"basicauth": ext}))
+
+    def basic(password: str) -> dict[str, str]:
+        value = base64.b64encode(f"hangar:{password}".encode()).decode()
+        return {**PB, "Authorization": f"Basic {value}"}
+
+    answers = await asyncio.gather(*(post(session, running.url(Signal.TRACES), VALID,
+                                          basic(f"guess-{i}")) for i in range(12)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses.count(401) <= 2 and statuses.count(429) >= 10, statuses
+    assert all(headers.get("Retry-After") for status, headers, _ in answers if status == 429)
+    assert running.metric(FAILURES, "otlp", "http", "busy") >= 10
+    status, _, _ = await post(session, running.url(Signal.TRACES), VALID, basic("s3cret"))
+    assert status == 200
 
 
 async def test_a_whole_gateway_config_with_a_token_from_the_environment(monkeypatch, session):
