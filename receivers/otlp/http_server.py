@@ -224,8 +224,13 @@ class HTTPServer(ProtocolServer[HTTPConfig]):
         if self._certificates and request.transport is not None:
             certificate = certificate_from_peercert(
                 request.transport.get_extra_info("peercert"))
-        return Credentials("http", request.remote or "",
-                           {k.lower(): v for k, v in request.headers.items()}, certificate)
+        # a header sent twice is joined as gRPC metadata is (grpc_server.py), so a second
+        # Authorization makes the credential malformed instead of the last one winning
+        headers: dict[str, str] = {}
+        for key, value in request.headers.items():
+            k = key.lower()
+            headers[k] = f"{headers[k]}, {value}" if k in headers else value
+        return Credentials("http", request.remote or "", headers, certificate)
 
     async def _handle_body(self, request: web.Request, signal: Signal, is_json: bool,
                            held: _Held, principal: Principal | None) -> web.StreamResponse:

@@ -15,6 +15,7 @@ import aiohttp
 import bcrypt
 import grpc
 import pytest
+from multidict import CIMultiDict
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -209,6 +210,21 @@ async def test_basicauth_over_http(start_receiver, session):
     assert b"Guess-42" not in body
     assert len(received(running)) == 1
     assert running.metric(FAILURES, "otlp", "http", "unknown") == 1
+
+
+async def test_two_authorization_headers_are_malformed_on_http_as_on_grpc(start_receiver,
+                                                                          session):
+    """One valid and one wrong token in two headers: refused (not "the last one wins"), the
+    way gRPC refuses repeated metadata."""
+    host = StandaloneHost(extensions={"bearertokenauth": await bearer()})
+    running = await start_receiver(auth_config(), host=host)
+    headers = CIMultiDict(PB)
+    headers.add("Authorization", f"Bearer {OTHER_TOKEN}")
+    headers.add("Authorization", f"Bearer {PROD_TOKEN}")
+    async with session.post(running.url(Signal.TRACES), data=VALID, headers=headers) as resp:
+        assert resp.status == 401
+    assert received(running) == []
+    assert running.metric(FAILURES, "otlp", "http", "malformed") == 1
 
 
 async def test_a_flood_of_wrong_passwords_is_refused_busy_not_queued(start_receiver, session):
