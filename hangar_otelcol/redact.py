@@ -39,6 +39,9 @@ SECRET_SUFFIXES = ("_password", "_passwd", "_passphrase", "_secret", "_token", "
                    "_cookie")
 #: the key of a mapping whose every value is a secret (header values carry credentials)
 HEADERS_KEYS = frozenset({"headers"})
+#: secret keys that are harmless elsewhere: basicauth's ``htpasswd.inline`` holds password
+#: hashes, which an offline attack can crack (``htpasswd.file`` is a path)
+SECRET_CHILDREN = {"htpasswd": frozenset({"inline"})}
 #: ... except these keys of it: ``mcp_caller``'s ``headers:`` holds the *names* of its
 #: identity headers and the senders trusted to set them, not header values (kept equal to
 #: ``processors/caller/config.py`` HeadersConfig by a test)
@@ -145,6 +148,10 @@ def _walk(value: Any, found: set[str] | None) -> Any:
             elif normalize_key(key) in HEADERS_KEYS and isinstance(item, dict):
                 out[key] = {k: _walk(v, found) if str(k) in HEADER_NAME_KEYS
                             else _secret_leaf(v, found) for k, v in item.items()}
+            elif normalize_key(key) in SECRET_CHILDREN and isinstance(item, dict):
+                children = SECRET_CHILDREN[normalize_key(key)]
+                out[key] = {k: _secret_leaf(v, found) if str(k) in children
+                            else _walk(v, found) for k, v in item.items()}
             else:
                 out[key] = _walk(item, found)
         return out
@@ -205,6 +212,8 @@ def path_is_secret(path: str) -> bool:
     keys = [part for part in re.sub(r"\[\d+\]", "", path).split(".") if part]
     for i, key in enumerate(keys):
         if is_secret_key(key):
+            return True
+        if keys[i + 1:i + 2] and keys[i + 1] in SECRET_CHILDREN.get(normalize_key(key), ()):
             return True
         if normalize_key(key) in HEADERS_KEYS and keys[i + 1:i + 2] != [] \
                 and keys[i + 1] in HEADER_NAME_KEYS:

@@ -27,6 +27,7 @@ from hangar_otelcol.config.types import ConfigError
 from hangar_otelcol.redact import (
     HEADER_NAME_KEYS,
     is_secret_key,
+    path_is_secret,
     redact_config,
     redact_text,
     redact_value,
@@ -87,6 +88,18 @@ def test_redacted_format_keeps_length_and_a_tail_for_long_values() -> None:
 
 
 # --------------------------------------------------------------------------- redact_config
+
+def test_htpasswd_inline_hashes_are_redacted_its_file_path_is_not() -> None:
+    hashed = "$2y$10$abcdefghijklmnopqrstuv0123456789ABCDEFGHIJKLMNOPQRSTU"
+    tree = {"extensions": {"basicauth": {"htpasswd": {"inline": f"alice:{hashed}",
+                                                      "file": "/etc/hangar/htpasswd"}}}}
+    shown = redact_config(tree)["extensions"]["basicauth"]["htpasswd"]
+    assert hashed not in str(shown) and shown["inline"].startswith("<redacted")
+    assert shown["file"] == "/etc/hangar/htpasswd"
+    assert path_is_secret("extensions.basicauth.htpasswd.inline")
+    assert not path_is_secret("extensions.basicauth.htpasswd.file")
+    assert not path_is_secret("processors.x.inline")
+
 
 def test_redact_config_edge_cases() -> None:
     tree: dict[str, Any] = {
