@@ -1,4 +1,5 @@
-"""``hangar-otelcol``: run (default) | validate | components | print-config | --version."""
+"""``hangar-otelcol``: run (default) | validate | components | print-config | verify |
+--version."""
 
 from __future__ import annotations
 
@@ -71,7 +72,42 @@ def _parser() -> argparse.ArgumentParser:
                                 help="list the available components and their stability")
     components.add_argument("--configs", action="store_true",
                             help="also print each component's default config")
+    verify = sub.add_parser(
+        "verify", help="check chained compliance files; exit 0 only if every record verifies",
+        description="Check chained compliance files (any of the four formats, .gz allowed; "
+                    "a rotated set oldest first). Names the first bad record and why.")
+    verify.add_argument("files", nargs="+", metavar="FILE")
+    verify.add_argument("--key-file", default="", help="the chain's HMAC key, from a file")
+    verify.add_argument("--key-env", default="", help="... or an environment variable")
+    verify.add_argument("--open", action="store_true",
+                        help="the file is still being written: its end need not be a final "
+                             "checkpoint")
     return parser
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import time
+
+    from hangar_otelcol.exporters.compliance.chain import load_key
+    from hangar_otelcol.exporters.compliance.verify import verify
+
+    try:
+        key = load_key(args.key_file, args.key_env)
+        started = time.perf_counter()
+        result = verify(args.files, key, allow_open_end=args.open)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    took = time.perf_counter() - started
+    streams = ", ".join(f"{name} (up to {seq})" for name, seq in result.streams.items())
+    rate = (result.records + result.checkpoints) / took if took else 0.0
+    print(f"{result.records} records and {result.checkpoints} checkpoints verified in "
+          f"{took:.2f}s ({rate:,.0f}/s); streams: {streams or 'none'}")
+    if not result.ok:
+        print(f"FAILED: {result.problem}")
+        return 1
+    print("OK")
+    return 0
 
 
 def _print_errors(errors: list[str]) -> None:
@@ -155,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "components":
             return _components(args.configs)
+        if command == "verify":  # reads files only, no config
+            return _verify(args)
         data, config = load_config(args.config, args.set)
     except ConfigError as exc:
         _print_errors(exc.errors)

@@ -1,0 +1,134 @@
+"""``hangar-otelcol verify FILE...``: check chained compliance files (chain.py).
+
+Files are read in the order given (a rotated set oldest first: out.log.2 out.log.1 out.log),
+gzip allowed; each line's format is recognised by itself. A stream must start at sequence
+number 1 and end with a final checkpoint (``--open``: a file still written may end
+without one); the first bad record is named with its reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .chain import CHECKPOINT, FINAL, GENESIS, chain_value, parse_link
+
+
+@dataclass
+class _Stream:
+    seq: int = 0
+    last: bytes = GENESIS
+    final: bool = False
+    where: str = ""
+
+
+@dataclass
+class Result:
+    records: int = 0
+    checkpoints: int = 0
+    streams: dict[str, int] = field(default_factory=dict)
+    #: "<file>:<line>: <reason>" of the first bad record, or of the cut-off end
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def _lines(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    elif data:
+        yield from data.split(b"\n")[:-1]
+        yield data.rsplit(b"\n", 1)[-1] + b"\x00torn"  # a last line without its newline
+        return
+    if data:
+        yield from data.split(b"\n")
+
+
+def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False) -> Result:
+    result = Result()
+    streams: dict[str, _Stream] = {}
+    macs: set[bytes] = set()
+    for path in paths:
+        for n, line in enumerate(_lines(path), 1):
+            where = f"{path}:{n}"
+            if line.endswith(b"\x00torn"):
+                result.problem = f"{where}: truncated (a last line without its newline)"
+                return result
+            if not line:
+                continue
+            link = parse_link(line)
+            if link is None:
+                result.problem = f"{where}: edited (no chain fields, or they are damaged)"
+                return result
+            st = streams.get(link.stream)
+            if st is None:
+                if link.seq != 1 and not streams:
+                    last = f"-{link.seq - 1}" if link.seq > 2 else ""
+                    result.problem = (f"{where}: missing sequence numbers 1{last} in stream "
+                                      f"{link.stream} (it does not start at 1)")
+                    return result
+                if link.seq != 1:
+                    result.problem = (f"{where}: unknown stream {link.stream} (its first record "
+                                      f"has sequence number {link.seq}, not 1)")
+                    return result
+                st = streams[link.stream] = _Stream()
+            expected = st.seq + 1
+            if link.seq != expected:
+                if link.mac in macs:
+                    reason = f"duplicated (sequence number {link.seq} again)"
+                elif link.seq < expected:
+                    reason = f"reordered (sequence number {link.seq} after {st.seq})"
+                elif _comes_later(paths, path, n, link.stream, expected):
+                    reason = f"reordered (sequence number {link.seq} where {expected} belongs)"
+                else:
+                    last = f"-{link.seq - 1}" if link.seq - 1 > expected else ""
+                    reason = f"missing sequence numbers {expected}{last}"
+                result.problem = f"{where}: {reason} in stream {link.stream}"
+                return result
+            mac = chain_value(key, st.last, link.stream.encode(), link.seq, link.canonical)
+            if mac != link.mac:
+                result.problem = (f"{where}: edited (the chain value of sequence number "
+                                  f"{link.seq} in stream {link.stream} does not match"
+                                  f"{'' if key else '; a keyed chain needs --key-file/--key-env'})")
+                return result
+            macs.add(mac)
+            st.seq, st.last, st.where = link.seq, mac, where
+            if CHECKPOINT.search(link.canonical):
+                result.checkpoints += 1
+                st.final = FINAL.search(link.canonical) is not None
+            else:
+                result.records += 1
+                st.final = False
+    for name, st in streams.items():
+        result.streams[name] = st.seq
+        if not st.final and not allow_open_end and not result.problem:
+            result.problem = (f"{st.where}: truncated after the last checkpoint (stream {name} "
+                              f"does not end with a final checkpoint at sequence number "
+                              f"{st.seq}; --open for a file still being written)")
+    return result
+
+
+def _comes_later(paths: list[str], path: str, after: int, stream: str, seq: int) -> bool:
+    """Whether ``seq`` of ``stream`` appears after line ``after`` of ``path`` (only asked
+    once, for the first gap, to tell a swap from a loss)."""
+    started = False
+    for p in paths:
+        if p == path:
+            started = True
+        if not started:
+            continue
+        for n, line in enumerate(_lines(p), 1):
+            if p == path and n <= after:
+                continue
+            link = parse_link(line)
+            if link is not None and link.stream == stream and link.seq == seq:
+                return True
+    return False

@@ -1,0 +1,165 @@
+"""Chained compliance records (issue 16): the chain per format, checkpoints, ``verify``
+after tampering, and the chain continuing after a restart (exporters/compliance/chain.py)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from hangar_otelcol.cli import main
+from hangar_otelcol.component import Kind
+from hangar_otelcol.config.types import build
+from hangar_otelcol.exporters.compliance.chain import (
+    GENESIS,
+    Chain,
+    chain_value,
+    parse_link,
+)
+from hangar_otelcol.exporters.compliance.config import ComplianceConfig
+from hangar_otelcol.exporters.compliance.factory import FACTORY
+from hangar_otelcol.exporters.compliance.formats import formatter_for
+from hangar_otelcol.exporters.compliance.formats.options import FormatOptions
+from hangar_otelcol.exporters.compliance.record import ComplianceRecord
+from hangar_otelcol.exporters.compliance.verify import verify
+from hangar_otelcol.testing import StandaloneHost, make_settings
+
+FORMATS = ("jsonlines", "leef", "syslog", "cef")
+KEY = b"test key"
+
+
+def records(n: int, start: int = 0) -> list[ComplianceRecord]:
+    return [ComplianceRecord(event_type="ToolInvocationCompleted",
+                             time_unix_nano=1_780_000_000_000_000_000 + i * 1000,
+                             mcp_server_id="srv ]\"=|\\", tool_name=f"tool[chain@1 x] {i}",
+                             status="success", duration_ms=1.5, caller_id="alice",
+                             record_id=f"{i + 1:032x}")
+            for i in range(start, start + n)]
+
+
+def line_of(fmt: str, r: ComplianceRecord) -> bytes:
+    return formatter_for(fmt, FormatOptions(procid="1")).format(r).encode()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_seal_then_parse_gives_back_the_line_and_the_chain(fmt: str) -> None:
+    chain = Chain(fmt, "host-w0-compliance", KEY)
+    prev = GENESIS
+    for seq, r in enumerate(records(3), 1):
+        line = line_of(fmt, r)
+        sealed = chain.seal(line)
+        link = parse_link(sealed)
+        assert link is not None, sealed
+        assert (link.fmt, link.stream, link.seq, link.canonical) == (
+            fmt, "host-w0-compliance", seq, line)
+        assert link.mac == chain_value(KEY, prev, b"host-w0-compliance", seq, line)
+        prev = link.mac
+
+
+def test_the_chain_fields_in_each_format() -> None:
+    r = records(1)[0]
+    sealed = {fmt: Chain(fmt, "s1").seal(line_of(fmt, r)) for fmt in FORMATS}
+    assert sealed["jsonlines"].endswith(b',"record_id":"00000000000000000000000000000001",'
+                                        b'"chain":{"stream":"s1","seq":1,"mac":"' +
+                                        parse_link(sealed["jsonlines"]).mac.hex().encode()  # type: ignore[union-attr]
+                                        + b'"}}')
+    assert b"\tchainStream=s1\tchainSeq=1\tchainMac=" in sealed["leef"]
+    assert b" act=ToolInvocationCompleted deviceExternalId=s1 cn1=1 cn1Label=ChainSeq " \
+        b"mcpHangarChainMac=" in sealed["cef"]
+    # syslog: the last SD element, before MSG (which here contains a look-alike)
+    assert b'"][chain@49152 stream="s1" seq="1" mac="' in sealed["syslog"]
+    assert sealed["syslog"].index(b"[chain@49152") < sealed["syslog"].index(b" Tool ")
+
+
+def test_a_plain_chain_without_key_is_sha256() -> None:
+    import hashlib
+    line = b"{}"
+    assert chain_value(None, GENESIS, b"s", 1, line) == hashlib.sha256(
+        GENESIS + b"s\n1\n{}").digest()
+
+
+# ----------------------------------------------------------------------------- exporter
+
+def make(raw: dict):  # type: ignore[no-untyped-def]
+    config = build(ComplianceConfig, raw, "exporters.compliance")
+    return FACTORY.create(make_settings(Kind.EXPORTER, "compliance"), config)
+
+
+async def write(fmt: str, out: Path, recs: list[ComplianceRecord], **chain: object) -> None:
+    exporter = make({"format": fmt, "output": str(out), "procid": "1",
+                     "chain": {"enabled": True, "stream": "gw-w0-compliance", **chain}})
+    await exporter.start(StandaloneHost())
+    await exporter.export_records(recs)
+    assert await exporter.flush(5)
+    await exporter.shutdown()
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "chain.key"
+    path.write_bytes(KEY + b"\n")
+    return path
+
+
+def run_verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["verify", *args])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_verify_passes_untouched_and_names_each_tampering(
+        fmt: str, tmp_path: Path, key_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / f"out.{fmt}"
+    await write(fmt, out, records(6), key_file=str(key_file))
+    good = out.read_bytes()
+    lines = good.splitlines(keepends=True)
+    assert len(lines) == 7  # 6 records and the final checkpoint
+    code, text = run_verify(capsys, "--key-file", str(key_file), str(out))
+    assert code == 0, text
+    assert "6 records and 1 checkpoints verified" in text
+
+    other = tmp_path / f"other.{fmt}"
+    await write(fmt, other, records(6), key_file=str(key_file), stream="gw-w1-compliance")
+    spliced_line = other.read_bytes().splitlines(keepends=True)[3]
+
+    def damaged(name: str, data: bytes) -> str:
+        path = tmp_path / f"{name}.{fmt}"
+        path.write_bytes(data)
+        code, text = run_verify(capsys, "--key-file", str(key_file), str(path))
+        assert code == 1, (name, text)
+        return text
+
+    edit_at = lines[0].index(b"alice") + 1 + sum(len(x) for x in lines[:2])  # line 3
+    edited = good[:edit_at] + b"X" + good[edit_at + 1:]
+    assert f"edited.{fmt}:3: edited" in damaged("edited", edited)
+    assert f"deleted.{fmt}:3: missing sequence numbers 3 " in damaged(
+        "deleted", b"".join(lines[:2] + lines[3:]))
+    assert f"swapped.{fmt}:3: reordered" in damaged(
+        "swapped", b"".join([*lines[:2], lines[3], lines[2], *lines[4:]]))
+    assert f"truncated.{fmt}:5: truncated after the last checkpoint" in damaged(
+        "truncated", b"".join(lines[:5]))
+    assert f"torn.{fmt}:5: truncated" in damaged("torn", b"".join(lines[:4]) + lines[4][:20])
+    assert f"spliced.{fmt}:4: unknown stream gw-w1-compliance" in damaged(
+        "spliced", b"".join([*lines[:3], spliced_line, *lines[3:]]))
+    # a wrong key is an edit of every record
+    code, text = run_verify(capsys, str(out))
+    assert code == 1 and f"out.{fmt}:1: edited" in text and "needs --key-file" in text
+
+
+async def test_a_restart_continues_the_chain_from_the_file_and_rotated_sets_verify(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.jsonl"
+    await write("jsonlines", out, records(3))
+    await write("jsonlines", out, records(3, start=3))  # restart: seq 4.., not a new chain
+    rotated = tmp_path / "out.jsonl.1"  # logrotate copytruncate (with delaycompress)
+    rotated.write_bytes(out.read_bytes())
+    out.write_bytes(b"")
+    await write("jsonlines", out, records(2, start=6))
+    older = tmp_path / "out.jsonl.1.gz"  # compressed later: verify reads it as well
+    older.write_bytes(gzip.compress(rotated.read_bytes()))
+    for first in (rotated, older):
+        result = verify([str(first), str(out)], None)
+        assert result.ok, result.problem
+        assert (result.records, result.checkpoints) == (8, 3)
+        assert result.streams == {"gw-w0-compliance": 11}
