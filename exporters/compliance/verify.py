@@ -12,7 +12,7 @@ import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .chain import CHECKPOINT, FINAL, GENESIS, chain_value, parse_link
+from .chain import CHECKPOINT, FINAL, GENESIS, Hasher, parse_link
 
 
 @dataclass
@@ -54,6 +54,7 @@ def _lines(path: str) -> Iterator[bytes]:
 
 def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False) -> Result:
     result = Result()
+    chain_value = Hasher(key)
     streams: dict[str, _Stream] = {}
     macs: set[bytes] = set()
     for path in paths:
@@ -93,7 +94,7 @@ def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False)
                     reason = f"missing sequence numbers {expected}{last}"
                 result.problem = f"{where}: {reason} in stream {link.stream}"
                 return result
-            mac = chain_value(key, st.last, link.stream.encode(), link.seq, link.canonical)
+            mac = chain_value(st.last, link.stream.encode(), link.seq, link.canonical)
             if mac != link.mac:
                 result.problem = (f"{where}: edited (the chain value of sequence number "
                                   f"{link.seq} in stream {link.stream} does not match"

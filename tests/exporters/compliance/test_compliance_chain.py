@@ -163,3 +163,9 @@ async def test_a_restart_continues_the_chain_from_the_file_and_rotated_sets_veri
         assert result.ok, result.problem
         assert (result.records, result.checkpoints) == (8, 3)
         assert result.streams == {"gw-w0-compliance": 11}
+
+
+@pytest.mark.parametrize("key", [None, b"", b"k", b"k" * 64, b"k" * 65])
+def test_the_fast_hasher_is_hmac_sha256(key: bytes | None) -> None:
+    from hangar_otelcol.exporters.compliance.chain import Hasher
+    assert Hasher(key)(GENESIS, b"s", 7, b"line") == chain_value(key, GENESIS, b"s", 7, b"line")
