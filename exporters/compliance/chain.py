@@ -250,7 +250,10 @@ def parse_link(line: bytes) -> Link | None:
 # --------------------------------------------------------------------- checkpoints
 
 #: how a verifier tells a checkpoint (its canonical bytes) and a final one (at shutdown)
-CHECKPOINT = re.compile(rb'"event_type":"ChainCheckpoint"|\|ChainCheckpoint\||'
+#: (anchored on the header: a record's own values may contain these words)
+CHECKPOINT = re.compile(rb'^\{"timestamp":"[^"]*","event_type":"ChainCheckpoint"|'
+                        rb'^LEEF:2\.0\|(?:[^|]*\|){3}ChainCheckpoint\||'
+                        rb'^CEF:0\|(?:(?:[^|\\]|\\.)*\|){3}ChainCheckpoint\||'
                         rb'^<[0-9]+>1 (?:\S+ ){4}ChainCheckpoint ')
 FINAL = re.compile(rb'"final":true|final=1|final="1"')
 

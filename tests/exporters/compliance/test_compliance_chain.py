@@ -169,3 +169,12 @@ async def test_a_restart_continues_the_chain_from_the_file_and_rotated_sets_veri
 def test_the_fast_hasher_is_hmac_sha256(key: bytes | None) -> None:
     from hangar_otelcol.exporters.compliance.chain import Hasher
     assert Hasher(key)(GENESIS, b"s", 7, b"line") == chain_value(key, GENESIS, b"s", 7, b"line")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_record_naming_a_checkpoint_is_no_checkpoint(fmt: str) -> None:
+    from hangar_otelcol.exporters.compliance.chain import CHECKPOINT, checkpoint_maker
+    r = records(1)[0]
+    r.tool_name = '|ChainCheckpoint| "event_type":"ChainCheckpoint" final=1'
+    assert CHECKPOINT.search(line_of(fmt, r)) is None
+    assert CHECKPOINT.search(checkpoint_maker(fmt, FormatOptions(procid="1"))(0, True))
