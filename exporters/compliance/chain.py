@@ -100,15 +100,18 @@ _S = rb"([A-Za-z0-9._:@-]+)"
 _HEX = rb"([0-9a-f]{64})"
 JSON_CHAIN = re.compile(rb',"chain":\{"stream":"' + _S + rb'","seq":([0-9]+),"mac":"' + _HEX
                         + rb'"\}\}$')
-LEEF_CHAIN = re.compile(rb"((?:[\x00-\x7f]|[\xc0-\xff][\x80-\xbf]+))chainStream=" + _S
-                        + rb"\1chainSeq=([0-9]+)\1chainMac=" + _HEX + rb"$")
+#: from ``chainStream=`` on (found with rfind: a regex search would try every position);
+#: group 2 is the delimiter, which must also precede ``chainStream=``
+LEEF_CHAIN = re.compile(rb"chainStream=" + _S + rb"(.{1,4}?)chainSeq=([0-9]+)\2chainMac="
+                        + _HEX + rb"$", re.S)
 CEF_CHAIN = re.compile(rb" deviceExternalId=" + _S + rb" cn1=([0-9]+) cn1Label=ChainSeq "
                        rb"mcpHangarChainMac=" + _HEX + rb"$")
 #: the header (6 tokens) and the SD elements of an RFC 5424 line (values escape '"', '\', ']')
 SYSLOG_SD = re.compile(rb'(?:\S+ ){6}(?:\[[^ \]"]+(?: [^= \]"]+="[^"\\]*(?:\\.[^"\\]*)*")*\])+',
                        re.S)  # the unrolled loop: no backtracking per character of a value
 SYSLOG_CHAIN = re.compile(rb'\[chain@[0-9]+ stream="' + _S + rb'" seq="([0-9]+)" mac="' + _HEX
-                          + rb'"\]$')
+                          + rb'"\]')
+SYSLOG_CHAIN_LAST = re.compile(SYSLOG_CHAIN.pattern + rb"$")
 
 
 class Chain:
@@ -159,20 +162,30 @@ class Chain:
             line[:end], self._pen, stream, seq, h, line[end:])
 
 
-def _sd_end(line: bytes) -> int:
-    """Where the SD elements of an RFC 5424 line end (the chain element goes there).
+def _first_sd_end(line: bytes) -> int:
+    """Where the first SD element of an RFC 5424 line ends, or -1 if it is not one with
+    parameters.
 
     Inside a PARAM-VALUE '"' and ']' are always escaped (formats/syslog.py), so the first
     '"]' after the header closes the formatter's one SD element: two find()s instead of
-    the regex's walk through every value (bench/micro.py); anything else takes the regex.
+    the regex's walk through every value (bench/micro.py).
     """
     start = 0
     for _ in range(6):
         start = line.find(b" ", start) + 1
         if not start:
-            return len(line)
-    end = line.find(b'"]', start) + 2
-    if end == 1 or line.startswith(b"[", end) or b"]" in line[start:line.find(b" ", start)]:
+            return -1
+    space = line.find(b" ", start)
+    if b"]" in line[start:space if space > 0 else len(line)]:
+        return -1  # [sd-id] without parameters
+    end = line.find(b'"]', start)
+    return end + 2 if end > 0 else -1
+
+
+def _sd_end(line: bytes) -> int:
+    """Where the SD elements of an RFC 5424 line end (the chain element goes there)."""
+    end = _first_sd_end(line)
+    if end < 0 or line.startswith(b"[", end):
         m = SYSLOG_SD.match(line)
         return m.end() if m else len(line)
     return end
@@ -198,11 +211,16 @@ def _json_link(line: bytes) -> Link | None:
 
 
 def _leef_link(line: bytes) -> Link | None:
-    m = LEEF_CHAIN.search(line)
+    at = line.rfind(b"chainStream=")
+    m = LEEF_CHAIN.match(line, at) if at > 0 else None
     if m is None:
         return None
-    return Link("leef", m.group(2).decode(), int(m.group(3)),
-                bytes.fromhex(m.group(4).decode()), line[:m.start()])
+    d = m.group(2)
+    start = at - len(d)
+    if line[start:at] != d:
+        return None
+    return Link("leef", m.group(1).decode(), int(m.group(3)),
+                bytes.fromhex(m.group(4).decode()), line[:start])
 
 
 def _cef_link(line: bytes) -> Link | None:
@@ -214,12 +232,15 @@ def _cef_link(line: bytes) -> Link | None:
 
 
 def _syslog_link(line: bytes) -> Link | None:
-    sd = SYSLOG_SD.match(line)
-    if sd is None:
-        return None
-    m = SYSLOG_CHAIN.search(line, 0, sd.end())
-    if m is None:
-        return None
+    end = _first_sd_end(line)
+    m = SYSLOG_CHAIN.match(line, end) if end > 0 else None
+    if m is None or not (m.end() == len(line) or line.startswith(b" ", m.end())):
+        sd = SYSLOG_SD.match(line)  # not the formatter's one element: parse the SD
+        if sd is None:
+            return None
+        m = SYSLOG_CHAIN_LAST.search(line, 0, sd.end())
+        if m is None:
+            return None
     return Link("syslog", m.group(1).decode(), int(m.group(2)),
                 bytes.fromhex(m.group(3).decode()), line[:m.start()] + line[m.end():])
 

@@ -102,7 +102,7 @@ def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False)
                 return result
             macs.add(mac)
             st.seq, st.last, st.where = link.seq, mac, where
-            if CHECKPOINT.search(link.canonical):
+            if CHECKPOINT.match(link.canonical):
                 result.checkpoints += 1
                 st.final = FINAL.search(link.canonical) is not None
             else:

@@ -178,3 +178,12 @@ def test_a_record_naming_a_checkpoint_is_no_checkpoint(fmt: str) -> None:
     r.tool_name = '|ChainCheckpoint| "event_type":"ChainCheckpoint" final=1'
     assert CHECKPOINT.search(line_of(fmt, r)) is None
     assert CHECKPOINT.search(checkpoint_maker(fmt, FormatOptions(procid="1"))(0, True))
+
+
+def test_syslog_without_parameters_or_msg_still_chains() -> None:
+    chain = Chain("syslog", "s")
+    for line in (b"<134>1 2026-01-01T00:00:00Z h a 1 101 [mcp@49152] Tool x [a] y",
+                 b'<134>1 2026-01-01T00:00:00Z h a 1 101 [mcp@49152 a="1"][x@1 b="\\]"]',
+                 b'<134>1 2026-01-01T00:00:00Z h a 1 101 [mcp@49152 a="1 \\"] [chain@1"] m'):
+        link = parse_link(chain.seal(line))
+        assert link is not None and link.canonical == line, line
