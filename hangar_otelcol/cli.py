@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("files", nargs="+", metavar="FILE")
     verify.add_argument("--key-file", default="", help="the chain's HMAC key, from a file")
     verify.add_argument("--key-env", default="", help="... or an environment variable")
+    verify.add_argument("--public-key", default="",
+                        help="an Ed25519 public key (PEM): every checkpoint must be signed "
+                             "with its private key (chain.signing_key_file)")
     verify.add_argument("--open", action="store_true",
                         help="the file is still being written: its end need not be a final "
                              "checkpoint")
@@ -88,13 +91,14 @@ def _parser() -> argparse.ArgumentParser:
 def _verify(args: argparse.Namespace) -> int:
     import time
 
-    from hangar_otelcol.exporters.compliance.chain import load_key
+    from hangar_otelcol.exporters.compliance.chain import load_key, load_public_key
     from hangar_otelcol.exporters.compliance.verify import verify
 
     try:
         key = load_key(args.key_file, args.key_env)
         started = time.perf_counter()
-        result = verify(args.files, key, allow_open_end=args.open)
+        public = load_public_key(args.public_key) if args.public_key else None
+        result = verify(args.files, key, allow_open_end=args.open, public_key=public)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .formats.common import IsoTime
 from .formats.options import FormatOptions
@@ -98,26 +99,28 @@ def chain_value(key: bytes | None, prev: bytes, stream: bytes, seq: int,
 # the chain fields of each format, as the writer appends them and the verifier finds them
 _S = rb"([A-Za-z0-9._:@-]+)"
 _HEX = rb"([0-9a-f]{64})"
+_SIG = rb"([0-9a-f]{128})"  # an Ed25519 signature, checkpoints only
 JSON_CHAIN = re.compile(rb',"chain":\{"stream":"' + _S + rb'","seq":([0-9]+),"mac":"' + _HEX
-                        + rb'"\}\}$')
+                        + rb'"(?:,"sig":"' + _SIG + rb'")?\}\}$')
 #: from ``chainStream=`` on (found with rfind: a regex search would try every position);
 #: group 2 is the delimiter, which must also precede ``chainStream=``
 LEEF_CHAIN = re.compile(rb"chainStream=" + _S + rb"(.{1,4}?)chainSeq=([0-9]+)\2chainMac="
-                        + _HEX + rb"$", re.S)
+                        + _HEX + rb"(?:\2chainSig=" + _SIG + rb")?$", re.S)
 CEF_CHAIN = re.compile(rb" deviceExternalId=" + _S + rb" cn1=([0-9]+) cn1Label=ChainSeq "
-                       rb"mcpHangarChainMac=" + _HEX + rb"$")
+                       rb"mcpHangarChainMac=" + _HEX + rb"(?: mcpHangarChainSig=" + _SIG + rb")?$")
 #: the header (6 tokens) and the SD elements of an RFC 5424 line (values escape '"', '\', ']')
 SYSLOG_SD = re.compile(rb'(?:\S+ ){6}(?:\[[^ \]"]+(?: [^= \]"]+="[^"\\]*(?:\\.[^"\\]*)*")*\])+',
                        re.S)  # the unrolled loop: no backtracking per character of a value
 SYSLOG_CHAIN = re.compile(rb'\[chain@[0-9]+ stream="' + _S + rb'" seq="([0-9]+)" mac="' + _HEX
-                          + rb'"\]')
+                          + rb'"(?: sig="' + _SIG + rb'")?\]')
 SYSLOG_CHAIN_LAST = re.compile(SYSLOG_CHAIN.pattern + rb"$")
 
 
 class Chain:
     """The writer's side: ``seal(line)`` returns the line with its chain fields."""
 
-    __slots__ = ("_d", "_fmt", "_hash", "_pen", "_stream", "committed", "last", "seq")
+    __slots__ = ("_d", "_fmt", "_hash", "_pen", "_stream", "committed", "last", "seq",
+                 "signer")
 
     def __init__(self, fmt: str, stream: str, key: bytes | None = None, *,
                  leef_delimiter: str = "\t", sd_id: str = "mcp@49152") -> None:
@@ -130,6 +133,8 @@ class Chain:
         self.last = GENESIS
         #: (seq, last) of the newest record known written (saved in checkpoints)
         self.committed = (0, GENESIS)
+        #: an Ed25519 private key (cryptography) that signs checkpoints, or None
+        self.signer: Any = None
 
     @property
     def stream(self) -> str:
@@ -139,24 +144,37 @@ class Chain:
         self.seq, self.last = seq, last
         self.committed = (seq, last)
 
-    def seal(self, line: bytes) -> bytes:
-        """``line`` (without its newline) with the chain fields of the next record."""
+    def seal(self, line: bytes, sign: bool = False) -> bytes:
+        """``line`` (without its newline) with the chain fields of the next record; with
+        ``sign`` (checkpoints) and a signing key, also an Ed25519 signature of
+        ``signed_text(stream, seq, mac)``."""
         seq = self.seq + 1
         stream = self._stream
         mac = self._hash(self.last, stream, seq, line)
         self.seq, self.last = seq, mac
         h = mac.hex().encode()
+        sig = b""
+        if sign and self.signer is not None:
+            sig = self.signer.sign(signed_text(stream, seq, mac)).hex().encode()
         fmt = self._fmt
         if fmt == "jsonlines":
+            if sig:
+                h += b'","sig":"' + sig
             return b'%s,"chain":{"stream":"%s","seq":%d,"mac":"%s"}}' % (line[:-1], stream,
                                                                          seq, h)
         if fmt == "leef":
             d = self._d
+            if sig:
+                h += d + b"chainSig=" + sig
             return b"%s%schainStream=%s%schainSeq=%d%schainMac=%s" % (line, d, stream, d, seq,
                                                                       d, h)
         if fmt == "cef":
+            if sig:
+                h += b" mcpHangarChainSig=" + sig
             return b"%s deviceExternalId=%s cn1=%d cn1Label=ChainSeq mcpHangarChainMac=%s" % (
                 line, stream, seq, h)
+        if sig:
+            h += b'" sig="' + sig
         end = _sd_end(line)
         return b'%s[chain@%s stream="%s" seq="%d" mac="%s"]%s' % (
             line[:end], self._pen, stream, seq, h, line[end:])
@@ -200,6 +218,40 @@ class Link:
     seq: int
     mac: bytes
     canonical: bytes
+    sig: bytes | None = None
+
+
+def _sig(group: bytes | None) -> bytes | None:
+    return bytes.fromhex(group.decode()) if group else None
+
+
+def signed_text(stream: bytes, seq: int, mac: bytes) -> bytes:
+    """What a checkpoint's Ed25519 signature signs: its stream, sequence number and chain
+    value (which covers every record before it)."""
+    return b"hangar-otelcol chain checkpoint\n%s\n%d\n%s" % (stream, seq, mac.hex().encode())
+
+
+def load_signing_key(path: str) -> Any:
+    """An Ed25519 private key from a PEM file (``openssl genpkey -algorithm ed25519``)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    with open(path, "rb") as f:
+        key = load_pem_private_key(f.read(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def load_public_key(path: str) -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    with open(path, "rb") as f:
+        key = load_pem_public_key(f.read())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{path}: not an Ed25519 public key")
+    return key
 
 
 def _json_link(line: bytes) -> Link | None:
@@ -207,7 +259,7 @@ def _json_link(line: bytes) -> Link | None:
     if m is None:
         return None
     return Link("jsonlines", m.group(1).decode(), int(m.group(2)), bytes.fromhex(
-        m.group(3).decode()), line[:m.start()] + b"}")
+        m.group(3).decode()), line[:m.start()] + b"}", _sig(m.group(4)))
 
 
 def _leef_link(line: bytes) -> Link | None:
@@ -220,7 +272,7 @@ def _leef_link(line: bytes) -> Link | None:
     if line[start:at] != d:
         return None
     return Link("leef", m.group(1).decode(), int(m.group(3)),
-                bytes.fromhex(m.group(4).decode()), line[:start])
+                bytes.fromhex(m.group(4).decode()), line[:start], _sig(m.group(5)))
 
 
 def _cef_link(line: bytes) -> Link | None:
@@ -228,7 +280,7 @@ def _cef_link(line: bytes) -> Link | None:
     if m is None:
         return None
     return Link("cef", m.group(1).decode(), int(m.group(2)),
-                bytes.fromhex(m.group(3).decode()), line[:m.start()])
+                bytes.fromhex(m.group(3).decode()), line[:m.start()], _sig(m.group(4)))
 
 
 def _syslog_link(line: bytes) -> Link | None:
@@ -242,7 +294,8 @@ def _syslog_link(line: bytes) -> Link | None:
         if m is None:
             return None
     return Link("syslog", m.group(1).decode(), int(m.group(2)),
-                bytes.fromhex(m.group(3).decode()), line[:m.start()] + line[m.end():])
+                bytes.fromhex(m.group(3).decode()), line[:m.start()] + line[m.end():],
+                _sig(m.group(4)))
 
 
 _ENVELOPED = re.compile(rb"<[0-9]{1,3}>1 (?:\S+ ){5}- (?:\xef\xbb\xbf)?")

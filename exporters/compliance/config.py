@@ -141,6 +141,9 @@ class ChainConfig:
     #: a checkpoint record (the chain's state) at most this often while records are
     #: written, and a final one at shutdown; 0 = only at shutdown
     checkpoint_interval: Duration = Duration(60.0)
+    #: an Ed25519 private key (PEM) that signs every checkpoint: a verifier needs only the
+    #: public key to check them (``verify --public-key``)
+    signing_key_file: str = ""
 
     def validate(self) -> list[str]:
         errors = []
@@ -151,6 +154,12 @@ class ChainConfig:
                           f"unescaped in every format), got {excerpt(self.stream)}")
         if self.enabled and self.key_file and not os.path.isfile(self.key_file):
             errors.append(f"key_file: {excerpt(self.key_file)} is not a readable file")
+        if self.enabled and self.signing_key_file:
+            from .chain import load_signing_key
+            try:
+                load_signing_key(self.signing_key_file)
+            except (OSError, ValueError, TypeError) as exc:
+                errors.append(f"signing_key_file: {exc}")
         return errors
 
 

@@ -27,7 +27,14 @@ from hangar_otelcol.mcp import ToolInvocation, index
 from hangar_otelcol.multiprocess import worker_index
 from hangar_otelcol.pdata import Batch, Signal
 
-from .chain import Chain, checkpoint_maker, load_key, parse_link, stream_id
+from .chain import (
+    Chain,
+    checkpoint_maker,
+    load_key,
+    load_signing_key,
+    parse_link,
+    stream_id,
+)
 from .config import ComplianceConfig
 from .formats import formatter_for
 from .formats.common import utf8
@@ -147,6 +154,8 @@ class ComplianceExporter(ExporterHelper):
             self.chain = Chain(fmt, cc.stream or stream_id("", worker_index(), str(settings.id)),
                                load_key(cc.key_file, cc.key_env),
                                leef_delimiter=options.leef_delimiter, sd_id=options.sd_id)
+            if cc.signing_key_file:
+                self.chain.signer = load_signing_key(cc.signing_key_file)
             self._checkpoint_line = checkpoint_maker(fmt, options)
             self._chain_interval = float(cc.checkpoint_interval)
             self._last_checkpoint = time.monotonic()
@@ -190,7 +199,7 @@ class ComplianceExporter(ExporterHelper):
         assert self.chain is not None
         self._last_checkpoint = time.monotonic()
         now = time.time_ns()
-        data = self.chain.seal(self._checkpoint_line(now, final))
+        data = self.chain.seal(self._checkpoint_line(now, final), sign=True)
         if self._envelope is not None:
             o = self._envelope_options
             head = checkpoint_maker("syslog", o)(now, final)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from .chain import CHECKPOINT, FINAL, GENESIS, Hasher, parse_link
+from .chain import CHECKPOINT, FINAL, GENESIS, Hasher, Link, parse_link, signed_text
 
 
 @dataclass
@@ -52,7 +53,10 @@ def _lines(path: str) -> Iterator[bytes]:
         yield from data.split(b"\n")
 
 
-def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False) -> Result:
+def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False,
+           public_key: Any = None) -> Result:
+    """Check ``paths`` in order; with ``public_key`` (Ed25519) every checkpoint must carry
+    a valid signature."""
     result = Result()
     chain_value = Hasher(key)
     streams: dict[str, _Stream] = {}
@@ -103,6 +107,11 @@ def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False)
             macs.add(mac)
             st.seq, st.last, st.where = link.seq, mac, where
             if CHECKPOINT.match(link.canonical):
+                if public_key is not None:
+                    problem = _signature_problem(public_key, link)
+                    if problem:
+                        result.problem = f"{where}: {problem}"
+                        return result
                 result.checkpoints += 1
                 st.final = FINAL.search(link.canonical) is not None
             else:
@@ -115,6 +124,19 @@ def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False)
                               f"does not end with a final checkpoint at sequence number "
                               f"{st.seq}; --open for a file still being written)")
     return result
+
+
+def _signature_problem(public_key: Any, link: Link) -> str:
+    from cryptography.exceptions import InvalidSignature
+
+    if link.sig is None:
+        return f"edited (checkpoint {link.seq} of stream {link.stream} is not signed)"
+    try:
+        public_key.verify(link.sig, signed_text(link.stream.encode(), link.seq, link.mac))
+    except InvalidSignature:
+        return (f"edited (the signature of checkpoint {link.seq} of stream {link.stream} "
+                "does not verify with the public key)")
+    return ""
 
 
 def _comes_later(paths: list[str], path: str, after: int, stream: str, seq: int) -> bool:

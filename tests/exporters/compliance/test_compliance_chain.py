@@ -187,3 +187,36 @@ def test_syslog_without_parameters_or_msg_still_chains() -> None:
                  b'<134>1 2026-01-01T00:00:00Z h a 1 101 [mcp@49152 a="1 \\"] [chain@1"] m'):
         link = parse_link(chain.seal(line))
         assert link is not None and link.canonical == line, line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_signed_checkpoints_verify_with_the_public_key_only(
+        fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    signing = tmp_path / "signing.pem"
+    signing.write_bytes(private.private_bytes(serialization.Encoding.PEM,
+                                              serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+    public = tmp_path / "public.pem"
+    public.write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    out = tmp_path / f"out.{fmt}"
+    await write(fmt, out, records(3), signing_key_file=str(signing))  # SHA-256 chain
+    code, text = run_verify(capsys, "--public-key", str(public), str(out))
+    assert code == 0, text
+    lines = out.read_bytes().splitlines(keepends=True)
+    # a forger recomputes the plain chain after an edit: the checkpoint's signature fails
+    link = parse_link(lines[-1].rstrip(b"\n"))
+    assert link is not None and link.sig is not None
+    forged = tmp_path / f"forged.{fmt}"
+    chain = Chain(fmt, "gw-w0-compliance")
+    chain.signer = Ed25519PrivateKey.generate()  # not the gateway's key
+    canon = [parse_link(x.rstrip(b"\n")).canonical for x in lines]  # type: ignore[union-attr]
+    forged.write_bytes(b"".join(chain.seal(c, sign=i == len(canon) - 1) + b"\n"
+                                for i, c in enumerate(canon)))
+    assert run_verify(capsys, str(forged))[0] == 0  # the plain chain alone cannot tell
+    code, text = run_verify(capsys, "--public-key", str(public), str(forged))
+    assert code == 1 and f"forged.{fmt}:4: edited (the signature of checkpoint 4" in text
