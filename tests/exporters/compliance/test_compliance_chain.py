@@ -220,3 +220,22 @@ async def test_signed_checkpoints_verify_with_the_public_key_only(
     assert run_verify(capsys, str(forged))[0] == 0  # the plain chain alone cannot tell
     code, text = run_verify(capsys, "--public-key", str(public), str(forged))
     assert code == 1 and f"forged.{fmt}:4: edited (the signature of checkpoint 4" in text
+
+
+async def test_the_chain_state_goes_with_the_queue_checkpoint() -> None:
+    exporter = make({"format": "cef", "output": "stderr",
+                     "chain": {"enabled": True, "stream": "s"}})
+    last = bytes.fromhex("ab" * 32)
+    await exporter.restore_state({"compliance.chain": b"s 5 " + last.hex().encode()})
+    link = parse_link(exporter.render(records(1)[0]).rstrip(b"\n"))
+    assert link is not None and link.seq == 6
+    assert link.mac == chain_value(None, last, b"s", 6, link.canonical)
+    assert exporter.checkpoint_state()["compliance.chain"] == b"s 5 " + last.hex().encode()
+    assert "compliance.chain" not in exporter.checkpoint_state()  # saved only when it moved
+    exporter.chain.committed = (exporter.chain.seq, exporter.chain.last)  # as send() does
+    assert exporter.checkpoint_state()["compliance.chain"] == b"s 6 " + link.mac.hex().encode()
+    # another stream's state (another worker's, a renamed stream) is not taken over
+    other = make({"format": "cef", "output": "stderr",
+                  "chain": {"enabled": True, "stream": "t"}})
+    await other.restore_state({"compliance.chain": b"s 5 " + last.hex().encode()})
+    assert other.chain.seq == 0
