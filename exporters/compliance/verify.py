@@ -38,19 +38,16 @@ class Result:
 
 
 def _lines(path: str) -> Iterator[bytes]:
+    """The lines of ``path`` (gzip or not) without their newlines, read as a stream (a
+    day of records need not fit in memory); a last line without its newline is marked."""
     with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if data.endswith(b"\n"):
-        data = data[:-1]
-    elif data:
-        yield from data.split(b"\n")[:-1]
-        yield data.rsplit(b"\n", 1)[-1] + b"\x00torn"  # a last line without its newline
-        return
-    if data:
-        yield from data.split(b"\n")
+    with (gzip.open(path, "rb") if gz else open(path, "rb", buffering=1 << 20)) as f:
+        for line in f:
+            if line.endswith(b"\n"):
+                yield line[:-1]
+            else:
+                yield line + b"\x00torn"
 
 
 def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False,

@@ -86,8 +86,9 @@ def make(raw: dict):  # type: ignore[no-untyped-def]
     return FACTORY.create(make_settings(Kind.EXPORTER, "compliance"), config)
 
 
-async def write(fmt: str, out: Path, recs: list[ComplianceRecord], **chain: object) -> None:
-    exporter = make({"format": fmt, "output": str(out), "procid": "1",
+async def write(fmt: str, out: Path, recs: list[ComplianceRecord], file: dict | None = None,
+                **chain: object) -> None:
+    exporter = make({"format": fmt, "output": str(out), "procid": "1", "file": file or {},
                      "chain": {"enabled": True, "stream": "gw-w0-compliance", **chain}})
     await exporter.start(StandaloneHost())
     await exporter.export_records(recs)
@@ -239,3 +240,14 @@ async def test_the_chain_state_goes_with_the_queue_checkpoint() -> None:
                   "chain": {"enabled": True, "stream": "t"}})
     await other.restore_state({"compliance.chain": b"s 5 " + last.hex().encode()})
     assert other.chain.seq == 0
+
+
+async def test_the_exporters_own_rotation_continues_the_chain(tmp_path: Path) -> None:
+    out = tmp_path / "rot.log"
+    await write("leef", out, records(40), file={"rotate_size": 3000, "keep": 20})
+    rotated = sorted(tmp_path.glob("rot.log.*"), key=lambda p: -int(p.suffix[1:]))
+    assert len(rotated) > 3
+    result = verify([*map(str, rotated), str(out)], None)
+    assert result.ok and result.records == 40, result.problem
+    result = verify([*map(str, rotated[1:]), str(out)], None)  # the oldest file deleted
+    assert "missing sequence numbers 1-" in result.problem
