@@ -251,3 +251,11 @@ async def test_the_exporters_own_rotation_continues_the_chain(tmp_path: Path) ->
     assert result.ok and result.records == 40, result.problem
     result = verify([*map(str, rotated[1:]), str(out)], None)  # the oldest file deleted
     assert "missing sequence numbers 1-" in result.problem
+
+
+def test_the_default_stream_id_names_host_worker_and_exporter() -> None:
+    from hangar_otelcol.exporters.compliance.chain import stream_id
+    assert stream_id("gw1.example", 2, "compliance/qradar") == "gw1.example-w2-compliance_qradar"
+    exporter = make({"format": "jsonlines", "output": "stderr", "chain": {"enabled": True}})
+    import socket
+    assert exporter.chain.stream.startswith(f"{socket.gethostname()}-w0-compliance")
