@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--public-key", default="",
                         help="an Ed25519 public key (PEM): every checkpoint must be signed "
                              "with its private key (chain.signing_key_file)")
+    verify.add_argument("--allow-resent", action="store_true",
+                        help="a record identical to one verified before is a resend (a "
+                             "network output's, after a broken connection), not an error")
     verify.add_argument("--open", action="store_true",
                         help="the file is still being written: its end need not be a final "
                              "checkpoint")
@@ -98,7 +101,8 @@ def _verify(args: argparse.Namespace) -> int:
         key = load_key(args.key_file, args.key_env)
         started = time.perf_counter()
         public = load_public_key(args.public_key) if args.public_key else None
-        result = verify(args.files, key, allow_open_end=args.open, public_key=public)
+        result = verify(args.files, key, allow_open_end=args.open, public_key=public,
+                        allow_resent=args.allow_resent)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -106,7 +110,8 @@ def _verify(args: argparse.Namespace) -> int:
     streams = ", ".join(f"{name} (up to {seq})" for name, seq in result.streams.items())
     rate = (result.records + result.checkpoints) / took if took else 0.0
     print(f"{result.records} records and {result.checkpoints} checkpoints verified in "
-          f"{took:.2f}s ({rate:,.0f}/s); streams: {streams or 'none'}")
+          f"{took:.2f}s ({rate:,.0f}/s); streams: {streams or 'none'}"
+          + (f"; {result.resent} resent" if result.resent else ""))
     if not result.ok:
         print(f"FAILED: {result.problem}")
         return 1

@@ -173,25 +173,25 @@ class ComplianceExporter(ExporterHelper):
             line = self._format_line(record)
             # the chain covers the line without its newline (chain.py)
             return line if chain is None else chain.seal(line[:-1]) + b"\n"
+        head = b""
         if self._envelope is not None:
             payload = self.formatter.format(record)
             bom = self.formatter.envelope_bom and self.config.bom != "never"
             if chain is not None:  # the chain covers the payload, not the envelope
-                head = envelope(self._envelope, record, "", bom=False)
-                if bom and not payload.isascii():
-                    head += BOM
-                data = utf8(head) + chain.seal(utf8(payload))
+                text = envelope(self._envelope, record, "", bom=False)
+                head = utf8(text + BOM if bom and not payload.isascii() else text)
+                data = head + utf8(payload)
             else:
                 data = utf8(envelope(self._envelope, record, payload, bom=bom))
         else:
             data = utf8(self.formatter.format(record))
         if self._max_size and len(data) > self._max_size:
             shortened = self._shorten(record, data)
-            if shortened is None:
+            if shortened is None:  # not sent: no sequence number taken, so no gap
                 return None
             data = shortened
-        if chain is not None and self._envelope is None:
-            data = chain.seal(data)  # after shortening: the chain covers what is sent
+        if chain is not None:  # after shortening: the chain covers what is sent
+            data = head + chain.seal(data[len(head):]) if head else chain.seal(data)
         return self._frame(data)
 
     def render_checkpoint(self, final: bool) -> bytes:

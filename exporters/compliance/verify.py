@@ -9,6 +9,7 @@ without one); the first bad record is named with its reason.
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ class _Stream:
 class Result:
     records: int = 0
     checkpoints: int = 0
+    resent: int = 0
     streams: dict[str, int] = field(default_factory=dict)
     #: "<file>:<line>: <reason>" of the first bad record, or of the cut-off end
     problem: str = ""
@@ -51,13 +53,16 @@ def _lines(path: str) -> Iterator[bytes]:
 
 
 def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False,
-           public_key: Any = None) -> Result:
+           public_key: Any = None, allow_resent: bool = False) -> Result:
     """Check ``paths`` in order; with ``public_key`` (Ed25519) every checkpoint must carry
-    a valid signature."""
+    a valid signature; with ``allow_resent`` a record identical to one verified already
+    (a network output's resend after a broken connection,
+    exporters/compliance/outputs/syslog_net.py) is counted in ``resent``, not an error."""
     result = Result()
     chain_value = Hasher(key)
     streams: dict[str, _Stream] = {}
     macs: set[bytes] = set()
+    sent: set[bytes] = set()  # digests of the lines verified (with allow_resent)
     for path in paths:
         for n, line in enumerate(_lines(path), 1):
             where = f"{path}:{n}"
@@ -84,6 +89,10 @@ def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False,
                 st = streams[link.stream] = _Stream()
             expected = st.seq + 1
             if link.seq != expected:
+                if allow_resent and link.seq < expected and \
+                        hashlib.sha256(line).digest() in sent:  # the very same bytes
+                    result.resent += 1
+                    continue
                 if link.mac in macs:
                     reason = f"duplicated (sequence number {link.seq} again)"
                 elif link.seq < expected:
@@ -102,6 +111,8 @@ def verify(paths: list[str], key: bytes | None, *, allow_open_end: bool = False,
                                   f"{'' if key else '; a keyed chain needs --key-file/--key-env'})")
                 return result
             macs.add(mac)
+            if allow_resent:
+                sent.add(hashlib.sha256(line).digest())
             st.seq, st.last, st.where = link.seq, mac, where
             if CHECKPOINT.match(link.canonical):
                 if public_key is not None:

@@ -259,3 +259,32 @@ def test_the_default_stream_id_names_host_worker_and_exporter() -> None:
     exporter = make({"format": "jsonlines", "output": "stderr", "chain": {"enabled": True}})
     import socket
     assert exporter.chain.stream.startswith(f"{socket.gethostname()}-w0-compliance")
+
+
+async def test_a_resend_is_a_duplicate_unless_allowed(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    await write("jsonlines", out, records(4))
+    lines = out.read_bytes().splitlines(keepends=True)
+    resent = tmp_path / "resent.jsonl"  # records 2-3 sent again after a broken connection
+    resent.write_bytes(b"".join([*lines[:3], lines[1], lines[2], *lines[3:]]))
+    assert "resent.jsonl:4: duplicated" in verify([str(resent)], None).problem
+    result = verify([str(resent)], None, allow_resent=True)
+    assert result.ok and (result.records, result.resent) == (4, 2), result.problem
+    # an edited copy is no resend
+    edited = tmp_path / "edited.jsonl"
+    edited.write_bytes(b"".join([*lines[:3], lines[1].replace(b"alice", b"alicf"),
+                                 *lines[3:]]))
+    assert "edited.jsonl:4:" in verify([str(edited)], None, allow_resent=True).problem
+
+
+@pytest.mark.parametrize("fmt", ["leef", "cef", "jsonlines"])
+def test_over_the_network_the_chain_covers_the_payload_not_the_envelope(fmt: str) -> None:
+    exporter = make({"format": fmt, "output": "tcp://127.0.0.1:9", "network": {"framing": "lf"},
+                     "chain": {"enabled": True, "stream": "s"}})
+    r = records(1)[0]
+    r.tool_name = "été"  # a JSON payload gets the BOM: outside the chain too
+    framed = exporter.render(r)
+    assert framed.startswith(b"<134>1 ") and framed.endswith(b"\n")
+    link = parse_link(framed[:-1])
+    assert link is not None and link.canonical == exporter.formatter.format(r).encode()
+    assert link.mac == chain_value(None, GENESIS, b"s", 1, link.canonical)
