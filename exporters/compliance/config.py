@@ -154,6 +154,9 @@ class ChainConfig:
                           f"unescaped in every format), got {excerpt(self.stream)}")
         if self.enabled and self.key_file and not os.path.isfile(self.key_file):
             errors.append(f"key_file: {excerpt(self.key_file)} is not a readable file")
+        if self.enabled and self.key_env and not os.environ.get(self.key_env):
+            errors.append(f"key_env: the environment variable {excerpt(self.key_env)} is not "
+                          "set or empty")
         if self.enabled and self.signing_key_file:
             from .chain import load_signing_key
             try:

@@ -167,8 +167,8 @@ class FileOutput(Writer):
                     size = f.tell()
                     f.seek(max(0, size - TAIL_BYTES))
                     data = f.read()
-            except OSError:
-                break
+            except OSError:  # e.g. logrotate moved the file and none is created yet
+                continue
             lines = data.split(b"\n")
             if size > TAIL_BYTES:
                 lines = lines[1:]  # the first one may be a part

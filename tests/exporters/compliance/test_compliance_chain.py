@@ -288,3 +288,28 @@ def test_over_the_network_the_chain_covers_the_payload_not_the_envelope(fmt: str
     link = parse_link(framed[:-1])
     assert link is not None and link.canonical == exporter.formatter.format(r).encode()
     assert link.mac == chain_value(None, GENESIS, b"s", 1, link.canonical)
+
+
+async def test_a_moved_file_continues_from_its_rotated_predecessor(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.log"
+    await write("syslog", out, records(3))
+    out.rename(tmp_path / "out.log.1")  # logrotate (create): the gateway restarts before
+    await write("syslog", out, records(2, start=3))  # ... a new file exists
+    assert verify([str(tmp_path / "out.log.1"), str(out)], None).ok
+    # --open: a file still being written may end in the middle of a line
+    with out.open("ab") as f:
+        f.write(b"<134>1 2026-")
+    assert "truncated" in verify([str(out.with_suffix(".log.1")), str(out)], None).problem
+    code, text = run_verify(capsys, "--open", str(tmp_path / "out.log.1"), str(out))
+    assert code == 0, text
+
+
+def test_a_missing_key_env_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hangar_otelcol.config.types import ConfigError
+    monkeypatch.delenv("NO_SUCH_CHAIN_KEY", raising=False)
+    with pytest.raises(ConfigError) as err:
+        build(ComplianceConfig, {"format": "cef", "chain": {"enabled": True,
+                                                            "key_env": "NO_SUCH_CHAIN_KEY"}},
+              "exporters.compliance")
+    assert any("chain.key_env: the environment variable" in e for e in err.value.errors)
