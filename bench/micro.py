@@ -92,6 +92,37 @@ def json_lines() -> dict[str, float]:
     return out
 
 
+def chained_formats() -> dict[str, float]:
+    """A compliance record per format without and with the chain (HMAC-SHA256 key,
+    exporters/compliance/chain.py): the chain's cost per record is the difference."""
+    from hangar_otelcol.exporters.compliance.chain import Chain
+    from hangar_otelcol.exporters.compliance.formats import formatter_for
+    from hangar_otelcol.exporters.compliance.formats.options import FormatOptions
+    from hangar_otelcol.exporters.compliance.record import ComplianceRecord
+
+    r = ComplianceRecord(event_type="ToolInvocationCompleted",
+                         time_unix_nano=1_780_000_000_123_456_000, mcp_server_id="math",
+                         tool_name="add", status="success", duration_ms=12.5,
+                         caller_id="alice", caller_type="user", trace_id="ab" * 16,
+                         span_id="cd" * 8, record_id="ef" * 16)
+    out = {}
+    for fmt in ("jsonlines", "leef", "syslog", "cef"):
+        f = formatter_for(fmt, FormatOptions(procid="1"))
+        line: Callable[[], bytes] = getattr(f, "format_line", None) or (
+            lambda rec, f=f: (f.format(rec) + "\n").encode())
+        chain = Chain(fmt, "host-w0-compliance", b"k" * 32)
+
+        def plain(line: Callable[..., bytes] = line) -> bytes:
+            return line(r)
+
+        def chained(line: Callable[..., bytes] = line, chain: Chain = chain) -> bytes:
+            return chain.seal(line(r)[:-1]) + b"\n"
+
+        out[f"{fmt} line per record"] = _best(plain, 50_000)
+        out[f"{fmt} chained line per record"] = _best(chained, 50_000)
+    return out
+
+
 def ledger() -> dict[str, float]:
     """The call ledger per call, 512 at a time: SQLite (hangar_otelcol/ledger/sqlite.py,
     wall time on the database thread, including its commit) and, when ``redis-server`` is
@@ -268,8 +299,8 @@ def authenticators() -> dict[str, float]:
 
 
 def main() -> None:
-    for group in (counters, attributes, timestamps, json_lines, ledger, prometheus_scrape,
-                  authenticators):
+    for group in (counters, attributes, timestamps, json_lines, chained_formats, ledger,
+                  prometheus_scrape, authenticators):
         for name, value in group().items():
             unit = "B" if name.startswith("bytes") else "ms" if "(ms)" in name else "us"
             print(f"{name:55s} {value:8.3f} {unit}")

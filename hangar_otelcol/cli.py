@@ -1,4 +1,5 @@
-"""``hangar-otelcol``: run (default) | validate | components | print-config | --version."""
+"""``hangar-otelcol``: run (default) | validate | components | print-config | verify |
+--version."""
 
 from __future__ import annotations
 
@@ -71,7 +72,51 @@ def _parser() -> argparse.ArgumentParser:
                                 help="list the available components and their stability")
     components.add_argument("--configs", action="store_true",
                             help="also print each component's default config")
+    verify = sub.add_parser(
+        "verify", help="check chained compliance files; exit 0 only if every record verifies",
+        description="Check chained compliance files (any of the four formats, .gz allowed; "
+                    "a rotated set oldest first). Names the first bad record and why.")
+    verify.add_argument("files", nargs="+", metavar="FILE")
+    verify.add_argument("--key-file", default="", help="the chain's HMAC key, from a file")
+    verify.add_argument("--key-env", default="", help="... or an environment variable")
+    verify.add_argument("--public-key", default="",
+                        help="an Ed25519 public key (PEM): every checkpoint must be signed "
+                             "with its private key (chain.signing_key_file)")
+    verify.add_argument("--allow-resent", action="store_true",
+                        help="a record identical to one verified before is a resend (a "
+                             "network output's, after a broken connection), not an error")
+    verify.add_argument("--open", action="store_true",
+                        help="the file is still being written: its end need not be a final "
+                             "checkpoint")
     return parser
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import time
+
+    from hangar_otelcol.exporters.compliance.chain import load_key, load_public_key
+    from hangar_otelcol.exporters.compliance.verify import verify
+
+    try:
+        key = load_key(args.key_file, args.key_env)
+        started = time.perf_counter()
+        public = load_public_key(args.public_key) if args.public_key else None
+        result = verify(args.files, key, allow_open_end=args.open, public_key=public,
+                        allow_resent=args.allow_resent)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    took = time.perf_counter() - started
+    streams = ", ".join(f"{name} (up to {seq})" for name, seq in result.streams.items())
+    rate = (result.records + result.checkpoints) / took if took else 0.0
+    print(f"{result.records} records and {result.checkpoints} checkpoints verified in "
+          f"{took:.2f}s ({rate:,.0f}/s); streams: {streams or 'none'}"
+          + (f"; {result.resent} resent" if result.resent else ""))
+    if not result.ok:
+        print(f"FAILED: {result.problem}")
+        return 1
+    print("OK")
+    return 0
 
 
 def _print_errors(errors: list[str]) -> None:
@@ -155,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "components":
             return _components(args.configs)
+        if command == "verify":  # reads files only, no config
+            return _verify(args)
         data, config = load_config(args.config, args.set)
     except ConfigError as exc:
         _print_errors(exc.errors)

@@ -22,6 +22,7 @@ from hangar_otelcol.exporterhelper.seen import DedupeConfig
 from hangar_otelcol.mcp import DEFAULT_KEYS, InvocationKeys
 from hangar_otelcol.net.tls import TLSClientConfig
 
+from .chain import STREAM_SAFE
 from .formats import canonical_format, unknown_format_message
 from .formats.common import LINE_BREAKS, MAX_FIELD_BYTES, MAX_LINE_BYTES
 from .formats.options import (
@@ -126,6 +127,46 @@ LEEF_TIME_FORMATS = ("MMM dd yyyy HH:mm:ss", "MMM dd yyyy HH:mm:ss.SSS",
 
 
 @dataclass
+class ChainConfig:
+    """``chain``: tamper-evident records (stream id, sequence number, chain value;
+    docs/compliance-formats.md, "Chained records")."""
+
+    enabled: bool = False
+    #: HMAC-SHA256 key from this file; neither key_file nor key_env: a plain SHA-256 chain
+    key_file: str = ""
+    #: ... or from this environment variable
+    key_env: str = ""
+    #: empty = ``<hostname>-w<worker>-<exporter id>``
+    stream: str = ""
+    #: a checkpoint record (the chain's state) at most this often while records are
+    #: written, and a final one at shutdown; 0 = only at shutdown
+    checkpoint_interval: Duration = Duration(60.0)
+    #: an Ed25519 private key (PEM) that signs every checkpoint: a verifier needs only the
+    #: public key to check them (``verify --public-key``)
+    signing_key_file: str = ""
+
+    def validate(self) -> list[str]:
+        errors = []
+        if self.key_file and self.key_env:
+            errors.append("key_file and key_env: give one of them")
+        if self.stream and STREAM_SAFE.search(self.stream):
+            errors.append("stream: only letters, digits and . _ : @ - (it is written "
+                          f"unescaped in every format), got {excerpt(self.stream)}")
+        if self.enabled and self.key_file and not os.path.isfile(self.key_file):
+            errors.append(f"key_file: {excerpt(self.key_file)} is not a readable file")
+        if self.enabled and self.key_env and not os.environ.get(self.key_env):
+            errors.append(f"key_env: the environment variable {excerpt(self.key_env)} is not "
+                          "set or empty")
+        if self.enabled and self.signing_key_file:
+            from .chain import load_signing_key
+            try:
+                load_signing_key(self.signing_key_file)
+            except (OSError, ValueError, TypeError) as exc:
+                errors.append(f"signing_key_file: {exc}")
+        return errors
+
+
+@dataclass
 class ComplianceQueueConfig(QueueConfig):
     """``sending_queue`` with the compliance defaults: one sender keeps the records in
     order; the size is in records."""
@@ -161,6 +202,7 @@ class ComplianceConfig(SourceIdentity):
     file: FileConfig = field(default_factory=FileConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     leef: LeefConfig = field(default_factory=LeefConfig)
+    chain: ChainConfig = field(default_factory=ChainConfig)
     #: a text field longer than this (UTF-8 bytes, before escaping) is cut and ends with
     #: ``…[truncated N bytes]`` (docs/compliance-formats.md, "Size caps")
     max_field_size: ByteSize = ByteSize(MAX_FIELD_BYTES)

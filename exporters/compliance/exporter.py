@@ -14,6 +14,7 @@ the ids at the end of its file, so records written just before the crash count a
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +24,21 @@ from hangar_otelcol.exporterhelper.seen import SeenWindow, short_id
 from hangar_otelcol.ledger import Ledger, ledger_from
 from hangar_otelcol.ledger.counting import counted
 from hangar_otelcol.mcp import ToolInvocation, index
+from hangar_otelcol.multiprocess import worker_index
 from hangar_otelcol.pdata import Batch, Signal
 
+from .chain import (
+    Chain,
+    checkpoint_maker,
+    load_key,
+    load_signing_key,
+    parse_link,
+    stream_id,
+)
 from .config import ComplianceConfig
 from .formats import formatter_for
 from .formats.common import utf8
-from .formats.syslog import SyslogFormatter, SyslogHeader, envelope
+from .formats.syslog import BOM, SyslogFormatter, SyslogHeader, envelope
 from .options_from_config import format_options
 from .outputs.base import Writer
 from .outputs.file import FileOutput
@@ -45,6 +55,8 @@ from .work import ComplianceWork
 _UDP_MAX_DATAGRAM = 65507
 #: seconds between checkpoints of what was written (with a persistent queue)
 CHECKPOINT_INTERVAL = 1.0
+#: the checkpoint key of the chain state: "<stream> <seq> <last chain value hex>"
+CHAIN_STATE = "compliance.chain"
 
 
 class ComplianceExporter(ExporterHelper):
@@ -136,6 +148,18 @@ class ComplianceExporter(ExporterHelper):
             self._frame is frame_lf
         self._format_line: Callable[[ComplianceRecord], bytes] = getattr(
             self.formatter, "format_line", None) or self._format_then_frame
+        self.chain: Chain | None = None
+        if config.chain.enabled:
+            cc = config.chain
+            self.chain = Chain(fmt, cc.stream or stream_id("", worker_index(), str(settings.id)),
+                               load_key(cc.key_file, cc.key_env),
+                               leef_delimiter=options.leef_delimiter, sd_id=options.sd_id)
+            if cc.signing_key_file:
+                self.chain.signer = load_signing_key(cc.signing_key_file)
+            self._checkpoint_line = checkpoint_maker(fmt, options)
+            self._chain_interval = float(cc.checkpoint_interval)
+            self._last_checkpoint = time.monotonic()
+            self._envelope_options = options
         tel.gauge("otelcol_exporter_compliance_records_buffered",
                   "Compliance records accepted and not written yet",
                   lambda: float(self.queued_items), {"format": fmt, "output": kind})
@@ -144,20 +168,43 @@ class ComplianceExporter(ExporterHelper):
 
     def render(self, record: ComplianceRecord) -> bytes | None:
         """One framed message for the output, or None if it cannot be sent."""
+        chain = self.chain
         if self._plain_lines:
-            return self._format_line(record)
+            line = self._format_line(record)
+            # the chain covers the line without its newline (chain.py)
+            return line if chain is None else chain.seal(line[:-1]) + b"\n"
+        head = b""
         if self._envelope is not None:
-            text = envelope(self._envelope, record, self.formatter.format(record),
-                            bom=self.formatter.envelope_bom and self.config.bom != "never")
+            payload = self.formatter.format(record)
+            bom = self.formatter.envelope_bom and self.config.bom != "never"
+            if chain is not None:  # the chain covers the payload, not the envelope
+                text = envelope(self._envelope, record, "", bom=False)
+                head = utf8(text + BOM if bom and not payload.isascii() else text)
+                data = head + utf8(payload)
+            else:
+                data = utf8(envelope(self._envelope, record, payload, bom=bom))
         else:
-            text = self.formatter.format(record)
-        data = utf8(text)
+            data = utf8(self.formatter.format(record))
         if self._max_size and len(data) > self._max_size:
             shortened = self._shorten(record, data)
-            if shortened is None:
+            if shortened is None:  # not sent: no sequence number taken, so no gap
                 return None
             data = shortened
+        if chain is not None:  # after shortening: the chain covers what is sent
+            data = head + chain.seal(data[len(head):]) if head else chain.seal(data)
         return self._frame(data)
+
+    def render_checkpoint(self, final: bool) -> bytes:
+        """A checkpoint record of the chain, framed (chain.py, "checkpoints")."""
+        assert self.chain is not None
+        self._last_checkpoint = time.monotonic()
+        now = time.time_ns()
+        data = self.chain.seal(self._checkpoint_line(now, final), sign=True)
+        if self._envelope is not None:
+            o = self._envelope_options
+            head = checkpoint_maker("syslog", o)(now, final)
+            data = head[:head.index(b" [")] + b" - " + data  # the record's envelope, no SD
+        return data + b"\n" if self._plain_lines else self._frame(data)
 
     def _format_then_frame(self, record: ComplianceRecord) -> bytes:
         return frame_lf(utf8(self.formatter.format(record)))
@@ -197,6 +244,9 @@ class ComplianceExporter(ExporterHelper):
                 continue
             if msg is not None:
                 out.append((rid, msg))
+        if out and self.chain is not None and self._chain_interval and \
+                time.monotonic() - self._last_checkpoint >= self._chain_interval:
+            out.append((0, self.render_checkpoint(final=False)))
         if repeats:
             self._counters["duplicates"].inc(self.format_name, self.output_kind,
                                              amount=repeats)
@@ -273,6 +323,8 @@ class ComplianceExporter(ExporterHelper):
             self._counters["written"].inc(self.format_name, self.output_kind,
                                           amount=len(work.pending))
             self._seen.add(rid for rid, _ in work.pending if rid)
+            if self.chain is not None:  # one sender: what was sealed so far is written
+                self.chain.committed = (self.chain.seq, self.chain.last)
 
     def given_up(self, work: ComplianceWork) -> None:
         self._counters["dropped"].inc(
@@ -288,9 +340,30 @@ class ComplianceExporter(ExporterHelper):
             found = self.output.recent_ids(pattern)
             self._seen.add(short_id(bytes.fromhex(rid.decode())) for rid in found)
         self._expired_state = expired
+        saved = state.get(CHAIN_STATE)
+        if self.chain is not None and saved:
+            stream, seq, last = saved.decode().split()
+            if stream == self.chain.stream:
+                self.chain.restore(int(seq), bytes.fromhex(last))
+
+    def _restore_chain_from_file(self) -> None:
+        """The file's own last record of this stream is the truth for a file output (the
+        checkpoint may be up to a second older; chain.py, docs/durability.md)."""
+        assert self.chain is not None and isinstance(self.output, FileOutput)
+        stream = self.chain.stream
+        for line in self.output.recent_lines():
+            link = parse_link(line)
+            if link is not None and link.stream == stream:
+                if link.seq >= self.chain.seq:
+                    self.chain.restore(link.seq, link.mac)
+                return
 
     def checkpoint_state(self) -> dict[str, bytes | None]:
         state = self._seen.checkpoint()
+        chain = self.chain
+        if chain is not None and chain.committed != getattr(self, "_chain_saved", None):
+            seq, last = self._chain_saved = chain.committed  # saved only when it moved
+            state[CHAIN_STATE] = f"{chain.stream} {seq} {last.hex()}".encode()
         expired = getattr(self, "_expired_state", None)
         if expired:
             state.update(expired)
@@ -305,9 +378,19 @@ class ComplianceExporter(ExporterHelper):
         if self.config.count_spans:
             self._ledger = ledger_from(host, self.config.ledger)
         await self.output.open()
+        if self.chain is not None and isinstance(self.output, FileOutput):
+            self._restore_chain_from_file()
 
     async def close(self) -> None:
         if self.output is not None:
+            if self.chain is not None and self.chain.seq:  # the queue is drained by now
+                work = ComplianceWork([], [])
+                work.pending = [(0, self.render_checkpoint(final=True))]
+                try:
+                    await self.output.write(work)
+                except OSError as exc:
+                    self.problems.warn("checkpoint", "%s: cannot write the final chain "
+                                       "checkpoint: %s", self.settings.id, exc)
             await self.output.close()
 
     async def reload(self) -> None:

@@ -156,6 +156,25 @@ class FileOutput(Writer):
                 break
         return found
 
+    def recent_lines(self) -> list[bytes]:
+        """The whole lines in the last TAIL_BYTES written, newest first (the file, then its
+        rotated predecessor): where a chained output finds its last record."""
+        out: list[bytes] = []
+        for path in (self.path, f"{self.path}.1"):
+            try:
+                with _reader(path) as f:
+                    f.seek(0, os.SEEK_END)
+                    size = f.tell()
+                    f.seek(max(0, size - TAIL_BYTES))
+                    data = f.read()
+            except OSError:  # e.g. logrotate moved the file and none is created yet
+                continue
+            lines = data.split(b"\n")
+            if size > TAIL_BYTES:
+                lines = lines[1:]  # the first one may be a part
+            out += [line for line in reversed(lines) if line]
+        return out
+
     def _close_fd(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):

@@ -270,3 +270,38 @@ def test_leef_strict_splitter_on_hostile_values() -> None:
         assert set(attrs) == {"devTime", "devTimeFormat", "cat", "usrName", "role", "action",
                               "duration", "costCents", "mcpServer",
                               *(["truncated"] if len(v) > 255 else [])}
+
+
+@needs_rsyslog
+async def test_rsyslog_parses_the_chain_element_back(tmp_path: Path) -> None:
+    """Chained syslog (issue 16): rsyslog's mmpstrucdata gives back the mcp element intact
+    and the chain element with the same values as the same records written to a file,
+    which verifies."""
+    from hangar_otelcol.exporters.compliance.chain import parse_link
+    from hangar_otelcol.exporters.compliance.verify import verify
+
+    port = free_port()
+    chain = {"enabled": True, "stream": "gw-w0-compliance"}
+    with Rsyslog(tmp_path, port) as daemon:
+        exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{port}",
+                         "chain": chain})
+        await send(exporter, records(HOSTILE))
+        wait_for(lambda: len(daemon.records()) >= len(HOSTILE) + 1, what="records in rsyslog")
+    out = tmp_path / "same.log"
+    await send(make({"format": "syslog", "output": str(out), "chain": chain}),
+               records(HOSTILE))
+    result = verify([str(out)], None)
+    assert result.ok and result.records == len(HOSTILE), result.problem
+    links = [parse_link(line) for line in out.read_bytes().splitlines()]
+    got = daemon.records()
+    calls = [r for r in got if r["msgid"] != "ChainCheckpoint"]
+    check_sd([{**r, "sd": {"mcp@49152": r["sd"]["mcp@49152"]}} for r in calls], "sd", HOSTILE)
+    expected = [{"stream": "gw-w0-compliance", "seq": str(i), "mac": link.mac.hex()}
+                for i, link in enumerate(links, 1) if link is not None]
+    # the 3000-character record lost its MSG to fit 8192 bytes over TCP (RFC 5424 §6.1):
+    # the chain covers what was sent, so from there on the values differ from the file's
+    assert [r["sd"]["chain@49152"] for r in got[:20]] == expected[:20]
+    assert [r["sd"]["chain@49152"]["seq"] for r in got] == [
+        str(i) for i in range(1, len(HOSTILE) + 2)]
+    assert got[-1]["msgid"] == "ChainCheckpoint" and got[-1]["sd"]["chain@49152"]["seq"] == \
+        str(len(HOSTILE) + 1)
