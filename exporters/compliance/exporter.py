@@ -69,6 +69,8 @@ class ComplianceExporter(ExporterHelper):
         self.output: Writer | None = None
         self._ledger: Ledger | None = None
         self._seen = SeenWindow(float(config.dedupe.window), config.dedupe.max_records)
+        # set before the early return: restore_state/checkpoint_state run when disabled too
+        self.chain: Chain | None = None
         if not self.enabled:
             return
         fmt = config.canonical_format
@@ -148,7 +150,6 @@ class ComplianceExporter(ExporterHelper):
             self._frame is frame_lf
         self._format_line: Callable[[ComplianceRecord], bytes] = getattr(
             self.formatter, "format_line", None) or self._format_then_frame
-        self.chain: Chain | None = None
         if config.chain.enabled:
             cc = config.chain
             self.chain = Chain(fmt, cc.stream or stream_id("", worker_index(), str(settings.id)),
