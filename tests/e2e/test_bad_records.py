@@ -32,7 +32,7 @@ from tests.support.gateway import GatewayProcess, shipped_gateway
 from tests.support.metrics import Samples, scrape, series
 from tests.support.paths import REPO
 from tests.support.waiting import eventually
-from tests.support.workload import call_number, calls_request
+from tests.support.workload import call_number, calls_request, jsonl_records
 
 PRICING = REPO / "config" / "pricing.example.yaml"
 POISON_TOKENS = "9" * 400
@@ -100,10 +100,7 @@ async def send_together(port: int, requests: list[ExportLogsServiceRequest]
 
 
 def jsonl_lines(path: Path) -> dict[int | None, dict[str, Any]]:
-    if not path.exists():
-        return {}
-    lines = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-    return {call_number(line.get("trace_id", "")): line for line in lines}
+    return {call_number(line.get("trace_id", "")): line for line in jsonl_records(path)}
 
 
 def leef_lines(path: Path) -> dict[int | None, dict[str, str]]:

@@ -80,6 +80,8 @@ def compliance_view(lines: list[str]) -> Counter:
     out: Counter = Counter()
     for line in lines:
         d = json.loads(line)
+        if d.get("event_type") == "ChainCheckpoint":  # the shipped config chains its records
+            continue
         server = d.get("mcp_server_id") or d.get("provider_id")
         if "to_state" in d:
             out[("state", server, d.get("from_state"), d["to_state"])] += 1

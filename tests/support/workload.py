@@ -87,12 +87,18 @@ def call_number(trace_id_hex: str) -> int | None:
     return int.from_bytes(raw[8:], "big")
 
 
-def jsonl_calls(path: Path) -> list[int | None]:
-    """The call number of every line of a JSON-lines compliance file (its ``trace_id``)."""
+def jsonl_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines compliance file, without its chain checkpoints (the
+    shipped config chains its records: docs/compliance-formats.md, "Chained records")."""
     if not path.exists():
         return []
-    return [call_number(orjson.loads(line).get("trace_id", ""))
-            for line in path.read_bytes().splitlines() if line.strip()]
+    records = (orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip())
+    return [r for r in records if r.get("event_type") != "ChainCheckpoint"]
+
+
+def jsonl_calls(path: Path) -> list[int | None]:
+    """The call number of every record of a JSON-lines compliance file (its ``trace_id``)."""
+    return [call_number(record.get("trace_id", "")) for record in jsonl_records(path)]
 
 
 def _numbered(signal: Signal, template: tuple[bytes, bytes, bytes], first: int, count: int,
