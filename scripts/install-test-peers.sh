@@ -21,3 +21,8 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v haproxy >/dev/null 
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends redis-server haproxy >/dev/null
 fi
+# logrotate for the SIGKILL-and-rotate test of chained records (tests/faults/test_sigkill_chain.py)
+if ! command -v logrotate >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends logrotate >/dev/null
+fi

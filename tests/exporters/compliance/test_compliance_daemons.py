@@ -305,3 +305,36 @@ async def test_rsyslog_parses_the_chain_element_back(tmp_path: Path) -> None:
         str(i) for i in range(1, len(HOSTILE) + 2)]
     assert got[-1]["msgid"] == "ChainCheckpoint" and got[-1]["sd"]["chain@49152"]["seq"] == \
         str(len(HOSTILE) + 1)
+
+
+@needs_syslog_ng
+async def test_syslog_ng_parses_the_chain_element_back(tmp_path: Path) -> None:
+    """Chained syslog (issue 16) into syslog-ng over TCP: its RFC 5424 parser gives back the
+    mcp element intact and the chain element with the values of the same records written to
+    a file, which verifies; the checkpoint arrives last with the next sequence number."""
+    from hangar_otelcol.exporters.compliance.chain import parse_link
+    from hangar_otelcol.exporters.compliance.verify import verify
+
+    ports = {"tcp": free_port(), "udp": free_port(), "lf": free_port()}
+    chain = {"enabled": True, "stream": "gw-w0-compliance"}
+    values = [v for v in HOSTILE if len(v) < 1000]  # whole records: none cut to fit 8 KiB
+    with SyslogNg(tmp_path / "sng", ports) as daemon:
+        exporter = make({"format": "syslog", "output": f"tcp://127.0.0.1:{ports['tcp']}",
+                         "chain": chain})
+        await send(exporter, records(values))
+        wait_for(lambda: len(daemon.records()) >= len(values) + 1,
+                 what="records in syslog-ng")
+    out = tmp_path / "same.log"
+    await send(make({"format": "syslog", "output": str(out), "chain": chain}), records(values))
+    result = verify([str(out)], None)
+    assert result.ok and result.records == len(values), result.problem
+    links = [parse_link(line) for line in out.read_bytes().splitlines()]
+    got = daemon.records()
+    calls = [r for r in got if r["msgid"] != "ChainCheckpoint"]
+    check_sd([{**r, "_SDATA": {"mcp@49152": r["_SDATA"]["mcp@49152"]}} for r in calls],
+             "_SDATA", values)
+    expected = [{"stream": "gw-w0-compliance", "seq": str(i), "mac": link.mac.hex()}
+                for i, link in enumerate(links, 1) if link is not None]
+    assert [r["_SDATA"]["chain@49152"] for r in calls] == expected[:len(values)]
+    assert got[-1]["msgid"] == "ChainCheckpoint"
+    assert got[-1]["_SDATA"]["chain@49152"]["seq"] == str(len(values) + 1)
