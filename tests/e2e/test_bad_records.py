@@ -20,7 +20,6 @@ from typing import Any
 
 import aiohttp
 import grpc
-import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
