@@ -152,7 +152,15 @@ class ComplianceExporter(ExporterHelper):
             self.formatter, "format_line", None) or self._format_then_frame
         if config.chain.enabled:
             cc = config.chain
-            self.chain = Chain(fmt, cc.stream or stream_id("", worker_index(), str(settings.id)),
+            stream = cc.stream
+            if not stream:
+                stream = stream_id("", worker_index(), str(settings.id))
+                if kind != "file" and not config.sending_queue.storage:
+                    # nothing keeps this chain's state across a restart (no persistent
+                    # queue, no file tail to continue from): each start is a new stream,
+                    # named by its start time, not the old one restarting at sequence 1
+                    stream = f"{stream}-{time.time_ns() // 1_000_000}"
+            self.chain = Chain(fmt, stream,
                                load_key(cc.key_file, cc.key_env),
                                leef_delimiter=options.leef_delimiter, sd_id=options.sd_id)
             if cc.signing_key_file:

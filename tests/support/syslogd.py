@@ -150,13 +150,20 @@ class Rsyslog(_Daemon):
         if not self.out.exists():
             return []
         out = []
-        for line in self.out.read_text(encoding="utf-8").splitlines():
+        for line in _complete_lines(self.out):
             line = line.replace('"sd":}', '"sd":null}')
             out.append(json.loads(line))
         return out
 
 
 # ----------------------------------------------------------------------------- syslog-ng
+
+def _complete_lines(path: Path) -> list[str]:
+    """The lines a daemon has finished writing (a test may read while it writes the next)."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    return [line for line in lines[:-1] if line]  # the last piece is "" or being written
+
 
 class SyslogNg(_Daemon):
     """syslog-ng 3.38 unpacked from the Debian package: RFC 5424 over udp/tcp/lf/tls."""
@@ -224,7 +231,7 @@ class SyslogNg(_Daemon):
     def records(self) -> list[dict[str, Any]]:
         if not self.out.exists():
             return []
-        return [json.loads(x) for x in self.out.read_text(encoding="utf-8").splitlines()]
+        return [json.loads(x) for x in _complete_lines(self.out)]
 
 
 # ----------------------------------------------------------------------------- lognormalizer

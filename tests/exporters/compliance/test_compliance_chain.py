@@ -261,6 +261,28 @@ def test_the_default_stream_id_names_host_worker_and_exporter() -> None:
     assert exporter.chain.stream.startswith(f"{socket.gethostname()}-w0-compliance")
 
 
+def test_without_saved_state_each_start_of_a_network_output_is_a_new_stream(
+        tmp_path: Path) -> None:
+    """A network output with a memory queue keeps no chain state across a restart: a restart
+    starts a new stream (named by its start time) instead of restarting the old stream at
+    sequence 1, which verify would report as reordered. A file output continues from the
+    file's tail, and an explicit stream id is used as given."""
+    import socket
+    import time
+    default = f"{socket.gethostname()}-w0-compliance"
+    udp = {"format": "syslog", "output": "udp://127.0.0.1:9", "chain": {"enabled": True}}
+    first = make(udp)
+    time.sleep(0.01)
+    second = make(udp)
+    assert first.chain.stream.startswith(default + "-")
+    assert first.chain.stream != second.chain.stream
+    named = make({**udp, "chain": {"enabled": True, "stream": "gw-udp"}})
+    assert named.chain.stream == "gw-udp"
+    to_file = make({"format": "syslog", "output": str(tmp_path / "out.log"),
+                    "chain": {"enabled": True}})
+    assert to_file.chain.stream == default
+
+
 async def test_a_resend_is_a_duplicate_unless_allowed(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     await write("jsonlines", out, records(4))
