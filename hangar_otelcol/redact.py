@@ -14,6 +14,8 @@ What counts as a secret:
 - every value of a ``headers:`` mapping (an exporter's headers carry API keys under any name),
   and every string of a ``tokens:`` (``passwords:``, ``secrets:``, ``api_keys:``) list;
 - the password in a URL's userinfo (``scheme://user:PASS@host``), anywhere in a string;
+- the value of a URL query parameter named like a credential (``?api_key=...``,
+  ``&access_token=...``: ``is_secret_key``), anywhere in a string after a ``://``;
 - the credential after ``Bearer`` / ``Basic`` in a string;
 - in free text (``redact_text``), also every secret of the loaded config (``secrets_in``).
 """
@@ -57,6 +59,9 @@ _MIN_TAIL = 12
 _MIN_SECRET = 4
 _URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:)"
                            r"(?P<password>[^\s/?#]*)(?=@)")
+#: ``?name=value`` / ``&name=value`` of a URL: the value is a secret when ``name`` is
+_URL_QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[A-Za-z0-9_.\-]+)=)"
+                              r"(?P<value>[^\s&#;\"'<>]+)")
 _AUTH_SCHEME = re.compile(r"\b(?P<scheme>[Bb]earer|BEARER|[Bb]asic|BASIC)(?P<space>[ \t]+)"
                           r"(?P<credential>[A-Za-z0-9\-._~+/]+=*)")
 _CREDENTIAL_HINT = re.compile(r"[0-9\-._~+/=]")
@@ -92,7 +97,8 @@ def _looks_like_credential(text: str) -> bool:
 
 
 def _redact_patterns(text: str, found: set[str] | None = None) -> str:
-    """URL userinfo passwords and Bearer/Basic credentials in ``text``."""
+    """URL userinfo passwords, secret-named URL query parameters and Bearer/Basic
+    credentials in ``text``."""
     if "://" in text:
         def password(m: re.Match[str]) -> str:
             secret = m.group("password")
@@ -103,6 +109,16 @@ def _redact_patterns(text: str, found: set[str] | None = None) -> str:
             return m.group("head") + redact_value(secret)
 
         text = _URL_USERINFO.sub(password, text)
+
+        def query_value(m: re.Match[str]) -> str:
+            secret = m.group("value")
+            if not is_secret_key(m.group("name")) or secret.startswith("<redacted"):
+                return m.group(0)
+            if found is not None:
+                found.add(secret)
+            return m.group("head") + redact_value(secret)
+
+        text = _URL_QUERY_PARAM.sub(query_value, text)
     if "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text:
         def credential(m: re.Match[str]) -> str:
             secret = m.group("credential")

@@ -375,3 +375,17 @@ def test_a_gateway_logs_no_password_and_its_debug_exporter_no_credential(
     assert "-> gen_ai.usage.output_tokens: Int(36)" in stderr
     assert f"Body: Str(called http://me:{redact_value(URL_PASSWORD)}@tool.example.com)" \
         in stderr
+
+
+def test_secret_named_url_query_parameters_are_redacted_others_kept() -> None:
+    from hangar_otelcol.redact import redact_config
+
+    url = ("https://metrics.example.com/api/v1/write?api_key=dd0123456789abcdef&region=eu"
+           "&access_token=tok-42xyz&max_tokens=5")
+    assert redact_text(f"POST {url} failed") == (
+        "POST https://metrics.example.com/api/v1/write?api_key=<redacted: 18 chars, ends "
+        "...cdef>&region=eu&access_token=<redacted: 9 chars>&max_tokens=5 failed")
+    config = {"exporters": {"prometheusremotewrite": {"endpoint": url}}}
+    shown = redact_config(config)["exporters"]["prometheusremotewrite"]["endpoint"]
+    assert "dd0123456789abcdef" not in shown and "tok-42xyz" not in shown
+    assert "region=eu" in shown and "max_tokens=5" in shown
