@@ -18,7 +18,10 @@ from tests.support.faults import CallSender, Tally, arrivals, drain, stopping
 from tests.support.gateway import shipped_gateway
 from tests.support.workload import jsonl_calls
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults,
+              pytest.mark.skipif(shutil.which("logrotate") is None and
+                                 not Path("/usr/sbin/logrotate").exists(),
+                                 reason="logrotate not installed (scripts/install-test-peers.sh)")]
 
 KILLS = 3
 UNDER_LOAD = 1.5  # seconds of load between two kills (kept short: a bounded test)
